@@ -1,0 +1,2 @@
+// The api process arrives with the end-to-end issue.
+export {};

@@ -1,0 +1,97 @@
+/**
+ * A binary heap of (level, seq) pairs in parallel arrays. `descending` makes the highest level
+ * the top. Ties break by the lower seq so the order never depends on insertion history.
+ */
+export class LevelHeap {
+  #levels: bigint[] = [];
+  #seqs: number[] = [];
+
+  constructor(readonly descending: boolean) {}
+
+  get size(): number {
+    return this.#levels.length;
+  }
+
+  /** The top level, or undefined when empty. */
+  peekLevel(): bigint | undefined {
+    return this.#levels[0];
+  }
+
+  push(level: bigint, seq: number): void {
+    this.#levels.push(level);
+    this.#seqs.push(seq);
+    this.#siftUp(this.#levels.length - 1);
+  }
+
+  /** Removes the top and returns its seq; the heap must not be empty. */
+  pop(): number {
+    const levels = this.#levels;
+    const seqs = this.#seqs;
+    const top = seqs[0]!;
+    const lastLevel = levels.pop()!;
+    const lastSeq = seqs.pop()!;
+    if (levels.length > 0) {
+      levels[0] = lastLevel;
+      seqs[0] = lastSeq;
+      this.#siftDown(0);
+    }
+    return top;
+  }
+
+  /** Keeps only the entries whose seq passes `keep`, in O(n). */
+  filter(keep: (seq: number) => boolean): void {
+    const levels: bigint[] = [];
+    const seqs: number[] = [];
+    for (let i = 0; i < this.#seqs.length; i++) {
+      if (keep(this.#seqs[i]!)) {
+        levels.push(this.#levels[i]!);
+        seqs.push(this.#seqs[i]!);
+      }
+    }
+    this.#levels = levels;
+    this.#seqs = seqs;
+    for (let i = (levels.length >> 1) - 1; i >= 0; i--) this.#siftDown(i);
+  }
+
+  #before(i: number, j: number): boolean {
+    const a = this.#levels[i]!;
+    const b = this.#levels[j]!;
+    if (a !== b) return this.descending ? a > b : a < b;
+    return this.#seqs[i]! < this.#seqs[j]!;
+  }
+
+  #swap(i: number, j: number): void {
+    const levels = this.#levels;
+    const seqs = this.#seqs;
+    const level = levels[i]!;
+    levels[i] = levels[j]!;
+    levels[j] = level;
+    const seq = seqs[i]!;
+    seqs[i] = seqs[j]!;
+    seqs[j] = seq;
+  }
+
+  #siftUp(index: number): void {
+    let i = index;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.#before(i, parent)) return;
+      this.#swap(i, parent);
+      i = parent;
+    }
+  }
+
+  #siftDown(index: number): void {
+    const n = this.#levels.length;
+    let i = index;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) return;
+      const right = left + 1;
+      const child = right < n && this.#before(right, left) ? right : left;
+      if (!this.#before(child, i)) return;
+      this.#swap(i, child);
+      i = child;
+    }
+  }
+}

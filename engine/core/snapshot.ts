@@ -1,0 +1,203 @@
+/**
+ * Canonical encoding of the whole state: the snapshot format and the input of the state hash.
+ * Derived data (locked margin, per-account order sets, trigger heaps) is not encoded; decode
+ * rebuilds it. Collections are written in their Map order, which the stream alone decides.
+ */
+import { createHash } from "node:crypto";
+import type { Asset } from "@trading/shared";
+import { isAsset } from "@trading/shared";
+import { addPosition } from "./apply.ts";
+import type { Account, EngineState, IdempotentAnswer, Position, StoredAnswer } from "./state.ts";
+import { createState, idempotencyMapKey } from "./state.ts";
+
+export const SNAPSHOT_VERSION = 1;
+
+export class SnapshotError extends Error {
+  override name = "SnapshotError";
+}
+
+type Row = unknown[];
+
+/** The canonical text of the state. Same state, same text, byte for byte. */
+export function encodeState(state: EngineState): string {
+  const p = state.params;
+  const quotes: Row[] = [];
+  for (const [asset, q] of state.quotes) {
+    quotes.push([asset, q.bid.toString(), q.ask.toString(), q.atMs, q.exchangeTsUs.toString()]);
+  }
+  const accounts: Row[] = new Array(state.accounts.size);
+  let i = 0;
+  for (const account of state.accounts.values()) {
+    accounts[i++] = [account.userId, account.balanceCents.toString()];
+  }
+  const positions: Row[] = new Array(state.positions.size);
+  i = 0;
+  for (const x of state.positions.values()) {
+    positions[i++] = [
+      x.seq,
+      x.userId,
+      x.asset,
+      x.side,
+      x.marginCents.toString(),
+      x.leverage,
+      x.entryPrice.toString(),
+      x.quantity.toString(),
+      x.liquidationPrice.toString(),
+      x.stopLoss === undefined ? null : x.stopLoss.toString(),
+      x.takeProfit === undefined ? null : x.takeProfit.toString(),
+      x.openedAtMs,
+    ];
+  }
+  const idempotency: Row[] = [];
+  for (const x of state.idempotency.values()) idempotency.push([x.userId, x.key, x.atMs, x.answer]);
+  const closed: Row[] = [];
+  for (const [seq, x] of state.closed) closed.push([seq, x.userId, x.closedAtMs]);
+  return JSON.stringify({
+    v: SNAPSHOT_VERSION,
+    params: [
+      p.mmrBps,
+      p.priceMaxAgeMs,
+      p.idempotencyTtlMs,
+      p.closedRetentionMs,
+      p.demoCreditCents.toString(),
+    ],
+    lastId: state.lastId,
+    nextOrderSeq: state.nextOrderSeq,
+    houseCents: state.houseCents.toString(),
+    creditedCents: state.creditedCents.toString(),
+    quotes,
+    accounts,
+    positions,
+    idempotency,
+    closed,
+  });
+}
+
+/** SHA-256 (hex) of a canonical encoding. */
+export function hashEncoded(encoded: string): string {
+  return createHash("sha256").update(encoded).digest("hex");
+}
+
+export function stateHash(state: EngineState): string {
+  return hashEncoded(encodeState(state));
+}
+
+/** Rebuilds a state from its canonical text; throws SnapshotError on anything malformed. */
+export function decodeState(encoded: string): EngineState {
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(encoded);
+  } catch (error) {
+    throw new SnapshotError(`snapshot is not JSON: ${(error as Error).message}`);
+  }
+  check(typeof doc === "object" && doc !== null, "snapshot is not an object");
+  check(doc.v === SNAPSHOT_VERSION, `unsupported snapshot version ${String(doc.v)}`);
+  const params = rows(doc.params, "params");
+  const state = createState({
+    mmrBps: int(params[0], "params.mmrBps"),
+    priceMaxAgeMs: int(params[1], "params.priceMaxAgeMs"),
+    idempotencyTtlMs: int(params[2], "params.idempotencyTtlMs"),
+    closedRetentionMs: int(params[3], "params.closedRetentionMs"),
+    demoCreditCents: big(params[4], "params.demoCreditCents"),
+  });
+  const lastId = str(doc.lastId, "lastId");
+  const idMatch = /^(\d{1,15})-(\d{1,15})$/.exec(lastId);
+  check(idMatch !== null, "lastId is not a stream id");
+  state.lastId = lastId;
+  state.lastMs = Number(idMatch[1]);
+  state.lastSeqInMs = Number(idMatch[2]);
+  state.nextOrderSeq = int(doc.nextOrderSeq, "nextOrderSeq");
+  state.houseCents = big(doc.houseCents, "houseCents");
+  state.creditedCents = big(doc.creditedCents, "creditedCents");
+  for (const row of rows(doc.quotes, "quotes") as Row[]) {
+    const asset = assetOf(row[0]);
+    state.quotes.set(asset, {
+      bid: big(row[1], "quote.bid"),
+      ask: big(row[2], "quote.ask"),
+      atMs: int(row[3], "quote.atMs"),
+      exchangeTsUs: big(row[4], "quote.ts"),
+    });
+  }
+  for (const row of rows(doc.accounts, "accounts") as Row[]) {
+    const userId = str(row[0], "account.userId");
+    const account: Account = {
+      userId,
+      balanceCents: big(row[1], "account.balance"),
+      lockedCents: 0n,
+      openSeqs: new Set(),
+    };
+    state.accounts.set(userId, account);
+  }
+  for (const row of rows(doc.positions, "positions") as Row[]) {
+    const position = decodePosition(row);
+    const account = state.accounts.get(position.userId);
+    check(account !== undefined, `position ${position.seq} has no account`);
+    check(!state.positions.has(position.seq), `position ${position.seq} appears twice`);
+    addPosition(state, account, position);
+  }
+  for (const row of rows(doc.idempotency, "idempotency") as Row[]) {
+    const entry: IdempotentAnswer = {
+      userId: str(row[0], "idempotency.userId"),
+      key: str(row[1], "idempotency.key"),
+      atMs: int(row[2], "idempotency.atMs"),
+      answer: row[3] as StoredAnswer,
+    };
+    check(typeof entry.answer === "object" && entry.answer !== null, "idempotency answer");
+    state.idempotency.set(idempotencyMapKey(entry.userId, entry.key), entry);
+  }
+  for (const row of rows(doc.closed, "closed") as Row[]) {
+    state.closed.set(int(row[0], "closed.seq"), {
+      userId: str(row[1], "closed.userId"),
+      closedAtMs: int(row[2], "closed.atMs"),
+    });
+  }
+  return state;
+}
+
+function decodePosition(row: Row): Position {
+  const side = row[3];
+  check(side === "long" || side === "short", "position.side");
+  return {
+    seq: int(row[0], "position.seq"),
+    userId: str(row[1], "position.userId"),
+    asset: assetOf(row[2]),
+    side,
+    marginCents: big(row[4], "position.margin"),
+    leverage: int(row[5], "position.leverage"),
+    entryPrice: big(row[6], "position.entryPrice"),
+    quantity: big(row[7], "position.quantity"),
+    liquidationPrice: big(row[8], "position.liquidationPrice"),
+    stopLoss: row[9] === null ? undefined : big(row[9], "position.stopLoss"),
+    takeProfit: row[10] === null ? undefined : big(row[10], "position.takeProfit"),
+    openedAtMs: int(row[11], "position.openedAtMs"),
+  };
+}
+
+function check(condition: boolean, what: string): asserts condition {
+  if (!condition) throw new SnapshotError(`malformed snapshot: ${what}`);
+}
+
+function rows(value: unknown, what: string): Row {
+  check(Array.isArray(value), `${what} is not a list`);
+  return value;
+}
+
+function str(value: unknown, what: string): string {
+  check(typeof value === "string", what);
+  return value;
+}
+
+function int(value: unknown, what: string): number {
+  check(Number.isSafeInteger(value), what);
+  return value as number;
+}
+
+function big(value: unknown, what: string): bigint {
+  check(typeof value === "string" && /^-?\d{1,30}$/.test(value), what);
+  return BigInt(value);
+}
+
+function assetOf(value: unknown): Asset {
+  check(isAsset(value), "asset");
+  return value;
+}

@@ -1,0 +1,2 @@
+// The gateway process arrives with the end-to-end issue.
+export {};

@@ -1,0 +1,2 @@
+// The poller process arrives with the end-to-end issue.
+export {};

@@ -1,0 +1,92 @@
+/**
+ * Process configuration from the environment, validated once with zod. Defaults are those of
+ * API.md. `parseConfig` is pure (takes the environment as a map) so tests need no real env.
+ */
+import { z } from "zod";
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const positiveMs = z.coerce.number().int().min(1).max(86_400_000);
+const flag = z.enum(["0", "1", "true", "false", ""]).transform((v) => v === "1" || v === "true");
+
+const envSchema = z.object({
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  API_PORT: port.default(3000),
+  GATEWAY_PORT: port.default(3001),
+  SIM_PORT: port.default(3002),
+  JWT_SECRET: z.string().optional(),
+  DEV: flag.default(false),
+  FEED: z.enum(["backpack", "sim"]).default("backpack"),
+  BACKPACK_WS_URL: z.url({ protocol: /^wss?$/ }).default("wss://ws.backpack.exchange"),
+  SNAPSHOT_INTERVAL_MS: positiveMs.default(10_000),
+  PRICE_MAX_AGE_MS: positiveMs.default(5_000),
+  // Must stay below 1/maxLeverage (100 bps) so a new position always starts above maintenance.
+  MMR_BPS: z.coerce.number().int().min(1).max(99).default(50),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+});
+
+export type Config = {
+  redisUrl: string | undefined;
+  databaseUrl: string | undefined;
+  apiPort: number;
+  gatewayPort: number;
+  simPort: number;
+  jwtSecret: string;
+  dev: boolean;
+  feed: "backpack" | "sim";
+  backpackWsUrl: string;
+  snapshotIntervalMs: number;
+  priceMaxAgeMs: number;
+  mmrBps: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+};
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** A fixed secret for DEV=1 only; refused otherwise by the length/presence checks below. */
+const DEV_JWT_SECRET = "dev-only-secret-do-not-use-in-production-0123456789";
+
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  // An empty variable means "unset", as it does in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
+  }
+  const e = parsed.data;
+  let jwtSecret = e.JWT_SECRET;
+  if (jwtSecret === undefined) {
+    if (!e.DEV) throw new ConfigError("JWT_SECRET is required (or set DEV=1 for a local demo)");
+    jwtSecret = DEV_JWT_SECRET;
+  } else if (new TextEncoder().encode(jwtSecret).length < 32 && !e.DEV) {
+    throw new ConfigError("JWT_SECRET must be at least 32 bytes");
+  }
+  return {
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    apiPort: e.API_PORT,
+    gatewayPort: e.GATEWAY_PORT,
+    simPort: e.SIM_PORT,
+    jwtSecret,
+    dev: e.DEV,
+    feed: e.FEED,
+    backpackWsUrl: e.BACKPACK_WS_URL,
+    snapshotIntervalMs: e.SNAPSHOT_INTERVAL_MS,
+    priceMaxAgeMs: e.PRICE_MAX_AGE_MS,
+    mmrBps: e.MMR_BPS,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+let cached: Config | undefined;
+
+/** The process's configuration, read from the environment on first use. */
+export function loadConfig(): Config {
+  cached ??= parseConfig(Deno.env.toObject());
+  return cached;
+}

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { ConfigError, parseConfig } from "./config.ts";
+
+const SECRET = "x".repeat(32);
+
+Deno.test("parseConfig applies API.md defaults", () => {
+  const config = parseConfig({ JWT_SECRET: SECRET });
+  assert.equal(config.apiPort, 3000);
+  assert.equal(config.gatewayPort, 3001);
+  assert.equal(config.feed, "backpack");
+  assert.equal(config.backpackWsUrl, "wss://ws.backpack.exchange");
+  assert.equal(config.snapshotIntervalMs, 10_000);
+  assert.equal(config.priceMaxAgeMs, 5_000);
+  assert.equal(config.mmrBps, 50);
+  assert.equal(config.logLevel, "info");
+  assert.equal(config.redisUrl, undefined);
+  assert.equal(config.databaseUrl, undefined);
+});
+
+Deno.test("parseConfig reads and coerces every variable", () => {
+  const config = parseConfig({
+    REDIS_URL: "redis://127.0.0.1:6380",
+    DATABASE_URL: "postgres://u@127.0.0.1:5432/test",
+    API_PORT: "4000",
+    GATEWAY_PORT: "4001",
+    JWT_SECRET: SECRET,
+    FEED: "sim",
+    BACKPACK_WS_URL: "ws://127.0.0.1:9999",
+    SNAPSHOT_INTERVAL_MS: "2500",
+    PRICE_MAX_AGE_MS: "1000",
+    MMR_BPS: "75",
+    LOG_LEVEL: "debug",
+  });
+  assert.equal(config.redisUrl, "redis://127.0.0.1:6380");
+  assert.equal(config.apiPort, 4000);
+  assert.equal(config.feed, "sim");
+  assert.equal(config.snapshotIntervalMs, 2500);
+  assert.equal(config.mmrBps, 75);
+});
+
+Deno.test("parseConfig requires a JWT secret of 32 bytes unless DEV=1", () => {
+  assert.throws(() => parseConfig({}), /JWT_SECRET is required/);
+  assert.throws(() => parseConfig({ JWT_SECRET: "short" }), /at least 32 bytes/);
+  assert.ok(parseConfig({ DEV: "1" }).jwtSecret.length >= 32);
+  assert.equal(parseConfig({ DEV: "1", JWT_SECRET: "short" }).jwtSecret, "short");
+});
+
+Deno.test("parseConfig refuses bad values with the variable's name", () => {
+  const bad: Array<[Record<string, string>, RegExp]> = [
+    [{ API_PORT: "70000" }, /API_PORT/],
+    [{ API_PORT: "abc" }, /API_PORT/],
+    [{ FEED: "kraken" }, /FEED/],
+    [{ MMR_BPS: "100" }, /MMR_BPS/],
+    [{ MMR_BPS: "0" }, /MMR_BPS/],
+    [{ SNAPSHOT_INTERVAL_MS: "-5" }, /SNAPSHOT_INTERVAL_MS/],
+    [{ REDIS_URL: "http://x" }, /REDIS_URL/],
+    [{ LOG_LEVEL: "loud" }, /LOG_LEVEL/],
+  ];
+  for (const [env, message] of bad) {
+    assert.throws(() => parseConfig({ JWT_SECRET: SECRET, ...env }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, message);
+      return true;
+    });
+  }
+});
+
+Deno.test("parseConfig treats empty variables as unset", () => {
+  assert.equal(parseConfig({ JWT_SECRET: SECRET, API_PORT: "" }).apiPort, 3000);
+});

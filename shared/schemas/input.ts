@@ -1,0 +1,131 @@
+/**
+ * Entries of `engine:input`, the one ordered stream. On the wire an entry is a flat map of
+ * string fields (a Redis stream entry); `decodeInput` validates it into a typed entry whose
+ * amounts are bigints. Prices and trigger levels travel as integer units at the asset's scale,
+ * margins as integer cents, so the engine never parses a decimal on its hot path.
+ */
+import { z } from "zod";
+import { MAX_UNITS } from "../money.ts";
+
+/** 1–64 printable ASCII characters, as API.md allows for Idempotency-Key. */
+export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,64}$/, {
+  message: "must be 1–64 printable characters",
+});
+export const requestIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+export const userIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+/** Order IDs are the engine's creation sequence numbers, written in decimal. */
+export const orderIdSchema = z.string().regex(/^[1-9][0-9]{0,15}$/);
+
+const MAX_DIGITS = MAX_UNITS.toString().length - 1;
+const unsignedIntRe = new RegExp(`^(0|[1-9][0-9]{0,${MAX_DIGITS - 1}})$`);
+
+/** A non-negative integer below MAX_UNITS, written in decimal, as bigint. */
+const units = z.string().regex(unsignedIntRe, { message: "must be a non-negative integer" })
+  .transform((text) => BigInt(text));
+const positiveUnits = units.refine((value) => value > 0n, { message: "must be greater than zero" });
+const smallInt = (min: number, max: number) =>
+  z.string().regex(/^(0|[1-9][0-9]{0,5})$/, { message: "must be an integer" })
+    .transform((text) => Number(text))
+    .refine((value) => value >= min && value <= max, { message: `must be ${min}..${max}` });
+/** Asset symbols are checked by the engine (refusal `unknown_asset`), only shaped here. */
+const assetText = z.string().regex(/^[A-Z0-9]{1,10}$/);
+
+export const priceEntrySchema = z.strictObject({
+  kind: z.literal("price"),
+  asset: assetText,
+  bid: positiveUnits,
+  ask: positiveUnits,
+  /** Exchange time of the quote in microseconds (Backpack's `E`); informational only. */
+  ts: units,
+}).refine((entry) => entry.bid <= entry.ask, { message: "bid must not exceed ask" });
+
+export const createAccountEntrySchema = z.strictObject({
+  kind: z.literal("create_account"),
+  requestId: requestIdSchema,
+  userId: userIdSchema,
+});
+
+export const openEntrySchema = z.strictObject({
+  kind: z.literal("open"),
+  requestId: requestIdSchema,
+  userId: userIdSchema,
+  idempotencyKey: idempotencyKeySchema.optional(),
+  asset: assetText,
+  side: z.enum(["long", "short"]),
+  marginCents: positiveUnits,
+  leverage: smallInt(1, 100),
+  slippageBps: smallInt(0, 10_000),
+  expectedPrice: positiveUnits,
+  stopLoss: positiveUnits.optional(),
+  takeProfit: positiveUnits.optional(),
+});
+
+export const closeEntrySchema = z.strictObject({
+  kind: z.literal("close"),
+  requestId: requestIdSchema,
+  userId: userIdSchema,
+  idempotencyKey: idempotencyKeySchema.optional(),
+  orderId: orderIdSchema,
+});
+
+export const inputEntrySchema = z.discriminatedUnion("kind", [
+  priceEntrySchema,
+  createAccountEntrySchema,
+  openEntrySchema,
+  closeEntrySchema,
+]);
+
+export type PriceEntry = z.output<typeof priceEntrySchema>;
+export type CreateAccountEntry = z.output<typeof createAccountEntrySchema>;
+export type OpenEntry = z.output<typeof openEntrySchema>;
+export type CloseEntry = z.output<typeof closeEntrySchema>;
+export type InputEntry = z.output<typeof inputEntrySchema>;
+export type InstructionEntry = CreateAccountEntry | OpenEntry | CloseEntry;
+/** The wire form: what a producer passes to XADD, field by field. */
+export type InputFields = Record<string, string>;
+
+export type DecodedInput =
+  | { ok: true; entry: InputEntry }
+  | { ok: false; reason: string; requestId?: string; userId?: string };
+
+/**
+ * Validates one stream entry. Never throws: a malformed entry comes back with the reason and,
+ * when they are well-formed, the requestId and userId to address a rejection to.
+ */
+export function decodeInput(fields: unknown): DecodedInput {
+  const parsed = inputEntrySchema.safeParse(fields);
+  if (parsed.success) return { ok: true, entry: parsed.data };
+  const reason = parsed.error.issues.slice(0, 3)
+    .map((issue) => `${issue.path.join(".") || "entry"}: ${issue.message}`).join("; ");
+  const record = typeof fields === "object" && fields !== null
+    ? fields as Record<string, unknown>
+    : {};
+  const requestId = requestIdSchema.safeParse(record.requestId);
+  const userId = userIdSchema.safeParse(record.userId);
+  return {
+    ok: false,
+    reason: reason.slice(0, 300),
+    ...(requestId.success ? { requestId: requestId.data } : {}),
+    ...(userId.success ? { userId: userId.data } : {}),
+  };
+}
+
+/** Redis returns an entry's fields as a flat [field, value, ...] array; this makes the map. */
+export function fieldsFromArray(flat: readonly string[]): InputFields {
+  const fields: InputFields = Object.create(null);
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!;
+    if (name in fields) fields[name] = "\u0000duplicate";
+    else fields[name] = flat[i + 1]!;
+  }
+  return fields;
+}
+
+/** The wire form of an entry: bigints and numbers written in decimal, absent fields left out. */
+export function encodeInput(entry: InputEntry): InputFields {
+  const fields: InputFields = {};
+  for (const [name, value] of Object.entries(entry)) {
+    if (value !== undefined) fields[name] = String(value);
+  }
+  return fields;
+}

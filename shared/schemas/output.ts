@@ -1,0 +1,170 @@
+/**
+ * Entries of `engine:output`. The engine writes each as fields
+ * `kind`, `cause`, `requestId`, `userId`, `body` (JSON of the rest). Amounts are strings:
+ * cents as signed integers ("-1234"), prices and quantities as exact decimals ("97000.5"), so
+ * no reader ever goes through a float. `toApiJson` turns cents into JSON numbers exactly.
+ */
+import { z } from "zod";
+
+export const REFUSAL_CODES = [
+  "invalid_entry",
+  "unknown_asset",
+  "account_not_found",
+  "no_price",
+  "stale_price",
+  "insufficient_balance",
+  "slippage_exceeded",
+  "invalid_trigger",
+  "quantity_too_small",
+  "order_not_found",
+  "order_closed",
+] as const;
+export type RefusalCode = typeof REFUSAL_CODES[number];
+
+export const CLOSE_REASONS = ["manual", "stop_loss", "take_profit", "liquidation"] as const;
+export type CloseReason = typeof CLOSE_REASONS[number];
+
+const cents = z.string().regex(/^-?(0|[1-9][0-9]{0,18})$/);
+const decimal = z.string().regex(/^-?[0-9]{1,30}(\.[0-9]{1,30})?$/);
+const timeMs = z.number().int().nonnegative();
+
+export const orderViewSchema = z.object({
+  orderId: z.string(),
+  asset: z.string(),
+  type: z.enum(["long", "short"]),
+  margin: cents,
+  leverage: z.number().int(),
+  openPrice: decimal,
+  quantity: decimal,
+  liquidationPrice: decimal,
+  stopLoss: decimal.optional(),
+  takeProfit: decimal.optional(),
+  openedAt: timeMs,
+});
+export type OrderView = z.infer<typeof orderViewSchema>;
+
+export const closeViewSchema = orderViewSchema.extend({
+  closePrice: decimal,
+  pnl: cents,
+  balance: cents,
+  closedAt: timeMs,
+  reason: z.enum(CLOSE_REASONS),
+});
+export type CloseView = z.infer<typeof closeViewSchema>;
+
+export const resultSchema = z.discriminatedUnion("event", [
+  z.object({ event: z.literal("account"), balance: cents, created: z.boolean() }),
+  orderViewSchema.extend({ event: z.literal("opened") }),
+  closeViewSchema.extend({ event: z.literal("closed") }),
+]);
+export type Result = z.infer<typeof resultSchema>;
+
+export const answerOkSchema = z.object({
+  kind: z.literal("answer"),
+  cause: z.string(),
+  requestId: z.string(),
+  userId: z.string(),
+  ok: z.literal(true),
+  result: resultSchema,
+  /** Set when an Idempotency-Key repeat returned the first answer unchanged. */
+  replayed: z.literal(true).optional(),
+});
+
+export const answerRefusedSchema = z.object({
+  kind: z.literal("answer"),
+  cause: z.string(),
+  requestId: z.string(),
+  userId: z.string(),
+  ok: z.literal(false),
+  code: z.enum(REFUSAL_CODES),
+  message: z.string(),
+  replayed: z.literal(true).optional(),
+});
+
+/** An unsolicited close: stop-loss, take-profit or liquidation. */
+export const eventSchema = z.object({
+  kind: z.literal("event"),
+  cause: z.string(),
+  userId: z.string(),
+  result: closeViewSchema.extend({ event: z.literal("closed") }),
+});
+
+/** The latest quote of an asset, forwarded for the gateway (one per asset per engine batch). */
+export const priceOutputSchema = z.object({
+  kind: z.literal("price"),
+  cause: z.string(),
+  asset: z.string(),
+  bid: decimal,
+  ask: decimal,
+  ts: timeMs,
+});
+
+export const outputSchema = z.union([
+  answerOkSchema,
+  answerRefusedSchema,
+  eventSchema,
+  priceOutputSchema,
+]);
+
+export type AnswerOk = z.infer<typeof answerOkSchema>;
+export type AnswerRefused = z.infer<typeof answerRefusedSchema>;
+export type Answer = AnswerOk | AnswerRefused;
+export type TriggerEvent = z.infer<typeof eventSchema>;
+export type PriceOutput = z.infer<typeof priceOutputSchema>;
+export type EngineOutput = z.infer<typeof outputSchema>;
+
+const HEADER_FIELDS = new Set(["kind", "cause", "requestId", "userId"]);
+
+/** The Redis fields of an output: routing fields stay flat so readers can filter cheaply. */
+export function encodeOutput(output: EngineOutput): string[] {
+  const body: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(output)) {
+    if (!HEADER_FIELDS.has(name)) body[name] = value;
+  }
+  const record = output as Record<string, unknown>;
+  return [
+    "kind",
+    output.kind,
+    "cause",
+    output.cause,
+    "requestId",
+    typeof record.requestId === "string" ? record.requestId : "",
+    "userId",
+    typeof record.userId === "string" ? record.userId : "",
+    "body",
+    JSON.stringify(body),
+  ];
+}
+
+/** Validates an `engine:output` entry read back from Redis; undefined when malformed. */
+export function decodeOutput(flat: readonly string[]): EngineOutput | undefined {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  let body: unknown;
+  try {
+    body = JSON.parse(fields.body ?? "");
+  } catch {
+    return undefined;
+  }
+  if (typeof body !== "object" || body === null) return undefined;
+  const candidate: Record<string, unknown> = { ...body, kind: fields.kind, cause: fields.cause };
+  if (fields.requestId) candidate.requestId = fields.requestId;
+  if (fields.userId) candidate.userId = fields.userId;
+  const parsed = outputSchema.safeParse(candidate);
+  return parsed.success ? parsed.data : undefined;
+}
+
+const CENTS_FIELDS = new Set(["margin", "pnl", "balance", "locked", "equity", "unrealizedPnl"]);
+
+/**
+ * Serializes a view for HTTP/WebSocket clients: cents fields become JSON numbers written from
+ * their exact digits (JSON.rawJSON), never through a float.
+ */
+export function toApiJson(value: unknown): string {
+  return JSON.stringify(value, (key, field) => {
+    if (CENTS_FIELDS.has(key) && typeof field === "string" && /^-?\d{1,19}$/.test(field)) {
+      return (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON(field);
+    }
+    return field;
+  });
+}
