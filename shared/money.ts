@@ -67,10 +67,17 @@ export function parseDecimal(
 /** Formats integer units at `scale` as the shortest exact decimal string (9700050n, 2 -> "97000.5"). */
 export function formatDecimal(units: bigint, scale: number): string {
   const negative = units < 0n;
-  const digits = (negative ? -units : units).toString().padStart(scale + 1, "0");
-  const whole = digits.slice(0, digits.length - scale);
-  const fraction = digits.slice(digits.length - scale).replace(/0+$/, "");
-  return (negative ? "-" : "") + whole + (fraction === "" ? "" : "." + fraction);
+  let digits = (negative ? -units : units).toString();
+  if (scale === 0) return negative ? "-" + digits : digits;
+  if (digits.length <= scale) digits = "0".repeat(scale + 1 - digits.length) + digits;
+  // Trim trailing zeros of the fraction by hand: this runs for every price the engine reports.
+  let end = digits.length;
+  const point = digits.length - scale;
+  while (end > point && digits.charCodeAt(end - 1) === 48) end--;
+  const text = end === point
+    ? digits.slice(0, point)
+    : digits.slice(0, point) + "." + digits.slice(point, end);
+  return negative ? "-" + text : text;
 }
 
 /** Integer division rounded toward minus infinity. */

@@ -13,10 +13,11 @@ import type {
   PriceEntry,
   Result,
   TriggerEvent,
-} from "@trading/shared";
-import { isAsset } from "@trading/shared";
+} from "@trading/shared/schemas";
+import { isAsset } from "@trading/shared/assets";
 import { invariant, REFUSAL_MESSAGES, type RefusalCode } from "./codes.ts";
 import {
+  type ClosedResult,
   closeView,
   exitPrice,
   liquidationPrice,
@@ -25,7 +26,7 @@ import {
   quantityFor,
   triggerReason,
 } from "./positions.ts";
-import type { Account, EngineState, Position, Quote, StoredAnswer } from "./state.ts";
+import type { Account, EngineState, Position, Quote } from "./state.ts";
 import { idempotencyMapKey } from "./state.ts";
 
 const NO_OUTPUTS: readonly EngineOutput[] = Object.freeze([]);
@@ -63,14 +64,25 @@ export function applyInvalid(
 }
 
 function advanceTime(state: EngineState, id: string): void {
-  const dash = id.indexOf("-");
-  const ms = Number(id.slice(0, dash));
-  const seq = Number(id.slice(dash + 1));
-  invariant(
-    dash > 0 && Number.isSafeInteger(ms) && Number.isSafeInteger(seq) &&
-      (ms > state.lastMs || (ms === state.lastMs && seq > state.lastSeqInMs)),
-    `entry ${id} does not follow ${state.lastId}`,
-  );
+  // Parsed by hand: this runs for every entry, and slice + Number costs two strings.
+  let ms = 0;
+  let seq = 0;
+  let i = 0;
+  let code = id.charCodeAt(0);
+  while (code >= 48 && code <= 57) {
+    ms = ms * 10 + code - 48;
+    code = id.charCodeAt(++i);
+  }
+  const dash = i;
+  code = id.charCodeAt(++i);
+  while (code >= 48 && code <= 57) {
+    seq = seq * 10 + code - 48;
+    code = id.charCodeAt(++i);
+  }
+  const follows = dash > 0 && dash < 16 && id.charCodeAt(dash) === 45 && i === id.length &&
+    i - dash > 1 && i - dash <= 16 &&
+    (ms > state.lastMs || (ms === state.lastMs && seq > state.lastSeqInMs));
+  if (!follows) invariant(false, `entry ${id} does not follow ${state.lastId}`);
   state.lastId = id;
   state.lastMs = ms;
   state.lastSeqInMs = seq;
@@ -94,7 +106,7 @@ function applyPrice(state: EngineState, entry: PriceEntry, id: string): readonly
     quote.exchangeTsUs = entry.ts;
   }
   const triggered: number[] = [];
-  state.triggers.get(asset)!.collect(entry.bid, entry.ask, isOpenIn(state), triggered);
+  state.triggers.get(asset)!.collect(entry.bid, entry.ask, state.isOpen, triggered);
   if (triggered.length === 0) return NO_OUTPUTS;
   // Several triggers from one quote close in creation order, whatever heap they came from.
   triggered.sort((a, b) => a - b);
@@ -113,56 +125,50 @@ function applyPrice(state: EngineState, entry: PriceEntry, id: string): readonly
   return outputs;
 }
 
-function isOpenIn(state: EngineState): (seq: number) => boolean {
-  return (seq) => state.positions.has(seq);
-}
-
-type Outcome = { ok: true; result: Result } | { ok: false; code: RefusalCode; message?: string };
+/** What an instruction comes to: its result, or the code of its refusal. */
+type Outcome = Result | RefusalCode;
 
 function applyInstruction(
   state: EngineState,
   entry: CreateAccountEntry | OpenEntry | CloseEntry,
   id: string,
 ): Answer {
-  const address = { kind: "answer" as const, cause: id, requestId: entry.requestId };
+  const { requestId, userId } = entry;
   const idempotencyKey = entry.kind === "create_account" ? undefined : entry.idempotencyKey;
   const mapKey = idempotencyKey === undefined
     ? undefined
-    : idempotencyMapKey(entry.userId, idempotencyKey);
+    : idempotencyMapKey(userId, idempotencyKey);
   if (mapKey !== undefined) {
     const first = state.idempotency.get(mapKey);
-    if (first !== undefined) return { ...first.answer, ...address, replayed: true } as Answer;
+    if (first !== undefined) return { ...first.answer, cause: id, requestId, replayed: true };
   }
   const outcome = entry.kind === "create_account"
     ? createAccount(state, entry)
     : entry.kind === "open"
     ? openPosition(state, entry)
     : closeByUser(state, entry);
-  const stored: StoredAnswer = outcome.ok
-    ? { kind: "answer", userId: entry.userId, ok: true, result: outcome.result }
-    : {
+  const answer: Answer = typeof outcome === "string"
+    ? {
       kind: "answer",
-      userId: entry.userId,
+      cause: id,
+      requestId,
+      userId,
       ok: false,
-      code: outcome.code,
-      message: outcome.message ?? REFUSAL_MESSAGES[outcome.code],
-    };
+      code: outcome,
+      message: REFUSAL_MESSAGES[outcome],
+    }
+    : { kind: "answer", cause: id, requestId, userId, ok: true, result: outcome };
   if (mapKey !== undefined) {
-    state.idempotency.set(mapKey, {
-      userId: entry.userId,
-      key: idempotencyKey!,
-      atMs: state.lastMs,
-      answer: stored,
-    });
+    state.idempotency.set(mapKey, { userId, key: idempotencyKey!, atMs: state.lastMs, answer });
   }
-  return { ...stored, ...address } as Answer;
+  return answer;
 }
 
 function createAccount(state: EngineState, entry: CreateAccountEntry): Outcome {
   const existing = state.accounts.get(entry.userId);
   if (existing !== undefined) {
     const balance = existing.balanceCents.toString();
-    return { ok: true, result: { event: "account", balance, created: false } };
+    return { event: "account", balance, created: false };
   }
   const credit = state.params.demoCreditCents;
   state.accounts.set(entry.userId, {
@@ -172,7 +178,7 @@ function createAccount(state: EngineState, entry: CreateAccountEntry): Outcome {
     openSeqs: new Set(),
   });
   state.creditedCents += credit;
-  return { ok: true, result: { event: "account", balance: credit.toString(), created: true } };
+  return { event: "account", balance: credit.toString(), created: true };
 }
 
 /** The asset's quote if it may be traded on now, else the refusal. */
@@ -186,9 +192,9 @@ function tradableQuote(state: EngineState, asset: string): Quote | RefusalCode {
 
 function openPosition(state: EngineState, entry: OpenEntry): Outcome {
   const account = state.accounts.get(entry.userId);
-  if (account === undefined) return { ok: false, code: "account_not_found" };
+  if (account === undefined) return "account_not_found";
   const quote = tradableQuote(state, entry.asset);
-  if (typeof quote === "string") return { ok: false, code: quote };
+  if (typeof quote === "string") return quote;
   const asset = entry.asset as Position["asset"];
   const long = entry.side === "long";
   const fill = long ? quote.ask : quote.bid;
@@ -198,16 +204,16 @@ function openPosition(state: EngineState, entry: OpenEntry): Outcome {
       ? fill * 10_000n > entry.expectedPrice * tolerance
       : fill * 10_000n < entry.expectedPrice * tolerance
   ) {
-    return { ok: false, code: "slippage_exceeded" };
+    return "slippage_exceeded";
   }
   const exit = exitPrice(entry.side, quote.bid, quote.ask);
   const { stopLoss, takeProfit } = entry;
   const badStop = stopLoss !== undefined && (long ? stopLoss >= exit : stopLoss <= exit);
   const badTake = takeProfit !== undefined && (long ? takeProfit <= exit : takeProfit >= exit);
-  if (badStop || badTake) return { ok: false, code: "invalid_trigger" };
-  if (entry.marginCents > account.balanceCents) return { ok: false, code: "insufficient_balance" };
+  if (badStop || badTake) return "invalid_trigger";
+  if (entry.marginCents > account.balanceCents) return "insufficient_balance";
   const quantity = quantityFor(asset, entry.marginCents, entry.leverage, fill);
-  if (quantity === 0n) return { ok: false, code: "quantity_too_small" };
+  if (quantity === 0n) return "quantity_too_small";
   const position: Position = {
     seq: state.nextOrderSeq++,
     userId: entry.userId,
@@ -228,14 +234,17 @@ function openPosition(state: EngineState, entry: OpenEntry): Outcome {
     stopLoss,
     takeProfit,
     openedAtMs: state.lastMs,
+    view: undefined!,
   };
   account.balanceCents -= entry.marginCents;
+  state.orders.record(position.seq, position.userId, position.openedAtMs);
   addPosition(state, account, position);
-  return { ok: true, result: { event: "opened", ...orderView(position) } };
+  return { event: "opened", ...position.view };
 }
 
 /** Books an open position into the state and its derived indexes. */
 export function addPosition(state: EngineState, account: Account, position: Position): void {
+  position.view = orderView(position);
   account.lockedCents += position.marginCents;
   account.openSeqs.add(position.seq);
   state.positions.set(position.seq, position);
@@ -246,13 +255,12 @@ function closeByUser(state: EngineState, entry: CloseEntry): Outcome {
   const seq = Number(entry.orderId);
   const position = state.positions.get(seq);
   if (position === undefined || position.userId !== entry.userId) {
-    const closed = state.closed.get(seq);
-    const own = closed !== undefined && closed.userId === entry.userId;
-    return { ok: false, code: own ? "order_closed" : "order_not_found" };
+    const own = position === undefined && state.orders.ownerOf(seq) === entry.userId;
+    return own ? "order_closed" : "order_not_found";
   }
   const quote = tradableQuote(state, position.asset);
-  if (typeof quote === "string") return { ok: false, code: quote };
-  return { ok: true, result: closePosition(state, position, quote.bid, quote.ask, "manual") };
+  if (typeof quote === "string") return quote;
+  return closePosition(state, position, quote.bid, quote.ask, "manual");
 }
 
 /** Settles a position at the quote: the owner gets max(0, margin + pnl), the house the rest. */
@@ -262,7 +270,7 @@ function closePosition(
   bid: bigint,
   ask: bigint,
   reason: CloseReason,
-): Extract<Result, { event: "closed" }> {
+): ClosedResult {
   const account = state.accounts.get(position.userId)!;
   const price = exitPrice(position.side, bid, ask);
   const pnl = pnlCents(position, price);
@@ -273,22 +281,16 @@ function closePosition(
   account.openSeqs.delete(position.seq);
   state.houseCents += position.marginCents - payout;
   state.positions.delete(position.seq);
-  state.closed.set(position.seq, { userId: position.userId, closedAtMs: state.lastMs });
-  state.triggers.get(position.asset)!.remove(position, isOpenIn(state));
-  const view = closeView(position, price, pnl, account.balanceCents, state.lastMs, reason);
-  return { event: "closed", ...view };
+  state.triggers.get(position.asset)!.remove(position, state.isOpen);
+  return closeView(position, price, pnl, account.balanceCents, state.lastMs, reason);
 }
 
-/** Forgets idempotency keys and closed orders older than their retention, oldest first. */
+/** Forgets idempotency keys and order owners older than their retention, oldest first. */
 function pruneExpired(state: EngineState): void {
   const idempotencyCutoff = state.lastMs - state.params.idempotencyTtlMs;
   for (const [key, stored] of state.idempotency) {
     if (stored.atMs > idempotencyCutoff) break;
     state.idempotency.delete(key);
   }
-  const closedCutoff = state.lastMs - state.params.closedRetentionMs;
-  for (const [seq, closed] of state.closed) {
-    if (closed.closedAtMs > closedCutoff) break;
-    state.closed.delete(seq);
-  }
+  state.orders.prune(state.lastMs - state.params.orderMemoryMs);
 }

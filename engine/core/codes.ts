@@ -1,5 +1,5 @@
 /** Stable refusal codes (business outcomes, not exceptions) and their default wording. */
-import type { RefusalCode } from "@trading/shared";
+import type { RefusalCode } from "@trading/shared/schemas";
 
 export type { RefusalCode };
 

@@ -3,9 +3,12 @@
  * priceDecimals), quantities in 10^-8 of the asset, money in cents; price × quantity is in
  * 10^-(d+8) USD, so dividing by 10^(d+6) gives cents.
  */
-import type { CloseReason, CloseView, OrderView } from "@trading/shared";
-import { ASSETS, ceilDiv, floorDiv, formatDecimal, pow10, QUANTITY_SCALE } from "@trading/shared";
-import type { Asset } from "@trading/shared";
+import type { CloseReason, OrderView, Result } from "@trading/shared/schemas";
+
+export type ClosedResult = Extract<Result, { event: "closed" }>;
+import { ASSETS } from "@trading/shared/assets";
+import { ceilDiv, floorDiv, formatDecimal, pow10, QUANTITY_SCALE } from "@trading/shared/money";
+import type { Asset } from "@trading/shared/assets";
 import type { Position, Side } from "./state.ts";
 
 function centsDivisor(asset: Asset): bigint {
@@ -102,6 +105,7 @@ export function orderView(position: Position): OrderView {
   return view;
 }
 
+/** The close as clients see it: the opened view plus how it ended. */
 export function closeView(
   position: Position,
   closePrice: bigint,
@@ -109,10 +113,12 @@ export function closeView(
   balanceCents: bigint,
   closedAtMs: number,
   reason: CloseReason,
-): CloseView {
+): ClosedResult {
+  const asset = position.asset;
   return {
-    ...orderView(position),
-    closePrice: formatDecimal(closePrice, ASSETS[position.asset].priceDecimals),
+    event: "closed",
+    ...position.view,
+    closePrice: formatDecimal(closePrice, ASSETS[asset].priceDecimals),
     pnl: pnl.toString(),
     balance: balanceCents.toString(),
     closedAt: closedAtMs,

@@ -4,9 +4,10 @@
  * rebuilds it. Collections are written in their Map order, which the stream alone decides.
  */
 import { createHash } from "node:crypto";
-import type { Asset } from "@trading/shared";
-import { isAsset } from "@trading/shared";
+import type { Asset } from "@trading/shared/assets";
+import { isAsset } from "@trading/shared/assets";
 import { addPosition } from "./apply.ts";
+import { OrderLog } from "./order_log.ts";
 import type { Account, EngineState, IdempotentAnswer, Position, StoredAnswer } from "./state.ts";
 import { createState, idempotencyMapKey } from "./state.ts";
 
@@ -50,15 +51,13 @@ export function encodeState(state: EngineState): string {
   }
   const idempotency: Row[] = [];
   for (const x of state.idempotency.values()) idempotency.push([x.userId, x.key, x.atMs, x.answer]);
-  const closed: Row[] = [];
-  for (const [seq, x] of state.closed) closed.push([seq, x.userId, x.closedAtMs]);
   return JSON.stringify({
     v: SNAPSHOT_VERSION,
     params: [
       p.mmrBps,
       p.priceMaxAgeMs,
       p.idempotencyTtlMs,
-      p.closedRetentionMs,
+      p.orderMemoryMs,
       p.demoCreditCents.toString(),
     ],
     lastId: state.lastId,
@@ -69,7 +68,7 @@ export function encodeState(state: EngineState): string {
     accounts,
     positions,
     idempotency,
-    closed,
+    orders: state.orders.toRows(),
   });
 }
 
@@ -97,7 +96,7 @@ export function decodeState(encoded: string): EngineState {
     mmrBps: int(params[0], "params.mmrBps"),
     priceMaxAgeMs: int(params[1], "params.priceMaxAgeMs"),
     idempotencyTtlMs: int(params[2], "params.idempotencyTtlMs"),
-    closedRetentionMs: int(params[3], "params.closedRetentionMs"),
+    orderMemoryMs: int(params[3], "params.orderMemoryMs"),
     demoCreditCents: big(params[4], "params.demoCreditCents"),
   });
   const lastId = str(doc.lastId, "lastId");
@@ -145,12 +144,13 @@ export function decodeState(encoded: string): EngineState {
     check(typeof entry.answer === "object" && entry.answer !== null, "idempotency answer");
     state.idempotency.set(idempotencyMapKey(entry.userId, entry.key), entry);
   }
-  for (const row of rows(doc.closed, "closed") as Row[]) {
-    state.closed.set(int(row[0], "closed.seq"), {
-      userId: str(row[1], "closed.userId"),
-      closedAtMs: int(row[2], "closed.atMs"),
-    });
-  }
+  const orders = rows(doc.orders, "orders");
+  const owners = rows(orders[1], "orders.owners") as Row[];
+  state.orders = OrderLog.fromRows(
+    int(orders[0], "orders.firstSeq"),
+    owners.map((row) => [str(row[0], "order.userId"), int(row[1], "order.openedAtMs")] as const),
+  );
+  check(state.orders.nextSeq === state.nextOrderSeq, "orders do not end at nextOrderSeq");
   return state;
 }
 
@@ -170,6 +170,7 @@ function decodePosition(row: Row): Position {
     stopLoss: row[9] === null ? undefined : big(row[9], "position.stopLoss"),
     takeProfit: row[10] === null ? undefined : big(row[10], "position.takeProfit"),
     openedAtMs: int(row[11], "position.openedAtMs"),
+    view: undefined!, // derived, set by addPosition
   };
 }
 

@@ -3,8 +3,10 @@
  * Maps keep insertion order, and every insertion follows the input stream, so iteration order
  * is itself deterministic and the canonical encoding needs no sorting.
  */
-import type { Answer, Asset } from "@trading/shared";
-import { ASSET_SYMBOLS } from "@trading/shared";
+import type { Answer, OrderView } from "@trading/shared/schemas";
+import type { Asset } from "@trading/shared/assets";
+import { ASSET_SYMBOLS } from "@trading/shared/assets";
+import { OrderLog } from "./order_log.ts";
 import { TriggerIndex } from "./triggers.ts";
 
 export interface EngineParams {
@@ -14,8 +16,8 @@ export interface EngineParams {
   priceMaxAgeMs: number;
   /** How long an (user, Idempotency-Key) pair returns its first answer, in stream time. */
   idempotencyTtlMs: number;
-  /** How long a closed order is remembered to answer `order_closed`, in stream time. */
-  closedRetentionMs: number;
+  /** How long after its opening an order's owner is remembered (for `order_closed`). */
+  orderMemoryMs: number;
   /** The one-time demo credit of a new account. */
   demoCreditCents: bigint;
 }
@@ -24,7 +26,7 @@ export const DEFAULT_PARAMS: EngineParams = {
   mmrBps: 50,
   priceMaxAgeMs: 5_000,
   idempotencyTtlMs: 24 * 60 * 60 * 1000,
-  closedRetentionMs: 24 * 60 * 60 * 1000,
+  orderMemoryMs: 24 * 60 * 60 * 1000,
   demoCreditCents: 500_000n,
 };
 
@@ -63,6 +65,8 @@ export interface Position {
   stopLoss: bigint | undefined;
   takeProfit: bigint | undefined;
   openedAtMs: number;
+  /** Derived: the position as clients see it, formatted once at open. */
+  view: OrderView;
 }
 
 /** The first answer to an (user, Idempotency-Key), returned again on a repeat. */
@@ -73,14 +77,8 @@ export interface IdempotentAnswer {
   answer: StoredAnswer;
 }
 
-/** An answer without its addressing (requestId, cause), which belong to each request. */
-export type StoredAnswer = DistributiveOmit<Answer, "requestId" | "cause" | "replayed">;
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-export interface ClosedOrder {
-  userId: string;
-  closedAtMs: number;
-}
+/** The first answer as it was sent; a repeat gets it with its own requestId and cause. */
+export type StoredAnswer = Answer;
 
 export interface EngineState {
   params: EngineParams;
@@ -98,13 +96,16 @@ export interface EngineState {
   positions: Map<number, Position>;
   /** Keyed by `${userId}\n${key}`; insertion order is time order (used to expire). */
   idempotency: Map<string, IdempotentAnswer>;
-  /** Keyed by order sequence; insertion order is time order (used to expire). */
-  closed: Map<number, ClosedOrder>;
+  /** Owners of the orders opened within `orderMemoryMs`, by seq. */
+  orders: OrderLog;
   /** Derived: per asset, the trigger indexes of its open positions. */
   triggers: Map<Asset, TriggerIndex>;
+  /** Derived: whether an order is open (one closure, shared by the trigger indexes). */
+  isOpen: (seq: number) => boolean;
 }
 
 export function createState(params: EngineParams = DEFAULT_PARAMS): EngineState {
+  const positions = new Map<number, Position>();
   return {
     params: { ...params },
     lastId: "0-0",
@@ -115,10 +116,11 @@ export function createState(params: EngineParams = DEFAULT_PARAMS): EngineState 
     creditedCents: 0n,
     quotes: new Map(),
     accounts: new Map(),
-    positions: new Map(),
+    positions,
     idempotency: new Map(),
-    closed: new Map(),
+    orders: new OrderLog(),
     triggers: new Map(ASSET_SYMBOLS.map((asset) => [asset, new TriggerIndex()])),
+    isOpen: (seq) => positions.has(seq),
   };
 }
 

@@ -1,6 +1,6 @@
 /** One raw stream entry through validation and the state machine: what the engine loop runs. */
-import type { EngineOutput } from "@trading/shared";
-import { decodeInput } from "@trading/shared";
+import type { EngineOutput } from "@trading/shared/schemas";
+import { decodeInput } from "@trading/shared/schemas";
 import { apply, applyInvalid } from "./apply.ts";
 import type { EngineState } from "./state.ts";
 

@@ -1,0 +1,287 @@
+/**
+ * Engine core benchmark (`deno task bench`): prints throughput on this machine.
+ * (a) price entries/s with 1k, 10k, 100k open positions over 3 assets and both sides, ~1 % of
+ *     entries triggering a close; (b) open+close instruction pairs/s; (c) snapshot encode,
+ *     hash and decode of 100k accounts + 100k positions, and its size.
+ * Entries are pre-decoded: this measures the state machine, not zod or Redis.
+ */
+import { type Asset, ASSET_SYMBOLS } from "@trading/shared/assets";
+import type { InputEntry, OpenEntry } from "@trading/shared/schemas";
+import { apply } from "../core/apply.ts";
+import { decodeState, encodeState, hashEncoded } from "../core/snapshot.ts";
+import { createState, type EngineState } from "../core/state.ts";
+
+const CHUNK = 10_000;
+const TRIGGERS_PER_CHUNK = 150; // 1 % of the chunk's price entries
+const POSITIONS_PER_USER = 100;
+const MID: Record<Asset, bigint> = { BTC: 9_700_000n, ETH: 350_000n, SOL: 1_500_000n };
+
+/** Deterministic xorshift PRNG: the benchmark is reproducible run to run. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4_294_967_296;
+  };
+}
+
+class Clock {
+  ms = 1_700_000_000_000;
+  seq = 0;
+  next(): string {
+    this.seq++;
+    return `${this.ms}-${this.seq}`;
+  }
+  tick(): void {
+    this.ms++;
+    this.seq = 0;
+  }
+}
+
+interface Book {
+  state: EngineState;
+  clock: Clock;
+  random: () => number;
+  users: number;
+  opened: number;
+}
+
+function newBook(seed: number): Book {
+  return { state: createState(), clock: new Clock(), random: rng(seed), users: 0, opened: 0 };
+}
+
+function step(book: Book, entry: InputEntry): void {
+  apply(book.state, entry, book.clock.next());
+}
+
+function quote(book: Book, asset: Asset, mid: bigint): void {
+  step(book, { kind: "price", asset, bid: mid - 1n, ask: mid + 1n, ts: 0n });
+}
+
+/** Opens one position; `near` puts one trigger inside [lo, hi] so the coming chunk fires it. */
+function openOne(book: Book, asset: Asset, near: { lo: bigint; hi: bigint } | null): void {
+  if (book.opened % POSITIONS_PER_USER === 0) {
+    step(book, { kind: "create_account", requestId: "a", userId: `u${++book.users}` });
+  }
+  book.opened++;
+  const quoteNow = book.state.quotes.get(asset)!;
+  const long = book.random() < 0.5;
+  const exit = long ? quoteNow.bid : quoteNow.ask;
+  const entry: OpenEntry = {
+    kind: "open",
+    requestId: "r",
+    userId: `u${book.users}`,
+    asset,
+    side: long ? "long" : "short",
+    marginCents: 1_000n,
+    leverage: 2,
+    slippageBps: 10_000,
+    expectedPrice: long ? quoteNow.ask : quoteNow.bid,
+    stopLoss: undefined,
+    takeProfit: undefined,
+  };
+  const far = BigInt(Math.floor(3_000 + book.random() * 4_000)); // 30–70 % away, in bps
+  const up = exit * (10_000n + far) / 10_000n;
+  const down = exit * (10_000n - far / 2n) / 10_000n;
+  if (near === null) {
+    entry.stopLoss = long ? down : up;
+    entry.takeProfit = long ? up : down;
+  } else {
+    // A level strictly between the current exit quote and the chunk's extreme on one side.
+    const above = near.hi > exit + 1n && (book.random() < 0.5 || near.lo >= exit - 1n);
+    const span = above ? near.hi - exit : exit - near.lo;
+    const offset = 1n + BigInt(Math.floor(book.random() * Number(span - 1n)));
+    const level = above ? exit + offset : exit - offset;
+    if (long) above ? (entry.takeProfit = level) : (entry.stopLoss = level);
+    else above ? (entry.stopLoss = level) : (entry.takeProfit = level);
+  }
+  step(book, entry);
+}
+
+/** A bounded random walk of mids for the next chunk, 1 bp steps, per asset in rotation. */
+function chunkPath(book: Book): { assets: Asset[]; mids: bigint[] } {
+  const assets: Asset[] = new Array(CHUNK);
+  const mids: bigint[] = new Array(CHUNK);
+  const current = new Map(ASSET_SYMBOLS.map((a) => [a, book.state.quotes.get(a)!.bid + 1n]));
+  for (let i = 0; i < CHUNK; i++) {
+    const asset = ASSET_SYMBOLS[i % 3]!;
+    const mid = current.get(asset)!;
+    const drift = mid > MID[asset] ? -1n : 1n; // mean-reverting, so levels stay reachable
+    const step = book.random() < 0.55 ? drift : -drift;
+    const next = mid + step * (mid / 10_000n);
+    current.set(asset, next);
+    assets[i] = asset;
+    mids[i] = next;
+  }
+  return { assets, mids };
+}
+
+function rangeOf(path: { assets: Asset[]; mids: bigint[] }, asset: Asset) {
+  let lo = 1n << 62n;
+  let hi = 0n;
+  path.assets.forEach((a, i) => {
+    if (a !== asset) return;
+    const mid = path.mids[i]!;
+    if (mid - 1n < lo) lo = mid - 1n;
+    if (mid + 1n > hi) hi = mid + 1n;
+  });
+  return { lo, hi };
+}
+
+function benchPrices(positions: number, totalEntries: number) {
+  const book = newBook(positions);
+  for (const asset of ASSET_SYMBOLS) quote(book, asset, MID[asset]);
+  for (let i = 0; i < positions; i++) openOne(book, ASSET_SYMBOLS[i % 3]!, null);
+  let elapsedMs = 0;
+  let applied = 0;
+  let triggered = 0;
+  let triggeringEntries = 0;
+  while (applied < totalEntries) {
+    const path = chunkPath(book);
+    const ranges = new Map(ASSET_SYMBOLS.map((a) => [a, rangeOf(path, a)]));
+    // Top the book back up to `positions`, TRIGGERS_PER_CHUNK of them inside the coming range.
+    const missing = positions - book.state.positions.size;
+    for (let i = 0; i < Math.max(missing, TRIGGERS_PER_CHUNK); i++) {
+      const asset = ASSET_SYMBOLS[i % 3]!;
+      openOne(book, asset, i < TRIGGERS_PER_CHUNK ? ranges.get(asset)! : null);
+    }
+    const ids: string[] = new Array(CHUNK);
+    book.clock.tick();
+    for (let i = 0; i < CHUNK; i++) ids[i] = book.clock.next();
+    const entries: InputEntry[] = path.mids.map((mid, i) => ({
+      kind: "price",
+      asset: path.assets[i]!,
+      bid: mid - 1n,
+      ask: mid + 1n,
+      ts: 0n,
+    }));
+    const state = book.state;
+    const start = performance.now();
+    for (let i = 0; i < CHUNK; i++) {
+      const outputs = apply(state, entries[i]!, ids[i]!);
+      if (outputs.length > 0) {
+        triggered += outputs.length;
+        triggeringEntries++;
+      }
+    }
+    elapsedMs += performance.now() - start;
+    applied += CHUNK;
+  }
+  return {
+    positions,
+    openAtEnd: book.state.positions.size,
+    entriesPerSec: applied / (elapsedMs / 1000),
+    triggeringPct: (100 * triggeringEntries) / applied,
+    closesFired: triggered,
+  };
+}
+
+function benchPairs(pairs: number) {
+  const book = newBook(7);
+  for (const asset of ASSET_SYMBOLS) quote(book, asset, MID[asset]);
+  step(book, { kind: "create_account", requestId: "a", userId: "trader" });
+  const open: OpenEntry = {
+    kind: "open",
+    requestId: "r",
+    userId: "trader",
+    asset: "BTC",
+    side: "long",
+    marginCents: 1_000n,
+    leverage: 10,
+    slippageBps: 100,
+    expectedPrice: MID.BTC + 1n,
+    stopLoss: undefined,
+    takeProfit: undefined,
+  };
+  const ids: string[] = new Array(2 * pairs);
+  for (let i = 0; i < ids.length; i++) ids[i] = book.clock.next();
+  const closes: InputEntry[] = new Array(pairs);
+  const firstSeq = book.state.nextOrderSeq;
+  for (let i = 0; i < pairs; i++) {
+    closes[i] = { kind: "close", requestId: "r", userId: "trader", orderId: String(firstSeq + i) };
+  }
+  const state = book.state;
+  const start = performance.now();
+  for (let i = 0; i < pairs; i++) {
+    apply(state, open, ids[2 * i]!);
+    apply(state, closes[i]!, ids[2 * i + 1]!);
+  }
+  const elapsedMs = performance.now() - start;
+  if (state.positions.size !== 0) throw new Error("bench bug: positions left open");
+  return { pairs, pairsPerSec: pairs / (elapsedMs / 1000) };
+}
+
+function benchSnapshot(count: number) {
+  const book = newBook(11);
+  for (const asset of ASSET_SYMBOLS) quote(book, asset, MID[asset]);
+  for (let i = 0; i < count; i++) {
+    const userId = `user-${i.toString(36).padStart(8, "0")}-0000-0000-000000000000`;
+    step(book, { kind: "create_account", requestId: "a", userId });
+    step(book, {
+      kind: "open",
+      requestId: "r",
+      userId,
+      asset: ASSET_SYMBOLS[i % 3]!,
+      side: i % 2 === 0 ? "long" : "short",
+      marginCents: 1_000n + BigInt(i % 5_000),
+      leverage: 1 + (i % 100),
+      slippageBps: 10_000,
+      expectedPrice: MID[ASSET_SYMBOLS[i % 3]!],
+      stopLoss: undefined,
+      takeProfit: undefined,
+    });
+  }
+  const state = book.state;
+  const timings = { encodeMs: Infinity, hashMs: Infinity, decodeMs: Infinity, bytes: 0 };
+  for (let round = 0; round < 3; round++) {
+    let t = performance.now();
+    const encoded = encodeState(state);
+    timings.encodeMs = Math.min(timings.encodeMs, performance.now() - t);
+    t = performance.now();
+    hashEncoded(encoded);
+    timings.hashMs = Math.min(timings.hashMs, performance.now() - t);
+    t = performance.now();
+    const decoded = decodeState(encoded);
+    timings.decodeMs = Math.min(timings.decodeMs, performance.now() - t);
+    timings.bytes = new TextEncoder().encode(encoded).length;
+    if (decoded.positions.size !== count) throw new Error("bench bug: decode lost positions");
+  }
+  return { accounts: state.accounts.size, positions: state.positions.size, ...timings };
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const quick = Deno.args.includes("--quick");
+const only = Deno.args.find((arg) => arg.startsWith("--only="))?.slice("--only=".length);
+const runs = (part: string) => only === undefined || only === part;
+
+console.log(
+  `engine core benchmark — ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`,
+);
+if (runs("prices")) {
+  console.log("\n(a) price entries/s (target >= 1,000,000 at 100k, roughly flat)");
+}
+for (const positions of runs("prices") ? [1_000, 10_000, 100_000] : []) {
+  const r = benchPrices(positions, quick ? 100_000 : 1_000_000);
+  console.log(
+    `  ${fmt(r.positions).padStart(7)} open positions: ${
+      fmt(r.entriesPerSec).padStart(10)
+    } entries/s` +
+      `  (${r.triggeringPct.toFixed(2)} % of entries triggered, ${fmt(r.closesFired)} closes)`,
+  );
+}
+if (runs("pairs")) {
+  console.log("\n(b) open+close instruction pairs/s (target >= 200,000)");
+  const pairs = benchPairs(quick ? 50_000 : 500_000);
+  console.log(`  ${fmt(pairs.pairsPerSec)} pairs/s over ${fmt(pairs.pairs)} pairs`);
+}
+if (runs("snapshot")) {
+  console.log("\n(c) snapshot of 100k accounts + 100k positions (target encode <= 300 ms)");
+  const snap = benchSnapshot(quick ? 10_000 : 100_000);
+  console.log(
+    `  encode ${snap.encodeMs.toFixed(0)} ms, sha-256 ${snap.hashMs.toFixed(0)} ms, ` +
+      `decode ${snap.decodeMs.toFixed(0)} ms, size ${(snap.bytes / 1_048_576).toFixed(1)} MiB ` +
+      `(${fmt(snap.accounts)} accounts, ${fmt(snap.positions)} positions)`,
+  );
+}

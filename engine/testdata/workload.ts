@@ -1,0 +1,223 @@
+/**
+ * Random trading workloads for property tests and benchmarks. An `Op` is an abstract step
+ * (move a price, open, close...) drawn by fast-check; `toEntries` turns a list of them into
+ * concrete input entries with increasing stream IDs, keeping prices on a plausible walk so
+ * that opens succeed often and triggers really fire.
+ */
+import fc from "fast-check";
+import { ASSET_SYMBOLS } from "@trading/shared/assets";
+import type { InputFields } from "@trading/shared/schemas";
+import { createState } from "../core/state.ts";
+import { applyFields } from "../core/step.ts";
+
+export type Op =
+  | { op: "price"; asset: number; moveBps: number; spreadBps: number; dtMs: number }
+  | { op: "account"; user: number; dtMs: number }
+  | {
+    op: "open";
+    user: number;
+    asset: number;
+    long: boolean;
+    marginCents: number;
+    leverage: number;
+    slippageBps: number;
+    expectedOffsetBps: number;
+    stopLossBps: number | null;
+    takeProfitBps: number | null;
+    key: number | null;
+    dtMs: number;
+  }
+  | {
+    op: "close";
+    user: number;
+    order: number;
+    stranger: boolean;
+    key: number | null;
+    dtMs: number;
+  }
+  | { op: "garbage"; variant: number; dtMs: number };
+
+const USERS = 6;
+const dt = fc.oneof(
+  { weight: 60, arbitrary: fc.integer({ min: 0, max: 400 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 5000, max: 90_000_000 }) },
+);
+
+export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant("price" as const),
+      asset: fc.nat(2),
+      moveBps: fc.oneof(fc.integer({ min: -300, max: 300 }), fc.integer({ min: -5000, max: 5000 })),
+      spreadBps: fc.integer({ min: 0, max: 50 }),
+      dtMs: dt,
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("account" as const),
+      user: fc.nat(USERS - 1),
+      dtMs: dt,
+    }),
+  },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant("open" as const),
+      user: fc.nat(USERS - 1),
+      asset: fc.nat(2),
+      long: fc.boolean(),
+      marginCents: fc.oneof(
+        fc.integer({ min: 100, max: 50_000 }),
+        fc.integer({ min: 100, max: 600_000 }),
+      ),
+      leverage: fc.integer({ min: 1, max: 100 }),
+      slippageBps: fc.integer({ min: 0, max: 200 }),
+      expectedOffsetBps: fc.integer({ min: -100, max: 100 }),
+      stopLossBps: fc.option(fc.integer({ min: -800, max: 200 })),
+      takeProfitBps: fc.option(fc.integer({ min: -200, max: 800 })),
+      key: fc.option(fc.nat(3)),
+      dtMs: dt,
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant("close" as const),
+      user: fc.nat(USERS - 1),
+      order: fc.nat(1000),
+      stranger: fc.boolean(),
+      key: fc.option(fc.nat(3)),
+      dtMs: dt,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant("garbage" as const), variant: fc.nat(5), dtMs: dt }),
+  },
+);
+
+export interface StreamEntry {
+  id: string;
+  fields: InputFields;
+}
+
+const START_PRICES = [9_700_000n, 350_000n, 1_500_000n]; // BTC 97000, ETH 3500, SOL 150
+
+function bps(price: bigint, basisPoints: number): bigint {
+  const moved = price * BigInt(10_000 + basisPoints) / 10_000n;
+  return moved > 0n ? moved : 1n;
+}
+
+/** Concrete entries for a list of ops, starting at stream time `startMs`. */
+export function toEntries(ops: readonly Op[], startMs = 1_700_000_000_000): StreamEntry[] {
+  const mids = [...START_PRICES];
+  let ms = startMs;
+  let seqInMs = 0;
+  let request = 0;
+  const entries: StreamEntry[] = [];
+  // A shadow engine lets closes aim at orders that exist (and sometimes at someone else's).
+  const shadow = createState();
+  const push = (dtMs: number, fields: InputFields) => {
+    if (dtMs > 0) {
+      ms += dtMs;
+      seqInMs = 0;
+    } else if (entries.length > 0) seqInMs++;
+    const id = `${ms}-${seqInMs}`;
+    entries.push({ id, fields });
+    applyFields(shadow, fields, id);
+  };
+  // Every workload starts with the users' accounts and a quote per asset, so ops trade.
+  for (let user = 0; user < USERS; user++) {
+    push(0, { kind: "create_account", requestId: `a${user}`, userId: `u${user}` });
+  }
+  ASSET_SYMBOLS.forEach((asset, i) => {
+    const mid = mids[i]!;
+    push(0, {
+      kind: "price",
+      asset,
+      bid: String(mid),
+      ask: String(mid + 1n),
+      ts: String(ms * 1000),
+    });
+  });
+  for (const op of ops) {
+    const requestId = `r${++request}`;
+    switch (op.op) {
+      case "price": {
+        const mid = mids[op.asset] = bps(mids[op.asset]!, op.moveBps);
+        const half = mid * BigInt(op.spreadBps) / 20_000n;
+        push(op.dtMs, {
+          kind: "price",
+          asset: ASSET_SYMBOLS[op.asset]!,
+          bid: String(mid - half > 0n ? mid - half : 1n),
+          ask: String(mid + half),
+          ts: String(ms * 1000),
+        });
+        break;
+      }
+      case "account":
+        push(op.dtMs, { kind: "create_account", requestId, userId: `u${op.user}` });
+        break;
+      case "open": {
+        const mid = mids[op.asset]!;
+        const fields: InputFields = {
+          kind: "open",
+          requestId,
+          userId: `u${op.user}`,
+          asset: ASSET_SYMBOLS[op.asset]!,
+          side: op.long ? "long" : "short",
+          marginCents: String(op.marginCents),
+          leverage: String(op.leverage),
+          slippageBps: String(op.slippageBps),
+          expectedPrice: String(bps(mid, op.expectedOffsetBps)),
+        };
+        const sign = op.long ? 1 : -1;
+        // Mostly on the valid side (below the price for a long's stop), sometimes not.
+        if (op.stopLossBps !== null) fields.stopLoss = String(bps(mid, sign * op.stopLossBps));
+        if (op.takeProfitBps !== null) {
+          fields.takeProfit = String(bps(mid, sign * op.takeProfitBps));
+        }
+        if (op.key !== null) fields.idempotencyKey = `k${op.key}`;
+        push(op.dtMs, fields);
+        break;
+      }
+      case "close": {
+        const open = [...shadow.positions.values()];
+        const target = open[op.order % Math.max(open.length, 1)];
+        const fields: InputFields = {
+          kind: "close",
+          requestId,
+          userId: target === undefined || op.stranger ? `u${op.user}` : target.userId,
+          orderId: String(
+            target === undefined || op.order % 7 === 0 ? op.order % 50 + 1 : target.seq,
+          ),
+        };
+        if (op.key !== null) fields.idempotencyKey = `c${op.key}`;
+        push(op.dtMs, fields);
+        break;
+      }
+      case "garbage":
+        push(op.dtMs, GARBAGE[op.variant % GARBAGE.length]!(requestId));
+        break;
+    }
+  }
+  return entries;
+}
+
+const GARBAGE: Array<(requestId: string) => InputFields> = [
+  (requestId) => ({ kind: "open", requestId, userId: "u1", asset: "BTC", side: "up" }),
+  (requestId) => ({ kind: "nope", requestId }),
+  () => ({ kind: "price", asset: "BTC", bid: "-1", ask: "1", ts: "0" }),
+  (requestId) => ({ kind: "close", requestId, userId: "u1", orderId: "1e3" }),
+  () => ({}),
+  (requestId) => ({ kind: "create_account", requestId, userId: "u1", balance: "999999999" }),
+];
+
+export const workloadArbitrary = fc.array(opArbitrary, {
+  minLength: 1,
+  maxLength: 120,
+  size: "medium",
+});
