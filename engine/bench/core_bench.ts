@@ -12,7 +12,7 @@ import { decodeState, encodeState, hashEncoded } from "../core/snapshot.ts";
 import { createState, type EngineState } from "../core/state.ts";
 
 const CHUNK = 10_000;
-const TRIGGERS_PER_CHUNK = 150; // 1 % of the chunk's price entries
+const TRIGGERS_PER_CHUNK = 180; // ~1 % of entries trigger (some fire several)
 const POSITIONS_PER_USER = 100;
 const MID: Record<Asset, bigint> = { BTC: 9_700_000n, ETH: 350_000n, SOL: 1_500_000n };
 

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { apply } from "./apply.ts";
+import { InvariantError } from "./codes.ts";
+import { decodeState, encodeState, SnapshotError } from "./snapshot.ts";
+import { createState } from "./state.ts";
+import { applyFields } from "./step.ts";
+
+const price = { kind: "price", asset: "BTC", bid: 100n, ask: 101n, ts: 0n } as const;
+
+Deno.test("entry IDs must be well-formed and strictly increasing", () => {
+  const state = createState();
+  apply(state, price, "1000-5");
+  for (
+    const id of ["1000-5", "1000-4", "999-9", "abc", "1000", "-1", "1000-", "1000-6-1", "1000-6 "]
+  ) {
+    assert.throws(() => apply(state, price, id), InvariantError, id);
+  }
+  assert.equal(state.lastId, "1000-5");
+  apply(state, price, "1000-6");
+  apply(state, price, "1001-0");
+  assert.equal(state.lastId, "1001-0");
+});
+
+Deno.test("prices of unknown assets are skipped without output", () => {
+  const state = createState();
+  assert.deepEqual(apply(state, { ...price, asset: "DOGE" }, "1-0"), []);
+  assert.equal(state.quotes.size, 0);
+});
+
+Deno.test("a malformed entry without requestId is consumed silently; with one it is refused", () => {
+  const state = createState();
+  const skipped = applyFields(state, { kind: "price", asset: "BTC", bid: "x" }, "1-0");
+  assert.deepEqual(skipped.outputs, []);
+  assert.match(skipped.invalidReason!, /bid/);
+  const refused = applyFields(state, { kind: "open", requestId: "r1", userId: "u1" }, "2-0");
+  assert.equal(refused.outputs.length, 1);
+  const answer = refused.outputs[0]!;
+  assert.ok(answer.kind === "answer" && !answer.ok && answer.code === "invalid_entry");
+  assert.equal(answer.requestId, "r1");
+  assert.equal(state.lastId, "2-0");
+});
+
+Deno.test("decodeState refuses malformed snapshots with a SnapshotError", () => {
+  const good = encodeState(createState());
+  const bad = [
+    "not json",
+    "null",
+    good.replace('"v":1', '"v":2'),
+    good.replace('"lastId":"0-0"', '"lastId":"zero"'),
+    good.replace('"houseCents":"0"', '"houseCents":0.5'),
+    good.replace('"accounts":[]', '"accounts":{}'),
+    good.replace(
+      '"positions":[]',
+      '"positions":[[1,"ghost","BTC","long","1",1,"1","1","1",null,null,0]]',
+    ),
+  ];
+  for (const text of bad) assert.throws(() => decodeState(text), SnapshotError, text);
+  assert.equal(encodeState(decodeState(good)), good);
+});

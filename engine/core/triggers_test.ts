@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import type { Position } from "./state.ts";
+import { TriggerIndex } from "./triggers.ts";
+
+function position(seq: number, side: "long" | "short", levels: Partial<Position>): Position {
+  return {
+    seq,
+    userId: "u",
+    asset: "BTC",
+    side,
+    marginCents: 100n,
+    leverage: 1,
+    entryPrice: 100n,
+    quantity: 1n,
+    liquidationPrice: side === "long" ? 10n : 1000n,
+    stopLoss: undefined,
+    takeProfit: undefined,
+    openedAtMs: 0,
+    view: undefined!,
+    ...levels,
+  };
+}
+
+Deno.test("a long waits on max(stop-loss, liquidation) below and take-profit above the bid", () => {
+  const index = new TriggerIndex();
+  const open = new Set([1, 2]);
+  index.add(position(1, "long", { stopLoss: 90n, takeProfit: 120n }));
+  index.add(position(2, "long", { stopLoss: 5n })); // below liquidation: liquidation rules
+  const fired: number[] = [];
+  index.collect(91n, 200n, (s) => open.has(s), fired);
+  assert.deepEqual(fired, []);
+  index.collect(90n, 200n, (s) => open.has(s), fired);
+  assert.deepEqual(fired, [1]);
+  index.collect(10n, 200n, (s) => open.has(s), fired);
+  assert.deepEqual(fired, [1, 2]);
+});
+
+Deno.test("a short waits on min(stop-loss, liquidation) above and take-profit below the ask", () => {
+  const index = new TriggerIndex();
+  const open = new Set([1]);
+  index.add(position(1, "short", { stopLoss: 110n, takeProfit: 80n }));
+  const fired: number[] = [];
+  index.collect(0n, 81n, (s) => open.has(s), fired);
+  assert.deepEqual(fired, []);
+  index.collect(0n, 80n, (s) => open.has(s), fired);
+  assert.deepEqual(fired, [1]);
+});
+
+Deno.test("closed positions are skipped and compacted away", () => {
+  const index = new TriggerIndex();
+  const open = new Set<number>();
+  for (let seq = 1; seq <= 5000; seq++) {
+    const p = position(seq, "long", { takeProfit: 1000n + BigInt(seq) });
+    index.add(p);
+    open.add(seq);
+  }
+  for (let seq = 1; seq <= 4990; seq++) {
+    open.delete(seq);
+    index.remove(position(seq, "long", { takeProfit: 1n }), (s) => open.has(s));
+  }
+  assert.ok(index.longUp.heap.size < 5000, "dead entries were compacted");
+  const fired: number[] = [];
+  index.collect(1_000_000n, 1_000_000n, (s) => open.has(s), fired);
+  assert.deepEqual(fired.filter((s) => s > 4990).length, 10);
+  assert.ok(fired.every((s) => open.has(s)));
+});
