@@ -9,6 +9,7 @@ import type {
   CreateAccountEntry,
   EngineOutput,
   InputEntry,
+  InstructionEntry,
   OpenEntry,
   PriceEntry,
   Result,
@@ -130,11 +131,13 @@ type Outcome = Result | RefusalCode;
 
 function applyInstruction(
   state: EngineState,
-  entry: CreateAccountEntry | OpenEntry | CloseEntry,
+  entry: InstructionEntry,
   id: string,
 ): Answer {
   const { requestId, userId } = entry;
-  const idempotencyKey = entry.kind === "create_account" ? undefined : entry.idempotencyKey;
+  const idempotencyKey = entry.kind === "open" || entry.kind === "close"
+    ? entry.idempotencyKey
+    : undefined;
   const mapKey = idempotencyKey === undefined
     ? undefined
     : idempotencyMapKey(userId, idempotencyKey);
@@ -146,7 +149,9 @@ function applyInstruction(
     ? createAccount(state, entry)
     : entry.kind === "open"
     ? openPosition(state, entry)
-    : closeByUser(state, entry);
+    : entry.kind === "close"
+    ? closeByUser(state, entry)
+    : accountState(state, entry.userId);
   const answer: Answer = typeof outcome === "string"
     ? {
       kind: "answer",
@@ -179,6 +184,28 @@ function createAccount(state: EngineState, entry: CreateAccountEntry): Outcome {
   });
   state.creditedCents += credit;
   return { event: "account", balance: credit.toString(), created: true };
+}
+
+/** Balance, locked margin, equity and open positions valued at the latest exit quotes. */
+function accountState(state: EngineState, userId: string): Outcome {
+  const account = state.accounts.get(userId);
+  if (account === undefined) return "account_not_found";
+  let unrealizedCents = 0n;
+  const positions = [];
+  for (const seq of account.openSeqs) {
+    const position = state.positions.get(seq)!;
+    const quote = state.quotes.get(position.asset)!;
+    const pnl = pnlCents(position, exitPrice(position.side, quote.bid, quote.ask));
+    unrealizedCents += pnl;
+    positions.push({ ...position.view, unrealizedPnl: pnl.toString() });
+  }
+  return {
+    event: "account_state",
+    balance: account.balanceCents.toString(),
+    locked: account.lockedCents.toString(),
+    equity: (account.balanceCents + account.lockedCents + unrealizedCents).toString(),
+    positions,
+  };
 }
 
 /** The asset's quote if it may be traded on now, else the refusal. */

@@ -35,7 +35,8 @@ export type Op =
     key: number | null;
     dtMs: number;
   }
-  | { op: "garbage"; variant: number; dtMs: number };
+  | { op: "garbage"; variant: number; dtMs: number }
+  | { op: "query"; user: number; dtMs: number };
 
 const USERS = 6;
 const dt = fc.oneof(
@@ -96,6 +97,10 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc.record({ op: fc.constant("garbage" as const), variant: fc.nat(5), dtMs: dt }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant("query" as const), user: fc.nat(USERS), dtMs: dt }),
   },
 );
 
@@ -199,6 +204,9 @@ export function toEntries(ops: readonly Op[], startMs = 1_700_000_000_000): Stre
         push(op.dtMs, fields);
         break;
       }
+      case "query":
+        push(op.dtMs, { kind: "query", requestId, userId: `u${op.user}` });
+        break;
       case "garbage":
         push(op.dtMs, GARBAGE[op.variant % GARBAGE.length]!(requestId));
         break;

@@ -68,19 +68,28 @@ export const closeEntrySchema = z.strictObject({
   orderId: orderIdSchema,
 });
 
+/** A read of the user's balance and open positions, ordered with the trades around it. */
+export const queryEntrySchema = z.strictObject({
+  kind: z.literal("query"),
+  requestId: requestIdSchema,
+  userId: userIdSchema,
+});
+
 export const inputEntrySchema = z.discriminatedUnion("kind", [
   priceEntrySchema,
   createAccountEntrySchema,
   openEntrySchema,
   closeEntrySchema,
+  queryEntrySchema,
 ]);
 
 export type PriceEntry = z.output<typeof priceEntrySchema>;
 export type CreateAccountEntry = z.output<typeof createAccountEntrySchema>;
 export type OpenEntry = z.output<typeof openEntrySchema>;
 export type CloseEntry = z.output<typeof closeEntrySchema>;
+export type QueryEntry = z.output<typeof queryEntrySchema>;
 export type InputEntry = z.output<typeof inputEntrySchema>;
-export type InstructionEntry = CreateAccountEntry | OpenEntry | CloseEntry;
+export type InstructionEntry = CreateAccountEntry | OpenEntry | CloseEntry | QueryEntry;
 /** The wire form: what a producer passes to XADD, field by field. */
 export type InputFields = Record<string, string>;
 

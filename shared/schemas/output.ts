@@ -52,8 +52,18 @@ export const closeViewSchema = orderViewSchema.extend({
 });
 export type CloseView = z.infer<typeof closeViewSchema>;
 
+export const openTradeSchema = orderViewSchema.extend({ unrealizedPnl: cents });
+export type OpenTrade = z.infer<typeof openTradeSchema>;
+
 export const resultSchema = z.discriminatedUnion("event", [
   z.object({ event: z.literal("account"), balance: cents, created: z.boolean() }),
+  z.object({
+    event: z.literal("account_state"),
+    balance: cents,
+    locked: cents,
+    equity: cents,
+    positions: z.array(openTradeSchema),
+  }),
   orderViewSchema.extend({ event: z.literal("opened") }),
   closeViewSchema.extend({ event: z.literal("closed") }),
 ]);

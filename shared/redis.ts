@@ -1,0 +1,41 @@
+/** Redis connections and the stream names every process agrees on. */
+import { Redis } from "ioredis";
+
+export const INPUT_STREAM = "engine:input";
+export const OUTPUT_STREAM = "engine:output";
+/** Hash the engine refreshes every second: last applied ID, state hash, time. */
+export const ENGINE_STATUS_KEY = "engine:status";
+
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+export interface RedisOptions {
+  /** Name shown in CLIENT LIST, to tell connections apart. */
+  name: string;
+  /** Fail commands at once while disconnected instead of queueing them (for quick 503s). */
+  failFast?: boolean;
+}
+
+/**
+ * A connection that reconnects forever with capped backoff. Blocking readers must each get
+ * their own: a blocking XREAD freezes every other command on its connection.
+ */
+export function connectRedis(url: string | undefined, options: RedisOptions): Redis {
+  return new Redis(url ?? DEFAULT_REDIS_URL, {
+    connectionName: options.name,
+    lazyConnect: false,
+    maxRetriesPerRequest: options.failFast ? 0 : null,
+    enableOfflineQueue: !options.failFast,
+    retryStrategy: (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 1000),
+    reconnectOnError: () => true,
+  });
+}
+
+/** Redis replies an entry as [id, [field, value, ...]]. */
+export type StreamEntryReply = [string, string[]];
+export type XReadReply = Array<[string, StreamEntryReply[]]> | null;
+
+/** The ID of a stream's newest entry, or "0-0" when it is empty or missing. */
+export async function lastStreamId(redis: Redis, stream: string): Promise<string> {
+  const newest = await redis.xrevrange(stream, "+", "-", "COUNT", 1) as StreamEntryReply[];
+  return newest[0]?.[0] ?? "0-0";
+}
