@@ -1,0 +1,103 @@
+/**
+ * Builds the Hono app from its dependencies. Every error leaves as API.md's shape; bodies are
+ * JSON only, at most 64 KiB; the OpenAPI document is generated from the same zod schemas.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { apiError } from "./errors.ts";
+import type { ApiDeps, AppEnv } from "./deps.ts";
+import { authRoutes } from "./routes/auth.ts";
+import { tradeRoutes } from "./routes/trade.ts";
+import { accountRoutes } from "./routes/account.ts";
+import { marketRoutes } from "./routes/market.ts";
+
+export const BASE_PATH = "/api/v1";
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const STATUS_CODES: Record<number, string> = {
+  400: "invalid_request",
+  401: "unauthorized",
+  404: "not_found",
+  405: "method_not_allowed",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+};
+
+export function buildApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
+  const api = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const issues = result.error.issues.slice(0, 10).map((issue) => ({
+        path: issue.path.join("."),
+        message: issue.message,
+      }));
+      const summary = issues.map((i) => `${i.path || "body"}: ${i.message}`).join("; ");
+      return apiError(c, 400, "invalid_request", summary.slice(0, 500), issues);
+    },
+  });
+
+  api.use("*", secureHeaders());
+  api.use("*", async (c, next) => {
+    if (c.req.method === "POST") {
+      const type = c.req.header("content-type") ?? "";
+      if (!/^application\/json\s*(;|$)/i.test(type)) {
+        return apiError(c, 415, "unsupported_media_type", "send the body as application/json");
+      }
+    }
+    return await next();
+  });
+  api.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => apiError(c, 413, "payload_too_large", "the body is over 64 KiB"),
+    }),
+  );
+
+  authRoutes(api, deps);
+  tradeRoutes(api, deps);
+  accountRoutes(api, deps);
+  marketRoutes(api, deps);
+
+  api.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+  });
+  api.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "Trading API", version: "1.0.0", description: "CFD trading on BTC, ETH, SOL" },
+    servers: [{ url: BASE_PATH }],
+  });
+
+  api.notFound((c) => apiError(c, 404, "not_found", "no such endpoint"));
+  api.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      const status = error.status as ContentfulStatusCode;
+      const code = STATUS_CODES[status] ?? "error";
+      const message = status === 400 ? "the body is not valid JSON" : error.message || code;
+      return apiError(c, status, code, message);
+    }
+    if (isUnavailable(error)) {
+      return apiError(c, 503, "unavailable", "a dependency is unavailable; retry shortly");
+    }
+    deps.log.error("unhandled error", { error, path: c.req.path });
+    return apiError(c, 500, "internal", "internal error");
+  });
+
+  const app = new OpenAPIHono<AppEnv>();
+  app.route(BASE_PATH, api);
+  app.notFound((c) => apiError(c, 404, "not_found", "no such endpoint"));
+  app.onError((_error, c) => apiError(c, 500, "internal", "internal error"));
+  return app;
+}
+
+/** Connection-level failures of Postgres or Redis: answered 503, not 500. */
+function isUnavailable(error: unknown): boolean {
+  const text = `${(error as { code?: string })?.code ?? ""} ${(error as Error)?.message ?? ""}`;
+  return /ECONNREFUSED|ECONNRESET|CONNECTION_|CONNECT_TIMEOUT|ETIMEDOUT|EPIPE|Connection is closed|Stream isn't writeable|57P0[13]|53300/i
+    .test(text);
+}

@@ -1,0 +1,30 @@
+/** Everything the HTTP layer depends on, passed in so tests substitute real local instances. */
+import type { Logger } from "@trading/shared/log";
+import type { EngineGateway } from "./engine_client.ts";
+import type { PasswordHasher } from "./auth/passwords.ts";
+import type { UserStore } from "./stores/users.ts";
+import type { HistoryStore } from "./stores/history.ts";
+
+export interface HealthReport {
+  redis: boolean;
+  postgres: boolean;
+  engine: boolean;
+  engineLastId?: string;
+}
+
+export interface ApiDeps {
+  engine: EngineGateway;
+  users: UserStore;
+  history: HistoryStore;
+  passwords: PasswordHasher;
+  jwtSecret: string;
+  log: Logger;
+  health: () => Promise<HealthReport>;
+  nowMs?: () => number;
+  newId?: () => string;
+  engineTimeoutMs?: number;
+  /** Signin attempts allowed per minute, per IP and per email. */
+  signinLimitPerMinute?: number;
+}
+
+export type AppEnv = { Variables: { userId: string } };

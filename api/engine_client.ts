@@ -1,0 +1,155 @@
+/**
+ * The API's link to the engine: appends instructions to engine:input and resolves each waiting
+ * request when its answer appears on engine:output. One reader per API process, on its own
+ * connection, reading on from the last ID it saw (starting at the stream's end at boot, by
+ * explicit ID, never "$" in a loop, which would drop entries between reads).
+ */
+import type { Redis } from "ioredis";
+import type { Asset } from "@trading/shared/assets";
+import { isAsset } from "@trading/shared/assets";
+import type { Logger } from "@trading/shared/log";
+import { INPUT_STREAM, lastStreamId, OUTPUT_STREAM, type XReadReply } from "@trading/shared/redis";
+import { type Answer, decodeOutput, type InputFields } from "@trading/shared/schemas";
+
+export interface Quote {
+  bid: string;
+  ask: string;
+  ts: number;
+}
+
+/** What the HTTP layer needs from an engine; `EngineClient` is the Redis-backed one. */
+export interface EngineGateway {
+  /** Sends an instruction (fields without requestId) and waits for its answer. */
+  request(fields: InputFields, timeoutMs?: number): Promise<Answer>;
+  /** Appends an instruction without waiting for its answer. */
+  send(fields: InputFields): Promise<string>;
+  latestQuote(asset: Asset): Quote | undefined;
+  quotes(): Map<Asset, Quote>;
+}
+
+export class EngineTimeoutError extends Error {
+  override name = "EngineTimeoutError";
+}
+
+export class EngineUnavailableError extends Error {
+  override name = "EngineUnavailableError";
+}
+
+interface Pending {
+  resolve: (answer: Answer) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export interface EngineClientOptions {
+  redis: Redis;
+  reader: Redis;
+  log: Logger;
+  newRequestId: () => string;
+  timeoutMs?: number;
+  blockMs?: number;
+}
+
+export class EngineClient implements EngineGateway {
+  readonly #pending = new Map<string, Pending>();
+  readonly #quotes = new Map<Asset, Quote>();
+  #lastId = "0-0";
+  #running = false;
+  #done: Promise<void> | undefined;
+  /** Wall-clock ms of the last successful read, for the reader watchdog and /health. */
+  lastReadAtMs = 0;
+
+  constructor(private readonly options: EngineClientOptions) {}
+
+  async start(): Promise<void> {
+    this.#lastId = await lastStreamId(this.options.redis, OUTPUT_STREAM);
+    await this.#primeQuotes();
+    this.#running = true;
+    this.#done = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#done;
+  }
+
+  async send(fields: InputFields): Promise<string> {
+    try {
+      return (await this.options.redis.xadd(INPUT_STREAM, "*", ...Object.entries(fields).flat()))!;
+    } catch (error) {
+      throw new EngineUnavailableError(`cannot reach Redis: ${(error as Error).message}`);
+    }
+  }
+
+  request(fields: InputFields, timeoutMs = this.options.timeoutMs ?? 5000): Promise<Answer> {
+    const requestId = this.options.newRequestId();
+    return new Promise<Answer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(requestId);
+        reject(new EngineTimeoutError("the engine did not answer in time"));
+      }, timeoutMs);
+      this.#pending.set(requestId, { resolve, timer });
+      this.send({ ...fields, requestId }).catch((error) => {
+        clearTimeout(timer);
+        this.#pending.delete(requestId);
+        reject(error);
+      });
+    });
+  }
+
+  latestQuote(asset: Asset): Quote | undefined {
+    return this.#quotes.get(asset);
+  }
+
+  quotes(): Map<Asset, Quote> {
+    return this.#quotes;
+  }
+
+  /** Latest quotes from the recent past of engine:output, so /prices answers at once. */
+  async #primeQuotes(): Promise<void> {
+    const recent = await this.options.redis.xrevrange(OUTPUT_STREAM, "+", "-", "COUNT", 500);
+    for (const [, flat] of (recent as Array<[string, string[]]>).reverse()) this.#take(flat);
+  }
+
+  #take(flat: string[]): void {
+    const output = decodeOutput(flat);
+    if (output === undefined) return;
+    if (output.kind === "price") {
+      if (isAsset(output.asset)) {
+        this.#quotes.set(output.asset, { bid: output.bid, ask: output.ask, ts: output.ts });
+      }
+      return;
+    }
+    if (output.kind !== "answer") return;
+    const pending = this.#pending.get(output.requestId);
+    if (pending === undefined) return;
+    this.#pending.delete(output.requestId);
+    clearTimeout(pending.timer);
+    pending.resolve(output);
+  }
+
+  async #run(): Promise<void> {
+    const { reader, log } = this.options;
+    while (this.#running) {
+      try {
+        const reply = await reader.xread(
+          "COUNT",
+          1000,
+          "BLOCK",
+          this.options.blockMs ?? 1000,
+          "STREAMS",
+          OUTPUT_STREAM,
+          this.#lastId,
+        ) as XReadReply;
+        this.lastReadAtMs = Date.now();
+        for (const [id, flat] of reply?.[0]?.[1] ?? []) {
+          this.#lastId = id;
+          this.#take(flat);
+        }
+      } catch (error) {
+        if (!this.#running) break;
+        log.warn("output read failed; retrying", { error });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  }
+}

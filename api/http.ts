@@ -1,0 +1,39 @@
+/** Small HTTP helpers shared by the routes. */
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { toApiJson } from "@trading/shared/schemas";
+import type { Answer } from "@trading/shared/schemas";
+import { apiError, REFUSAL_STATUS, refusalCode } from "./errors.ts";
+import { EngineTimeoutError, EngineUnavailableError } from "./engine_client.ts";
+
+/** A JSON response whose cents fields are written exactly as numbers. */
+export function sendJson(c: Context, status: ContentfulStatusCode, value: unknown): Response {
+  return c.body(toApiJson(value), status, { "content-type": "application/json; charset=utf-8" });
+}
+
+/** Asks the engine; turns a timeout into 504 and an unreachable Redis into 503. */
+export async function askEngine(
+  c: Context,
+  ask: () => Promise<Answer>,
+): Promise<Answer | Response> {
+  try {
+    return await ask();
+  } catch (error) {
+    if (error instanceof EngineTimeoutError) {
+      return apiError(
+        c,
+        504,
+        "engine_timeout",
+        "the engine did not answer in time; retry with the same Idempotency-Key",
+      );
+    }
+    if (error instanceof EngineUnavailableError) {
+      return apiError(c, 503, "unavailable", "the trading engine is unreachable; retry shortly");
+    }
+    throw error;
+  }
+}
+
+export function refusal(c: Context, answer: Extract<Answer, { ok: false }>): Response {
+  return apiError(c, REFUSAL_STATUS[answer.code], refusalCode(answer.code), answer.message);
+}

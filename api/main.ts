@@ -1,0 +1,81 @@
+/** The API process: Hono on Deno.serve, users in Postgres, instructions through Redis. */
+import { ConfigError, loadConfig } from "@trading/shared/config";
+import { connectPostgres, migrate } from "@trading/shared/db";
+import { createLogger } from "@trading/shared/log";
+import { connectRedis, ENGINE_STATUS_KEY } from "@trading/shared/redis";
+import { redisReady, withTimeout } from "@trading/shared/wait";
+import { buildApp } from "./app.ts";
+import { argon2id } from "./auth/passwords.ts";
+import { EngineClient } from "./engine_client.ts";
+import { postgresHistory } from "./stores/history.ts";
+import { postgresUsers } from "./stores/users.ts";
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  Deno.exit(2);
+}
+const log = createLogger("api", config.logLevel);
+if (config.databaseUrl === undefined) {
+  log.error("DATABASE_URL is required (deno task start provides one)");
+  Deno.exit(2);
+}
+
+// Commands fail at once while Redis is down (503 quickly); the reader waits and reconnects.
+const redis = connectRedis(config.redisUrl, { name: "api", failFast: true });
+const reader = connectRedis(config.redisUrl, { name: "api-reader" });
+const sql = connectPostgres(config.databaseUrl);
+await redisReady(redis);
+await migrate(sql);
+
+const engine = new EngineClient({
+  redis,
+  reader,
+  log,
+  newRequestId: () => crypto.randomUUID(),
+});
+await engine.start();
+
+const app = buildApp({
+  engine,
+  users: postgresUsers(sql),
+  history: postgresHistory(sql),
+  passwords: argon2id,
+  jwtSecret: config.jwtSecret,
+  log,
+  health: async () => {
+    const [redisOk, postgresOk, status] = await Promise.all([
+      withTimeout(redis.ping().then(() => true, () => false), 1000, false),
+      withTimeout(sql`SELECT 1`.then(() => true, () => false), 1000, false),
+      withTimeout(redis.hgetall(ENGINE_STATUS_KEY).catch(() => ({})), 1000, {}),
+    ]) as [boolean, boolean, Record<string, string>];
+    const fresh = Date.now() - Number(status.updatedAtMs ?? 0) < 5000;
+    return {
+      redis: redisOk,
+      postgres: postgresOk,
+      engine: redisOk && fresh,
+      ...(status.lastId ? { engineLastId: status.lastId } : {}),
+    };
+  },
+});
+
+const server = Deno.serve({
+  port: config.apiPort,
+  hostname: "0.0.0.0",
+  onListen: ({ port }) => log.info("api listening", { port }),
+}, app.fetch);
+
+async function shutdown(signal: string) {
+  log.info("api stopping", { signal });
+  await server.shutdown();
+  await engine.stop();
+  redis.disconnect();
+  reader.disconnect();
+  await sql.end({ timeout: 2 });
+  Deno.exit(0);
+}
+Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
+Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));

@@ -1,0 +1,16 @@
+/**
+ * Registers a documented route whose handler returns plain Responses: our JSON is written by
+ * `sendJson` (exact cents), which the typed-response helpers of zod-openapi cannot express.
+ */
+import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
+import type { AppEnv } from "./deps.ts";
+
+type ContextOf<R extends RouteConfig> = Parameters<RouteHandler<R, AppEnv>>[0];
+
+export function route<R extends RouteConfig>(
+  app: OpenAPIHono<AppEnv>,
+  config: R,
+  handler: (c: ContextOf<R>) => Promise<Response> | Response,
+): void {
+  app.openapi(config, handler as unknown as RouteHandler<R, AppEnv>);
+}

@@ -1,0 +1,141 @@
+/** GET /balance, /balance/usd, /trades/open (engine queries) and /trades (history). */
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { Answer } from "@trading/shared/schemas";
+import { apiError } from "../errors.ts";
+import type { ApiDeps, AppEnv } from "../deps.ts";
+import { requireAuth } from "../auth/middleware.ts";
+import { askEngine, refusal, sendJson } from "../http.ts";
+import { route } from "../openapi.ts";
+import {
+  errorSchema,
+  historyQuerySchema,
+  historyTradeSchema,
+  openTradeSchema,
+} from "../schemas.ts";
+
+const json = (schema: z.ZodType, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+type AccountState = Extract<Extract<Answer, { ok: true }>["result"], { event: "account_state" }>;
+
+export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
+  const auth = [requireAuth(deps.jwtSecret)];
+  const security = [{ bearer: [] }];
+  const unauthorized = json(errorSchema, "unauthorized");
+
+  /** The user's account as the engine holds it, read in stream order. */
+  async function accountState(c: Context<AppEnv>): Promise<AccountState | Response> {
+    const answer = await askEngine(
+      c,
+      () => deps.engine.request({ kind: "query", userId: c.get("userId") }, deps.engineTimeoutMs),
+    );
+    if (answer instanceof Response) return answer;
+    if (!answer.ok) return refusal(c, answer);
+    if (answer.result.event !== "account_state") {
+      throw new Error("unexpected engine answer to query");
+    }
+    return answer.result;
+  }
+
+  route(
+    app,
+    createRoute({
+      method: "get",
+      path: "/balance/usd",
+      tags: ["account"],
+      security,
+      middleware: auth,
+      responses: {
+        200: json(z.object({ balance: z.number().int() }), "available cents"),
+        401: unauthorized,
+      },
+    }),
+    async (c) => {
+      const account = await accountState(c);
+      if (account instanceof Response) return account;
+      return sendJson(c, 200, { balance: account.balance });
+    },
+  );
+
+  route(
+    app,
+    createRoute({
+      method: "get",
+      path: "/balance",
+      tags: ["account"],
+      security,
+      middleware: auth,
+      responses: {
+        200: json(
+          z.object({
+            usd: z.object({
+              balance: z.number().int(),
+              locked: z.number().int(),
+              equity: z.number().int(),
+              decimals: z.literal(2),
+            }),
+          }),
+          "cents: available, locked in positions, and equity with unrealized PnL",
+        ),
+        401: unauthorized,
+      },
+    }),
+    async (c) => {
+      const account = await accountState(c);
+      if (account instanceof Response) return account;
+      const { balance, locked, equity } = account;
+      return sendJson(c, 200, { usd: { balance, locked, equity, decimals: 2 } });
+    },
+  );
+
+  route(
+    app,
+    createRoute({
+      method: "get",
+      path: "/trades/open",
+      tags: ["trading"],
+      security,
+      middleware: auth,
+      responses: {
+        200: json(z.object({ trades: z.array(openTradeSchema) }), "open positions"),
+        401: unauthorized,
+      },
+    }),
+    async (c) => {
+      const account = await accountState(c);
+      if (account instanceof Response) return account;
+      return sendJson(c, 200, { trades: account.positions });
+    },
+  );
+
+  route(
+    app,
+    createRoute({
+      method: "get",
+      path: "/trades",
+      tags: ["trading"],
+      security,
+      middleware: auth,
+      request: { query: historyQuerySchema },
+      responses: {
+        200: json(
+          z.object({ trades: z.array(historyTradeSchema), nextCursor: z.string().nullable() }),
+          "closed trades, newest first",
+        ),
+        400: json(errorSchema, "invalid_request"),
+        401: unauthorized,
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid("query");
+      const limit = query.limit === undefined ? 50 : Number(query.limit);
+      if (limit > 100) return apiError(c, 400, "invalid_request", "limit must be 1–100");
+      const page = await deps.history.list(c.get("userId"), limit, query.cursor);
+      if (page === "bad_cursor") return apiError(c, 400, "invalid_request", "cursor is not valid");
+      return sendJson(c, 200, page);
+    },
+  );
+}

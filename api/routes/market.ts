@@ -1,0 +1,67 @@
+/** GET /supportedAssets, /prices and /health: no authentication. */
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { ASSET_SYMBOLS, ASSETS } from "@trading/shared/assets";
+import type { ApiDeps, AppEnv } from "../deps.ts";
+import { route } from "../openapi.ts";
+import { assetSchema, priceSchema } from "../schemas.ts";
+
+const json = (schema: z.ZodType, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+export function marketRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
+  route(
+    app,
+    createRoute({
+      method: "get",
+      path: "/supportedAssets",
+      tags: ["market"],
+      responses: { 200: json(z.object({ assets: z.array(assetSchema) }), "tradable assets") },
+    }),
+    (c) => c.json({ assets: ASSET_SYMBOLS.map((symbol) => ASSETS[symbol]) }, 200),
+  );
+
+  route(
+    app,
+    createRoute({
+      method: "get",
+      path: "/prices",
+      tags: ["market"],
+      responses: { 200: json(z.object({ prices: z.array(priceSchema) }), "latest quotes") },
+    }),
+    (c) => {
+      const prices = [];
+      for (const asset of ASSET_SYMBOLS) {
+        const quote = deps.engine.latestQuote(asset);
+        if (quote) prices.push({ asset, ...quote });
+      }
+      return c.json({ prices }, 200);
+    },
+  );
+
+  const healthSchema = z.object({
+    status: z.enum(["ok", "unavailable"]),
+    redis: z.boolean(),
+    postgres: z.boolean(),
+    engine: z.boolean(),
+    engineLastId: z.string().optional(),
+  });
+  route(
+    app,
+    createRoute({
+      method: "get",
+      path: "/health",
+      tags: ["market"],
+      responses: {
+        200: json(healthSchema, "Redis, Postgres and the engine answer"),
+        503: json(healthSchema, "a dependency is down"),
+      },
+    }),
+    async (c) => {
+      const report = await deps.health();
+      const ok = report.redis && report.postgres && report.engine;
+      return c.json({ status: ok ? "ok" : "unavailable", ...report }, ok ? 200 : 503);
+    },
+  );
+}

@@ -1,0 +1,138 @@
+/** POST /trade/create and /trade/close: instructions to the engine, answered by it. */
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type Asset, ASSETS } from "@trading/shared/assets";
+import { DecimalError, parseDecimal } from "@trading/shared/money";
+import type { InputFields } from "@trading/shared/schemas";
+import { apiError } from "../errors.ts";
+import type { ApiDeps, AppEnv } from "../deps.ts";
+import { requireAuth } from "../auth/middleware.ts";
+import { askEngine, refusal, sendJson } from "../http.ts";
+import { route } from "../openapi.ts";
+import {
+  closeSchema,
+  errorSchema,
+  idempotencyHeaderSchema,
+  orderSchema,
+  tradeCloseSchema,
+  tradeCreateSchema,
+} from "../schemas.ts";
+
+const json = (schema: z.ZodType, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const security = [{ bearer: [] }];
+
+function createTradeRoute(deps: ApiDeps) {
+  return createRoute({
+    method: "post",
+    path: "/trade/create",
+    tags: ["trading"],
+    security,
+    middleware: [requireAuth(deps.jwtSecret)],
+    request: {
+      headers: idempotencyHeaderSchema,
+      body: { required: true, content: { "application/json": { schema: tradeCreateSchema } } },
+    },
+    responses: {
+      200: json(orderSchema, "the opened position"),
+      400: json(errorSchema, "invalid_request"),
+      401: json(errorSchema, "unauthorized"),
+      422: json(
+        errorSchema,
+        "insufficient_balance, slippage_exceeded, no_price, stale_price, invalid_trigger, quantity_too_small",
+      ),
+      504: json(errorSchema, "engine_timeout"),
+    },
+  });
+}
+
+function closeTradeRoute(deps: ApiDeps) {
+  return createRoute({
+    method: "post",
+    path: "/trade/close",
+    tags: ["trading"],
+    security,
+    middleware: [requireAuth(deps.jwtSecret)],
+    request: {
+      headers: idempotencyHeaderSchema,
+      body: { required: true, content: { "application/json": { schema: tradeCloseSchema } } },
+    },
+    responses: {
+      200: json(closeSchema, "the closed position"),
+      401: json(errorSchema, "unauthorized"),
+      404: json(errorSchema, "order_not_found"),
+      409: json(errorSchema, "order_closed"),
+      504: json(errorSchema, "engine_timeout"),
+    },
+  });
+}
+
+/** A decimal price at the asset's scale as integer units, or the reason it is refused. */
+function priceUnits(asset: Asset, text: string, field: string): string | { error: string } {
+  try {
+    return parseDecimal(text, ASSETS[asset].priceDecimals, { allowZero: false }).toString();
+  } catch (error) {
+    if (error instanceof DecimalError) return { error: `${field}: ${error.message}` };
+    throw error;
+  }
+}
+
+export function tradeRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
+  route(app, createTradeRoute(deps), async (c) => {
+    const body = c.req.valid("json");
+    const key = c.req.valid("header")["idempotency-key"];
+    const quote = deps.engine.latestQuote(body.asset);
+    const expectedText = body.price ?? (body.type === "long" ? quote?.ask : quote?.bid);
+    if (expectedText === undefined) {
+      return apiError(c, 422, "no_price", "no price has been received for this asset yet");
+    }
+    const fields: InputFields = {
+      kind: "open",
+      userId: c.get("userId"),
+      asset: body.asset,
+      side: body.type,
+      marginCents: String(body.margin),
+      leverage: String(body.leverage),
+      slippageBps: String(body.slippage),
+    };
+    const prices: Array<[string, string | undefined]> = [
+      ["expectedPrice", expectedText],
+      ["stopLoss", body.stopLoss],
+      ["takeProfit", body.takeProfit],
+    ];
+    for (const [field, text] of prices) {
+      if (text === undefined) continue;
+      const units = priceUnits(body.asset, text, field === "expectedPrice" ? "price" : field);
+      if (typeof units !== "string") return apiError(c, 400, "invalid_request", units.error);
+      fields[field] = units;
+    }
+    if (key !== undefined) fields.idempotencyKey = key;
+    const answer = await askEngine(c, () => deps.engine.request(fields, deps.engineTimeoutMs));
+    if (answer instanceof Response) return answer;
+    if (!answer.ok) return refusal(c, answer);
+    if (answer.result.event !== "opened") throw new Error("unexpected engine answer to open");
+    const { event: _event, ...order } = answer.result;
+    return sendJson(c, 200, order);
+  });
+
+  route(app, closeTradeRoute(deps), async (c) => {
+    const { orderId } = c.req.valid("json");
+    const key = c.req.valid("header")["idempotency-key"];
+    const fields: InputFields = { kind: "close", userId: c.get("userId"), orderId };
+    if (key !== undefined) fields.idempotencyKey = key;
+    const answer = await askEngine(c, () => deps.engine.request(fields, deps.engineTimeoutMs));
+    if (answer instanceof Response) return answer;
+    if (!answer.ok) return refusal(c, answer);
+    if (answer.result.event !== "closed") throw new Error("unexpected engine answer to close");
+    const r = answer.result;
+    return sendJson(c, 200, {
+      orderId: r.orderId,
+      closePrice: r.closePrice,
+      pnl: r.pnl,
+      balance: r.balance,
+      closedAt: r.closedAt,
+      reason: r.reason,
+    });
+  });
+}

@@ -1,0 +1,135 @@
+/**
+ * The engine's live loop: blocking XREAD on a dedicated connection, apply the batch, write
+ * all its outputs in one MULTI/EXEC. A failed write is retried with the same outputs (the
+ * state already moved), never re-applied, so nothing is lost or doubled.
+ */
+import type { Redis } from "ioredis";
+import type { Logger } from "@trading/shared/log";
+import {
+  INPUT_STREAM,
+  OUTPUT_STREAM,
+  type StreamEntryReply,
+  type XReadReply,
+} from "@trading/shared/redis";
+import { compareStreamIds } from "../core/stream_id.ts";
+import { encodeOutput, type EngineOutput } from "@trading/shared/schemas";
+import type { EngineState } from "../core/state.ts";
+import { applyBatch } from "./batch.ts";
+
+export interface LoopOptions {
+  /** Commands and writes. */
+  redis: Redis;
+  /** Blocking reads only. */
+  reader: Redis;
+  state: EngineState;
+  log: Logger;
+  batchSize?: number;
+  blockMs?: number;
+  /** Outputs caused at or before this ID were written before a restart. */
+  suppressThroughId?: string;
+  /** Approximate cap on engine:output's length. */
+  outputMaxLen?: number;
+  /** Called after each batch is applied and its outputs written. */
+  onBatch?: (entries: number, outputs: readonly EngineOutput[]) => void | Promise<void>;
+}
+
+export class EngineLoop {
+  #running = false;
+  #done: Promise<void> | undefined;
+  readonly #options: Required<Omit<LoopOptions, "onBatch">> & Pick<LoopOptions, "onBatch">;
+  appliedEntries = 0;
+
+  constructor(options: LoopOptions) {
+    this.#options = {
+      batchSize: 1000,
+      blockMs: 1000,
+      suppressThroughId: "0-0",
+      outputMaxLen: 1_000_000,
+      ...options,
+    };
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#done = this.#run();
+  }
+
+  /** Stops after the batch in hand is written. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#done;
+  }
+
+  async #run(): Promise<void> {
+    const { reader, state, log, batchSize, blockMs } = this.#options;
+    while (this.#running) {
+      let reply: XReadReply;
+      try {
+        reply = await reader.xread(
+          "COUNT",
+          batchSize,
+          "BLOCK",
+          blockMs,
+          "STREAMS",
+          INPUT_STREAM,
+          state.lastId,
+        ) as XReadReply;
+      } catch (error) {
+        if (!this.#running) break;
+        log.warn("input read failed; retrying", { error });
+        await sleep(200);
+        continue;
+      }
+      const entries = reply?.[0]?.[1];
+      if (!entries || entries.length === 0) continue;
+      const { outputs } = applyBatch(state, entries, this.#options.suppressThroughId, log);
+      this.appliedEntries += entries.length;
+      await this.#write(outputs);
+      await this.#options.onBatch?.(entries.length, outputs);
+    }
+  }
+
+  async #write(outputs: readonly EngineOutput[]): Promise<void> {
+    if (outputs.length === 0) return;
+    const { redis, log, outputMaxLen } = this.#options;
+    for (let attempt = 0;; attempt++) {
+      try {
+        // After a failure the EXEC may have run with its reply lost: look before writing again.
+        if (attempt > 0 && await alreadyWritten(redis, outputs.at(-1)!.cause)) return;
+        const multi = redis.multi();
+        for (const output of outputs) {
+          multi.xadd(OUTPUT_STREAM, "MAXLEN", "~", outputMaxLen, "*", ...encodeOutput(output));
+        }
+        const results = await multi.exec();
+        const failed = results?.find(([error]) => error !== null);
+        if (results === null || failed) throw failed?.[0] ?? new Error("MULTI aborted");
+        return;
+      } catch (error) {
+        // The state already includes this batch: keep the outputs until they are written.
+        if (attempt % 10 === 0) log.error("output write failed; retrying", { error, attempt });
+        await sleep(Math.min(50 * 2 ** Math.min(attempt, 5), 1000));
+      }
+    }
+  }
+}
+
+/** Whether engine:output already ends at (or past) this cause. */
+export async function alreadyWritten(redis: Redis, cause: string): Promise<boolean> {
+  const last = await lastOutputCause(redis);
+  return last !== "0-0" && compareStreamIds(last, cause) >= 0;
+}
+
+/** The cause of the newest entry of engine:output, or "0-0". */
+export async function lastOutputCause(redis: Redis): Promise<string> {
+  const newest = await redis.xrevrange(OUTPUT_STREAM, "+", "-", "COUNT", 1) as StreamEntryReply[];
+  const fields = newest[0]?.[1] ?? [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === "cause") return fields[i + 1]!;
+  }
+  return "0-0";
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
