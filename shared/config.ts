@@ -3,6 +3,7 @@
  * API.md. `parseConfig` is pure (takes the environment as a map) so tests need no real env.
  */
 import { z } from "zod";
+import { type Asset, ASSET_SYMBOLS, ASSETS, isAsset } from "./assets.ts";
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveMs = z.coerce.number().int().min(1).max(86_400_000);
@@ -23,6 +24,8 @@ const envSchema = z.object({
   // Must stay below 1/maxLeverage (100 bps) so a new position always starts above maintenance.
   MMR_BPS: z.coerce.number().int().min(1).max(99).default(50),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** "BTC:BTC_USDC_PERP,ETH:ETH_USDC_PERP,…": which Backpack market prices each asset. */
+  MARKETS: z.string().regex(/^[A-Z]+:[A-Z0-9_]+(,[A-Z]+:[A-Z0-9_]+)*$/).optional(),
 });
 
 export type Config = {
@@ -39,6 +42,8 @@ export type Config = {
   priceMaxAgeMs: number;
   mmrBps: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Backpack market → the asset it prices. */
+  markets: Map<string, Asset>;
 };
 
 export class ConfigError extends Error {
@@ -80,7 +85,19 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     priceMaxAgeMs: e.PRICE_MAX_AGE_MS,
     mmrBps: e.MMR_BPS,
     logLevel: e.LOG_LEVEL,
+    markets: parseMarkets(e.MARKETS),
   };
+}
+
+function parseMarkets(text: string | undefined): Map<string, Asset> {
+  if (text === undefined) return new Map(ASSET_SYMBOLS.map((a) => [ASSETS[a].market, a]));
+  const markets = new Map<string, Asset>();
+  for (const pair of text.split(",")) {
+    const [asset, market] = pair.split(":") as [string, string];
+    if (!isAsset(asset)) throw new ConfigError(`MARKETS: unknown asset ${asset}`);
+    markets.set(market, asset);
+  }
+  return markets;
 }
 
 let cached: Config | undefined;

@@ -68,3 +68,13 @@ Deno.test("parseConfig refuses bad values with the variable's name", () => {
 Deno.test("parseConfig treats empty variables as unset", () => {
   assert.equal(parseConfig({ JWT_SECRET: SECRET, API_PORT: "" }).apiPort, 3000);
 });
+
+Deno.test("MARKETS maps Backpack markets to assets", () => {
+  const defaults = parseConfig({ JWT_SECRET: SECRET }).markets;
+  assert.equal(defaults.get("BTC_USDC_PERP"), "BTC");
+  assert.equal(defaults.size, 3);
+  const custom = parseConfig({ JWT_SECRET: SECRET, MARKETS: "BTC:BTC_USDC,ETH:ETH_USDC" }).markets;
+  assert.deepEqual([...custom], [["BTC_USDC", "BTC"], ["ETH_USDC", "ETH"]]);
+  assert.throws(() => parseConfig({ JWT_SECRET: SECRET, MARKETS: "DOGE:DOGE_USDC" }), /MARKETS/);
+  assert.throws(() => parseConfig({ JWT_SECRET: SECRET, MARKETS: "btc" }), /MARKETS/);
+});

@@ -2,7 +2,7 @@
 import type { MiddlewareHandler } from "hono";
 import { apiError } from "../errors.ts";
 import type { AppEnv } from "../deps.ts";
-import { verifyToken } from "./jwt.ts";
+import { verifyToken } from "@trading/shared/jwt";
 
 export function requireAuth(secret: string): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

