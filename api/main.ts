@@ -36,6 +36,7 @@ const engine = new EngineClient({
   reader,
   log,
   newRequestId: () => crypto.randomUUID(),
+  timeoutMs: config.engineTimeoutMs,
 });
 await engine.start();
 

@@ -51,14 +51,15 @@ loop.start();
 const history = new HistoryWriter({ reader: historyReader, sql, log });
 await history.start();
 
-const status = setInterval(() => {
+const reportStatus = () =>
   redis.hset(ENGINE_STATUS_KEY, {
     lastId: state.lastId,
     applied: loop.appliedEntries,
     updatedAtMs: Date.now(),
     pid: Deno.pid,
   }).catch(() => {});
-}, 1000);
+reportStatus();
+const status = setInterval(reportStatus, 1000);
 
 async function shutdown(signal: string) {
   log.info("engine stopping", { signal, lastId: state.lastId });

@@ -21,6 +21,8 @@ const envSchema = z.object({
   BACKPACK_WS_URL: z.url({ protocol: /^wss?$/ }).default("wss://ws.backpack.exchange"),
   SNAPSHOT_INTERVAL_MS: positiveMs.default(10_000),
   PRICE_MAX_AGE_MS: positiveMs.default(5_000),
+  /** How long the API waits for the engine's answer before 504. */
+  ENGINE_TIMEOUT_MS: positiveMs.default(5_000),
   // Must stay below 1/maxLeverage (100 bps) so a new position always starts above maintenance.
   MMR_BPS: z.coerce.number().int().min(1).max(99).default(50),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
@@ -40,6 +42,7 @@ export type Config = {
   backpackWsUrl: string;
   snapshotIntervalMs: number;
   priceMaxAgeMs: number;
+  engineTimeoutMs: number;
   mmrBps: number;
   logLevel: "debug" | "info" | "warn" | "error";
   /** Backpack market → the asset it prices. */
@@ -83,6 +86,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     backpackWsUrl: e.BACKPACK_WS_URL,
     snapshotIntervalMs: e.SNAPSHOT_INTERVAL_MS,
     priceMaxAgeMs: e.PRICE_MAX_AGE_MS,
+    engineTimeoutMs: e.ENGINE_TIMEOUT_MS,
     mmrBps: e.MMR_BPS,
     logLevel: e.LOG_LEVEL,
     markets: parseMarkets(e.MARKETS),

@@ -1,0 +1,303 @@
+/**
+ * Cross-process test harness: a private Redis database and a fresh Postgres database per
+ * test, the real processes spawned with `deno run`, and small HTTP/WebSocket clients.
+ */
+import { Redis } from "ioredis";
+import postgres from "postgres";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const ADMIN_DB = Deno.env.get("TEST_ADMIN_DATABASE_URL") ??
+  "postgres://postgres@127.0.0.1:5432/postgres";
+const REDIS_BASE = Deno.env.get("TEST_REDIS_URL") ?? "redis://127.0.0.1:6379";
+export const JWT_SECRET = "test-secret-test-secret-test-secret-0123";
+
+export async function freePort(): Promise<number> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after timeoutMs. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value as T;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
+}
+
+export interface Proc {
+  name: string;
+  child: Deno.ChildProcess;
+  output: string[];
+  kill(signal?: Deno.Signal): Promise<void>;
+}
+
+export class Env {
+  readonly processes: Proc[] = [];
+  readonly env: Record<string, string>;
+  readonly redis: Redis;
+  readonly sql: postgres.Sql;
+  private constructor(
+    readonly dbName: string,
+    readonly redisDb: number,
+    readonly ports: { api: number; gateway: number; sim: number },
+    extraEnv: Record<string, string>,
+  ) {
+    const databaseUrl = `postgres://postgres@127.0.0.1:5432/${dbName}`;
+    this.env = {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: Deno.env.get("HOME") ?? "/root",
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? "",
+      REDIS_URL: `${REDIS_BASE}/${redisDb}`,
+      DATABASE_URL: databaseUrl,
+      JWT_SECRET,
+      API_PORT: String(ports.api),
+      GATEWAY_PORT: String(ports.gateway),
+      SIM_PORT: String(ports.sim),
+      FEED: "sim",
+      SIM_RATE: "20",
+      LOG_LEVEL: "info",
+      ...extraEnv,
+    };
+    if (!this.env.DENO_DIR) delete this.env.DENO_DIR;
+    this.redis = new Redis(this.env.REDIS_URL!, { maxRetriesPerRequest: 1 });
+    this.sql = postgres(databaseUrl, { onnotice: () => {}, max: 2 });
+  }
+
+  static async create(extraEnv: Record<string, string> = {}): Promise<Env> {
+    const dbName = `t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    const admin = postgres(ADMIN_DB, { onnotice: () => {}, max: 1 });
+    await admin.unsafe(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+    const redisDb = 1 + Math.floor(Math.random() * 15);
+    const ports = { api: await freePort(), gateway: await freePort(), sim: await freePort() };
+    const env = new Env(dbName, redisDb, ports, extraEnv);
+    await env.redis.flushdb();
+    return env;
+  }
+
+  get api(): string {
+    return `http://127.0.0.1:${this.ports.api}/api/v1`;
+  }
+
+  /** Spawns `deno run -A <script>`; its output is kept for assertions and failure reports. */
+  spawn(name: string, script: string, extraEnv: Record<string, string> = {}): Proc {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script],
+      cwd: ROOT,
+      env: { ...this.env, ...extraEnv },
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output: string[] = [];
+    const collect = async (stream: ReadableStream<Uint8Array>) => {
+      const decoder = new TextDecoderStream();
+      let buffer = "";
+      for await (const chunk of stream.pipeThrough(decoder)) {
+        buffer += chunk;
+        const lines = buffer.split("\n");
+        buffer = lines.pop()!;
+        output.push(...lines);
+      }
+      if (buffer) output.push(buffer);
+    };
+    collect(child.stdout);
+    collect(child.stderr);
+    const proc: Proc = {
+      name,
+      child,
+      output,
+      async kill(signal: Deno.Signal = "SIGTERM") {
+        try {
+          child.kill(signal);
+        } catch {
+          // already exited
+        }
+        await child.status;
+      },
+    };
+    this.processes.push(proc);
+    return proc;
+  }
+
+  async startSim(extraEnv: Record<string, string> = {}): Promise<Proc> {
+    const sim = this.spawn("sim", "poller/sim_main.ts", extraEnv);
+    await eventually("simulator", () => sim.output.some((l) => l.includes("simulator listening")));
+    return sim;
+  }
+
+  async startEngine(extraEnv: Record<string, string> = {}): Promise<Proc> {
+    const engine = this.spawn("engine", "engine/main.ts", extraEnv);
+    await eventually("engine", () => engine.output.some((l) => l.includes("engine starting")));
+    return engine;
+  }
+
+  async startApi(extraEnv: Record<string, string> = {}, port = this.ports.api): Promise<Proc> {
+    const api = this.spawn(`api:${port}`, "api/main.ts", { API_PORT: String(port), ...extraEnv });
+    await eventually(
+      "api",
+      async () => (await fetch(`http://127.0.0.1:${port}/api/v1/supportedAssets`).then((r) =>
+        r.body?.cancel().then(() => r.ok)
+      )),
+    );
+    return api;
+  }
+
+  async startGateway(): Promise<Proc> {
+    const gateway = this.spawn("gateway", "gateway/main.ts");
+    await eventually("gateway", () => gateway.output.some((l) => l.includes("gateway listening")));
+    return gateway;
+  }
+
+  startPoller(): Proc {
+    return this.spawn("poller", "poller/main.ts");
+  }
+
+  /** Everything for a full system: sim, engine, api, poller, gateway. */
+  async startAll(): Promise<void> {
+    await this.startSim();
+    await this.startEngine();
+    await this.startApi();
+    this.startPoller();
+    await this.startGateway();
+  }
+
+  /** Pins the simulator's quote for a market (the walk stops for it). */
+  async setPrice(market: string, bid: string, ask: string): Promise<void> {
+    const response = await fetch(`http://127.0.0.1:${this.ports.sim}/control`, {
+      method: "POST",
+      body: JSON.stringify({ market, bid, ask }),
+    });
+    if (!response.ok) throw new Error(`sim control: ${await response.text()}`);
+    await response.body?.cancel();
+  }
+
+  logs(): string {
+    return this.processes.map((p) => p.output.map((l) => `[${p.name}] ${l}`).join("\n")).join("\n");
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.kill("SIGKILL")));
+    this.redis.disconnect();
+    await this.sql.end();
+    const admin = postgres(ADMIN_DB, { onnotice: () => {}, max: 1 });
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${this.dbName} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+/** Runs `body` with a fresh environment, printing the processes' logs if it fails. */
+export async function withEnv(
+  extraEnv: Record<string, string>,
+  body: (env: Env) => Promise<void>,
+): Promise<void> {
+  const env = await Env.create(extraEnv);
+  try {
+    await body(env);
+  } catch (error) {
+    console.error(env.logs().split("\n").slice(-80).join("\n"));
+    throw error;
+  } finally {
+    await env.close();
+  }
+}
+
+export interface HttpResult<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export async function http<T = Record<string, unknown>>(
+  base: string,
+  method: string,
+  path: string,
+  options: { body?: unknown; token?: string; headers?: Record<string, string>; raw?: string } = {},
+): Promise<HttpResult<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.body !== undefined || options.raw !== undefined) {
+    headers["content-type"] ??= "application/json";
+  }
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const response = await fetch(base + path, {
+    method,
+    headers,
+    body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
+  });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, body: body as T, headers: response.headers };
+}
+
+/** Signs a new user up and in; returns its id and token. */
+export async function newUser(
+  base: string,
+): Promise<{ userId: string; token: string; email: string }> {
+  const email = `user-${crypto.randomUUID()}@example.com`;
+  const signup = await http<{ userId: string }>(base, "POST", "/signup", {
+    body: { email, password: "correct horse battery" },
+  });
+  if (signup.status !== 201) {
+    throw new Error(`signup: ${signup.status} ${JSON.stringify(signup.body)}`);
+  }
+  const signin = await http<{ token: string }>(base, "POST", "/signin", {
+    body: { email, password: "correct horse battery" },
+  });
+  if (signin.status !== 200) throw new Error(`signin: ${signin.status}`);
+  return { userId: signup.body.userId, token: signin.body.token, email };
+}
+
+/** A WebSocket client that records every message. */
+export class WsClient {
+  readonly messages: Array<Record<string, unknown>> = [];
+  closeCode: number | undefined;
+  private constructor(readonly socket: WebSocket) {}
+
+  static async connect(url: string): Promise<WsClient> {
+    const socket = new WebSocket(url);
+    const client = new WsClient(socket);
+    socket.onmessage = (event) => client.messages.push(JSON.parse(String(event.data)));
+    socket.onclose = (event) => client.closeCode = event.code;
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onerror = reject;
+    });
+    return client;
+  }
+
+  send(message: unknown): void {
+    this.socket.send(typeof message === "string" ? message : JSON.stringify(message));
+  }
+
+  orders(): Array<Record<string, unknown>> {
+    return this.messages.filter((m) => m.type === "order");
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}

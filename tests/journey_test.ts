@@ -1,0 +1,252 @@
+/**
+ * The whole system as processes over real Redis and Postgres: simulator → poller → engine →
+ * API and gateway. One environment serves the journey, the triggers and two API processes.
+ */
+import assert from "node:assert/strict";
+import { eventually, http, newUser, withEnv, WsClient } from "./harness.ts";
+import { expectedPnlCents, expectedQuantity } from "./money_math.ts";
+
+type Order = Record<string, string | number>;
+
+async function pricesShow(base: string, asset: string, bid: string, ask: string) {
+  await eventually(`${asset} at ${bid}/${ask}`, async () => {
+    const { body } = await http<{ prices: Order[] }>(base, "GET", "/prices");
+    return body.prices.some((p) => p.asset === asset && p.bid === bid && p.ask === ask);
+  });
+}
+
+Deno.test("journey, triggers over the gateway, and two API processes", async (t) => {
+  await withEnv({}, async (env) => {
+    await env.startAll();
+    const base = env.api;
+
+    await t.step("prices arrive from the simulator through the poller", async () => {
+      const prices = await eventually("three prices", async () => {
+        const { body } = await http<{ prices: Order[] }>(base, "GET", "/prices");
+        return body.prices.length === 3 ? body.prices : undefined;
+      });
+      assert.deepEqual(prices.map((p) => p.asset).sort(), ["BTC", "ETH", "SOL"]);
+      const health = await eventually("healthy", async () => {
+        const result = await http(base, "GET", "/health");
+        return result.status === 200 ? result.body : undefined;
+      });
+      assert.deepEqual([health.redis, health.postgres, health.engine], [true, true, true]);
+    });
+
+    await t.step(
+      "open long and short, close, balance = 500000 + realized PnL exactly",
+      async () => {
+        const user = await newUser(base);
+        assert.deepEqual((await http(base, "GET", "/balance/usd", { token: user.token })).body, {
+          balance: 500000,
+        });
+        await env.setPrice("BTC_USDC_PERP", "97000.5", "97001.3");
+        await env.setPrice("ETH_USDC_PERP", "3500.07", "3500.11");
+        await pricesShow(base, "BTC", "97000.5", "97001.3");
+        await pricesShow(base, "ETH", "3500.07", "3500.11");
+
+        const long = await http<Order>(base, "POST", "/trade/create", {
+          token: user.token,
+          body: { asset: "BTC", type: "long", margin: 12345, leverage: 7, slippage: 50 },
+        });
+        assert.equal(long.status, 200, JSON.stringify(long.body));
+        assert.equal(long.body.openPrice, "97001.3"); // a long fills at the ask
+        assert.equal(long.body.quantity, expectedQuantity(12345, 7, "97001.3"));
+        const short = await http<Order>(base, "POST", "/trade/create", {
+          token: user.token,
+          body: { asset: "ETH", type: "short", margin: 20000, leverage: 3, slippage: 50 },
+        });
+        assert.equal(short.status, 200, JSON.stringify(short.body));
+        assert.equal(short.body.openPrice, "3500.07"); // a short fills at the bid
+        assert.equal(short.body.quantity, expectedQuantity(20000, 3, "3500.07"));
+
+        const balance = await http<{ usd: Order }>(base, "GET", "/balance", { token: user.token });
+        assert.equal(balance.body.usd.balance, 500000 - 12345 - 20000);
+        assert.equal(balance.body.usd.locked, 12345 + 20000);
+        const open = await http<{ trades: Order[] }>(base, "GET", "/trades/open", {
+          token: user.token,
+        });
+        assert.deepEqual(open.body.trades.map((o) => o.orderId), [
+          long.body.orderId,
+          short.body.orderId,
+        ]);
+        const longUnrealized = expectedPnlCents(
+          "long",
+          "97001.3",
+          "97000.5",
+          String(long.body.quantity),
+        );
+        const shortUnrealized = expectedPnlCents(
+          "short",
+          "3500.07",
+          "3500.11",
+          String(short.body.quantity),
+        );
+        assert.equal(open.body.trades[0]!.unrealizedPnl, Number(longUnrealized));
+        assert.equal(open.body.trades[1]!.unrealizedPnl, Number(shortUnrealized));
+        assert.equal(
+          balance.body.usd.equity,
+          500000 + Number(longUnrealized) + Number(shortUnrealized),
+        );
+
+        await env.setPrice("BTC_USDC_PERP", "98123.4", "98124.0");
+        await env.setPrice("ETH_USDC_PERP", "3512.33", "3512.39");
+        await pricesShow(base, "BTC", "98123.4", "98124");
+        await pricesShow(base, "ETH", "3512.33", "3512.39");
+        const closeLong = await http<Order>(base, "POST", "/trade/close", {
+          token: user.token,
+          body: { orderId: long.body.orderId },
+        });
+        const closeShort = await http<Order>(base, "POST", "/trade/close", {
+          token: user.token,
+          body: { orderId: short.body.orderId },
+        });
+        assert.equal(closeLong.status, 200);
+        assert.equal(closeLong.body.closePrice, "98123.4"); // a long exits at the bid
+        assert.equal(closeShort.body.closePrice, "3512.39"); // a short exits at the ask
+        const pnlLong = expectedPnlCents("long", "97001.3", "98123.4", String(long.body.quantity));
+        const pnlShort = expectedPnlCents(
+          "short",
+          "3500.07",
+          "3512.39",
+          String(short.body.quantity),
+        );
+        assert.equal(closeLong.body.pnl, Number(pnlLong));
+        assert.equal(closeShort.body.pnl, Number(pnlShort));
+        const final = await http(base, "GET", "/balance/usd", { token: user.token });
+        assert.equal(final.body.balance, 500000 + Number(pnlLong) + Number(pnlShort));
+        assert.equal(closeShort.body.balance, final.body.balance);
+
+        const history = await eventually("two history rows", async () => {
+          const { body } = await http<{ trades: Order[] }>(base, "GET", "/trades", {
+            token: user.token,
+          });
+          return body.trades.length === 2 ? body.trades : undefined;
+        }, 2000);
+        assert.deepEqual(history.map((h) => h.reason), ["manual", "manual"]);
+        assert.deepEqual(history.map((h) => h.orderId), [short.body.orderId, long.body.orderId]);
+      },
+    );
+
+    await t.step(
+      "take-profit and liquidation reach only their owner over the gateway",
+      async () => {
+        const alice = await newUser(base);
+        const bob = await newUser(base);
+        const gateway = `ws://127.0.0.1:${env.ports.gateway}/ws`;
+        const aliceWs = await WsClient.connect(`${gateway}?token=${alice.token}`);
+        const bobWs = await WsClient.connect(`${gateway}?token=${bob.token}`);
+        aliceWs.send({ type: "subscribe", channels: ["orders"] });
+        bobWs.send({ type: "subscribe", channels: ["orders", "prices"] });
+        await eventually(
+          "subscriptions",
+          () =>
+            aliceWs.messages.some((m) => m.type === "subscribed") &&
+            bobWs.messages.some((m) => m.type === "subscribed"),
+        );
+
+        await env.setPrice("SOL_USDC_PERP", "150.00", "150.02");
+        await pricesShow(base, "SOL", "150", "150.02");
+        const tp = await http<Order>(base, "POST", "/trade/create", {
+          token: alice.token,
+          body: {
+            asset: "SOL",
+            type: "long",
+            margin: 10000,
+            leverage: 10,
+            slippage: 100,
+            takeProfit: "155",
+          },
+        });
+        const risky = await http<Order>(base, "POST", "/trade/create", {
+          token: alice.token,
+          body: { asset: "SOL", type: "long", margin: 10000, leverage: 50, slippage: 100 },
+        });
+        assert.equal(tp.status, 200, JSON.stringify(tp.body));
+        assert.equal(risky.status, 200, JSON.stringify(risky.body));
+
+        await env.setPrice("SOL_USDC_PERP", "155.10", "155.12");
+        const tpEvent = await eventually(
+          "take-profit event",
+          () => aliceWs.orders().find((m) => m.event === "closed" && m.orderId === tp.body.orderId),
+        );
+        assert.equal(tpEvent.reason, "take_profit");
+        assert.equal(tpEvent.closePrice, "155.1");
+        assert.equal(
+          tpEvent.pnl,
+          Number(expectedPnlCents("long", "150.02", "155.1", String(tp.body.quantity))),
+        );
+
+        await env.setPrice("SOL_USDC_PERP", "140.00", "140.02");
+        const liq = await eventually(
+          "liquidation event",
+          () =>
+            aliceWs.orders().find((m) => m.event === "closed" && m.orderId === risky.body.orderId),
+        );
+        assert.equal(liq.reason, "liquidation");
+        assert.equal(liq.closePrice, "140");
+
+        const open = await http<{ trades: Order[] }>(base, "GET", "/trades/open", {
+          token: alice.token,
+        });
+        assert.deepEqual(open.body.trades, []);
+        const balance = await http(base, "GET", "/balance/usd", { token: alice.token });
+        assert.equal(balance.body.balance, liq.balance);
+        const expected = 500000 - 20000 + 10000 + Number(tpEvent.pnl) +
+          Math.max(0, 10000 + Number(liq.pnl));
+        assert.equal(balance.body.balance, expected);
+        const history = await eventually("history of both closes", async () => {
+          const { body } = await http<{ trades: Order[] }>(base, "GET", "/trades", {
+            token: alice.token,
+          });
+          return body.trades.length === 2 ? body.trades : undefined;
+        }, 2000);
+        assert.deepEqual(history.map((h) => h.reason).sort(), ["liquidation", "take_profit"]);
+
+        // Alice saw her two opens and two closes; Bob, subscribed all along, saw none of them.
+        assert.equal(aliceWs.orders().length, 4);
+        assert.deepEqual(bobWs.orders(), []);
+        assert.ok(bobWs.messages.some((m) => m.type === "price"), "bob still gets prices");
+        aliceWs.close();
+        bobWs.close();
+      },
+    );
+
+    await t.step("two API processes each get exactly their own answers", async () => {
+      const secondPort = env.ports.api + 1000 > 65000 ? env.ports.api - 1000 : env.ports.api + 1000;
+      await env.startApi({}, secondPort);
+      const bases = [base, `http://127.0.0.1:${secondPort}/api/v1`];
+      await env.setPrice("ETH_USDC_PERP", "3500.00", "3500.02");
+      await pricesShow(bases[1]!, "ETH", "3500", "3500.02");
+      const users = await Promise.all(Array.from({ length: 8 }, (_, i) => newUser(bases[i % 2]!)));
+      const requests = users.flatMap((user, i) =>
+        Array.from(
+          { length: 5 },
+          (_, j) => ({ user, base: bases[(i + j) % 2]!, margin: 1000 + i * 10 + j }),
+        )
+      );
+      const answers = await Promise.all(
+        requests.map((r) =>
+          http<Order>(r.base, "POST", "/trade/create", {
+            token: r.user.token,
+            body: { asset: "ETH", type: "long", margin: r.margin, leverage: 2, slippage: 100 },
+          })
+        ),
+      );
+      answers.forEach((answer, i) => {
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        assert.equal(answer.body.margin, requests[i]!.margin);
+      });
+      assert.equal(new Set(answers.map((a) => a.body.orderId)).size, requests.length);
+      for (const [i, user] of users.entries()) {
+        const open = await http<{ trades: Order[] }>(bases[(i + 1) % 2]!, "GET", "/trades/open", {
+          token: user.token,
+        });
+        assert.deepEqual(
+          open.body.trades.map((o) => o.margin).sort(),
+          requests.filter((r) => r.user === user).map((r) => r.margin).sort(),
+        );
+      }
+    });
+  });
+});
