@@ -52,9 +52,16 @@ export class BackpackFeed {
     this.#setState("stopped");
   }
 
+  /** True from the first failure until the feed is open again: retries are not logged. */
+  #inOutage = false;
+
   #setState(state: FeedState, fields?: Record<string, unknown>): void {
     if (this.state === state) return;
     this.state = state;
+    const quiet = this.#inOutage && (state === "connecting" || state === "waiting");
+    if (state === "waiting") this.#inOutage = true;
+    if (state === "open" || state === "stopped") this.#inOutage = false;
+    if (quiet) return;
     this.options.log.info(`feed ${state}`, { url: this.options.url, ...fields });
   }
 

@@ -11,7 +11,7 @@ const ADMIN_DB = Deno.env.get("TEST_ADMIN_DATABASE_URL") ??
 const REDIS_BASE = Deno.env.get("TEST_REDIS_URL") ?? "redis://127.0.0.1:6379";
 export const JWT_SECRET = "test-secret-test-secret-test-secret-0123";
 
-export async function freePort(): Promise<number> {
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -87,7 +87,7 @@ export class Env {
     await admin.unsafe(`CREATE DATABASE ${dbName}`);
     await admin.end();
     const redisDb = 1 + Math.floor(Math.random() * 15);
-    const ports = { api: await freePort(), gateway: await freePort(), sim: await freePort() };
+    const ports = { api: freePort(), gateway: freePort(), sim: freePort() };
     const env = new Env(dbName, redisDb, ports, extraEnv);
     await env.redis.flushdb();
     return env;

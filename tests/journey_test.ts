@@ -3,7 +3,7 @@
  * API and gateway. One environment serves the journey, the triggers and two API processes.
  */
 import assert from "node:assert/strict";
-import { eventually, http, newUser, withEnv, WsClient } from "./harness.ts";
+import { eventually, freePort, http, newUser, withEnv, WsClient } from "./harness.ts";
 import { expectedPnlCents, expectedQuantity } from "./money_math.ts";
 
 type Order = Record<string, string | number>;
@@ -213,7 +213,7 @@ Deno.test("journey, triggers over the gateway, and two API processes", async (t)
     );
 
     await t.step("two API processes each get exactly their own answers", async () => {
-      const secondPort = env.ports.api + 1000 > 65000 ? env.ports.api - 1000 : env.ports.api + 1000;
+      const secondPort = freePort();
       await env.startApi({}, secondPort);
       const bases = [base, `http://127.0.0.1:${secondPort}/api/v1`];
       await env.setPrice("ETH_USDC_PERP", "3500.00", "3500.02");

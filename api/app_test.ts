@@ -1,0 +1,166 @@
+/**
+ * The HTTP layer through `app.request()`: real Postgres for users and history, the real engine
+ * core in process for answers.
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { migrate } from "@trading/shared/db";
+import { createLogger } from "@trading/shared/log";
+import { buildApp } from "./app.ts";
+import { argon2id } from "./auth/passwords.ts";
+import { postgresHistory } from "./stores/history.ts";
+import { postgresUsers } from "./stores/users.ts";
+import { InProcessEngine } from "./testing/in_process_engine.ts";
+
+const ADMIN = Deno.env.get("TEST_ADMIN_DATABASE_URL") ??
+  "postgres://postgres@127.0.0.1:5432/postgres";
+const SECRET = "app-test-secret-app-test-secret-0123456";
+
+async function setup() {
+  const name = `a_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  const admin = postgres(ADMIN, { onnotice: () => {}, max: 1 });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  const sql = postgres(`postgres://postgres@127.0.0.1:5432/${name}`, {
+    onnotice: () => {},
+    max: 2,
+  });
+  await migrate(sql);
+  await migrate(sql); // idempotent
+  const engine = new InProcessEngine();
+  const app = buildApp({
+    engine,
+    users: postgresUsers(sql),
+    history: postgresHistory(sql),
+    passwords: argon2id,
+    jwtSecret: SECRET,
+    log: createLogger("test", "error"),
+    health: () => Promise.resolve({ redis: true, postgres: true, engine: true }),
+  });
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+    headers = {},
+  ) => {
+    const response = await app.request(`/api/v1${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    return { status: response.status, text: await response.text(), headers: response.headers };
+  };
+  const close = async () => {
+    await sql.end();
+    await admin.unsafe(`DROP DATABASE ${name} WITH (FORCE)`);
+    await admin.end();
+  };
+  return { app, engine, call, close };
+}
+
+Deno.test("HTTP layer: signup to close through app.request()", async (t) => {
+  const { engine, call, close } = await setup();
+  try {
+    const email = "Trader@Example.com";
+    const signup = await call("POST", "/signup", { email, password: "password123" });
+    assert.equal(signup.status, 201);
+    const signin = await call("POST", "/signin", {
+      email: email.toLowerCase(),
+      password: "password123",
+    });
+    const { token } = JSON.parse(signin.text);
+    engine.setQuote("BTC", 9_699_950n, 9_700_050n);
+
+    await t.step("cents are JSON numbers written from exact digits", async () => {
+      const opened = await call(
+        "POST",
+        "/trade/create",
+        {
+          asset: "BTC",
+          type: "long",
+          margin: 10000,
+          leverage: 10,
+          slippage: 100,
+        },
+        token,
+        { "idempotency-key": "k1" },
+      );
+      assert.equal(opened.status, 200);
+      assert.match(opened.text, /"margin":10000,/);
+      assert.equal(JSON.parse(opened.text).quantity, "0.01030922");
+      const repeat = await call(
+        "POST",
+        "/trade/create",
+        {
+          asset: "BTC",
+          type: "long",
+          margin: 10000,
+          leverage: 10,
+          slippage: 100,
+        },
+        token,
+        { "idempotency-key": "k1" },
+      );
+      assert.equal(repeat.status, 200);
+      assert.equal(repeat.text, opened.text);
+      const balance = await call("GET", "/balance", undefined, token);
+      assert.equal(
+        balance.text,
+        '{"usd":{"balance":490000,"locked":10000,"equity":499998,"decimals":2}}',
+      );
+    });
+
+    await t.step("a repeated key returns the first refusal with its status", async () => {
+      const body = { asset: "BTC", type: "long", margin: 900000, leverage: 1, slippage: 100 };
+      const first = await call("POST", "/trade/create", body, token, { "idempotency-key": "k2" });
+      assert.equal(first.status, 422);
+      const again = await call("POST", "/trade/create", { ...body, margin: 100 }, token, {
+        "idempotency-key": "k2",
+      });
+      assert.equal(again.status, 422);
+      assert.equal(again.text, first.text);
+    });
+
+    await t.step("security headers and the error shape", async () => {
+      const response = await call("GET", "/supportedAssets");
+      assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+      assert.equal(JSON.parse(response.text).assets.length, 3);
+      const bad = await call("POST", "/trade/create", { asset: "BTC" }, token);
+      const error = JSON.parse(bad.text).error;
+      assert.equal(error.code, "invalid_request");
+      assert.ok(Array.isArray(error.issues) && error.issues.length > 0);
+    });
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("openapi.json documents every endpoint of API.md", async () => {
+  const { call, close } = await setup();
+  try {
+    const doc = JSON.parse((await call("GET", "/openapi.json")).text);
+    assert.equal(doc.openapi, "3.1.0");
+    const paths = Object.keys(doc.paths).sort();
+    assert.deepEqual(paths, [
+      "/balance",
+      "/balance/usd",
+      "/health",
+      "/prices",
+      "/signin",
+      "/signup",
+      "/supportedAssets",
+      "/trade/close",
+      "/trade/create",
+      "/trades",
+      "/trades/open",
+    ]);
+    assert.ok(doc.components.schemas.TradeCreate.properties.margin);
+    assert.equal(doc.components.securitySchemes.bearer.scheme, "bearer");
+  } finally {
+    await close();
+  }
+});
