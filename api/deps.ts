@@ -10,6 +10,9 @@ export interface HealthReport {
   postgres: boolean;
   engine: boolean;
   engineLastId?: string;
+  /** SHA-256 of the engine's state at `stateHashId` (its latest snapshot). */
+  stateHash?: string;
+  stateHashId?: string;
 }
 
 export interface ApiDeps {

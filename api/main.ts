@@ -59,6 +59,7 @@ const app = buildApp({
       postgres: postgresOk,
       engine: redisOk && fresh,
       ...(status.lastId ? { engineLastId: status.lastId } : {}),
+      ...(status.stateHash ? { stateHash: status.stateHash, stateHashId: status.stateHashId } : {}),
     };
   },
 });

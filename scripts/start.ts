@@ -66,6 +66,11 @@ function spawn(child: Child): void {
   }).spawn();
   child.process.status.then((status) => {
     if (stopping) return;
+    if (status.code === 3) {
+      // The child's own words say why (e.g. a gap in engine:input): a restart cannot fix it.
+      log.error("child failed fatally; not restarting it", { child: child.name });
+      return;
+    }
     if (Date.now() - child.startedAtMs > 30_000) child.failures = 0;
     const delayMs = Math.min(500 * 2 ** child.failures, 10_000);
     child.failures++;

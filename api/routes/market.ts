@@ -46,6 +46,8 @@ export function marketRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
     postgres: z.boolean(),
     engine: z.boolean(),
     engineLastId: z.string().optional(),
+    stateHash: z.string().optional(),
+    stateHashId: z.string().optional(),
   });
   route(
     app,

@@ -28,7 +28,8 @@ import {
   triggerReason,
 } from "./positions.ts";
 import type { Account, EngineState, Position, Quote } from "./state.ts";
-import { idempotencyMapKey } from "./state.ts";
+import { positionRow } from "./snapshot_rows.ts";
+import { idempotencyMapKey, idempotentAnswer } from "./state.ts";
 
 const NO_OUTPUTS: readonly EngineOutput[] = Object.freeze([]);
 
@@ -164,7 +165,7 @@ function applyInstruction(
     }
     : { kind: "answer", cause: id, requestId, userId, ok: true, result: outcome };
   if (mapKey !== undefined) {
-    state.idempotency.set(mapKey, { userId, key: idempotencyKey!, atMs: state.lastMs, answer });
+    state.idempotency.set(mapKey, idempotentAnswer(userId, idempotencyKey!, state.lastMs, answer));
   }
   return answer;
 }
@@ -262,6 +263,7 @@ function openPosition(state: EngineState, entry: OpenEntry): Outcome {
     takeProfit,
     openedAtMs: state.lastMs,
     view: undefined!,
+    row: undefined!,
   };
   account.balanceCents -= entry.marginCents;
   state.orders.record(position.seq, position.userId, position.openedAtMs);
@@ -272,6 +274,7 @@ function openPosition(state: EngineState, entry: OpenEntry): Outcome {
 /** Books an open position into the state and its derived indexes. */
 export function addPosition(state: EngineState, account: Account, position: Position): void {
   position.view = orderView(position);
+  position.row = positionRow(position);
   account.lockedCents += position.marginCents;
   account.openSeqs.add(position.seq);
   state.positions.set(position.seq, position);

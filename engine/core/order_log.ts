@@ -61,6 +61,15 @@ export class OrderLog {
     return [this.#baseSeq + this.#head, rows];
   }
 
+  /** A copy of the retained entries (two array copies, no per-entry objects). */
+  capture(): { firstSeq: number; owners: string[]; openedAtMs: number[] } {
+    return {
+      firstSeq: this.#baseSeq + this.#head,
+      owners: this.#owners.slice(this.#head),
+      openedAtMs: this.#openedAtMs.slice(this.#head),
+    };
+  }
+
   static fromRows(firstSeq: number, rows: ReadonlyArray<readonly [string, number]>): OrderLog {
     const log = new OrderLog(firstSeq);
     for (const [userId, openedAtMs] of rows) {

@@ -8,8 +8,8 @@ import type { Asset } from "@trading/shared/assets";
 import { isAsset } from "@trading/shared/assets";
 import { addPosition } from "./apply.ts";
 import { OrderLog } from "./order_log.ts";
-import type { Account, EngineState, IdempotentAnswer, Position, StoredAnswer } from "./state.ts";
-import { createState, idempotencyMapKey } from "./state.ts";
+import type { Account, EngineState, Position, StoredAnswer } from "./state.ts";
+import { createState, idempotencyMapKey, idempotentAnswer } from "./state.ts";
 
 export const SNAPSHOT_VERSION = 1;
 
@@ -19,57 +19,91 @@ export class SnapshotError extends Error {
 
 type Row = unknown[];
 
-/** The canonical text of the state. Same state, same text, byte for byte. */
-export function encodeState(state: EngineState): string {
+/**
+ * A consistent, cheap copy of what the encoding needs: references to immutable rows and the
+ * few mutable numbers. Taking it costs a pass of pointer copies; encoding it can then proceed
+ * in parts while the live state moves on.
+ */
+export interface StateView {
+  head: string;
+  userIds: string[];
+  balances: bigint[];
+  positionRows: string[];
+  idempotencyRows: string[];
+  orders: { firstSeq: number; owners: string[]; openedAtMs: number[] };
+}
+
+export function captureState(state: EngineState): StateView {
   const p = state.params;
+  const params = [
+    p.mmrBps,
+    p.priceMaxAgeMs,
+    p.idempotencyTtlMs,
+    p.orderMemoryMs,
+    p.demoCreditCents.toString(),
+  ];
   const quotes: Row[] = [];
   for (const [asset, q] of state.quotes) {
     quotes.push([asset, q.bid.toString(), q.ask.toString(), q.atMs, q.exchangeTsUs.toString()]);
   }
-  const accounts: Row[] = new Array(state.accounts.size);
+  const head = `{"v":${SNAPSHOT_VERSION},"params":${JSON.stringify(params)},` +
+    `"lastId":${JSON.stringify(state.lastId)},"nextOrderSeq":${state.nextOrderSeq},` +
+    `"houseCents":"${state.houseCents}","creditedCents":"${state.creditedCents}",` +
+    `"quotes":${JSON.stringify(quotes)}`;
+  const userIds: string[] = new Array(state.accounts.size);
+  const balances: bigint[] = new Array(state.accounts.size);
   let i = 0;
   for (const account of state.accounts.values()) {
-    accounts[i++] = [account.userId, account.balanceCents.toString()];
+    userIds[i] = account.userId;
+    balances[i++] = account.balanceCents;
   }
-  const positions: Row[] = new Array(state.positions.size);
+  const positionRows: string[] = new Array(state.positions.size);
   i = 0;
-  for (const x of state.positions.values()) {
-    positions[i++] = [
-      x.seq,
-      x.userId,
-      x.asset,
-      x.side,
-      x.marginCents.toString(),
-      x.leverage,
-      x.entryPrice.toString(),
-      x.quantity.toString(),
-      x.liquidationPrice.toString(),
-      x.stopLoss === undefined ? null : x.stopLoss.toString(),
-      x.takeProfit === undefined ? null : x.takeProfit.toString(),
-      x.openedAtMs,
-    ];
+  for (const position of state.positions.values()) positionRows[i++] = position.row;
+  const idempotencyRows: string[] = new Array(state.idempotency.size);
+  i = 0;
+  for (const entry of state.idempotency.values()) idempotencyRows[i++] = entry.row;
+  return { head, userIds, balances, positionRows, idempotencyRows, orders: state.orders.capture() };
+}
+
+/** The canonical text of a view, in parts of at most `rowsPerPart` rows each. */
+export function* encodeParts(view: StateView, rowsPerPart = 5000): Generator<string> {
+  yield view.head + `,"accounts":[`;
+  const { userIds, balances } = view;
+  for (let start = 0; start < userIds.length; start += rowsPerPart) {
+    const end = Math.min(start + rowsPerPart, userIds.length);
+    const rows: string[] = new Array(end - start);
+    for (let i = start; i < end; i++) {
+      rows[i - start] = `[${JSON.stringify(userIds[i])},"${balances[i]}"]`;
+    }
+    yield (start > 0 ? "," : "") + rows.join(",");
   }
-  const idempotency: Row[] = [];
-  for (const x of state.idempotency.values()) idempotency.push([x.userId, x.key, x.atMs, x.answer]);
-  return JSON.stringify({
-    v: SNAPSHOT_VERSION,
-    params: [
-      p.mmrBps,
-      p.priceMaxAgeMs,
-      p.idempotencyTtlMs,
-      p.orderMemoryMs,
-      p.demoCreditCents.toString(),
-    ],
-    lastId: state.lastId,
-    nextOrderSeq: state.nextOrderSeq,
-    houseCents: state.houseCents.toString(),
-    creditedCents: state.creditedCents.toString(),
-    quotes,
-    accounts,
-    positions,
-    idempotency,
-    orders: state.orders.toRows(),
-  });
+  yield `],"positions":[`;
+  yield* joinedParts(view.positionRows, rowsPerPart * 4);
+  yield `],"idempotency":[`;
+  yield* joinedParts(view.idempotencyRows, rowsPerPart * 4);
+  const { firstSeq, owners, openedAtMs } = view.orders;
+  yield `],"orders":[${firstSeq},[`;
+  for (let start = 0; start < owners.length; start += rowsPerPart) {
+    const end = Math.min(start + rowsPerPart, owners.length);
+    const rows: string[] = new Array(end - start);
+    for (let i = start; i < end; i++) {
+      rows[i - start] = `[${JSON.stringify(owners[i])},${openedAtMs[i]}]`;
+    }
+    yield (start > 0 ? "," : "") + rows.join(",");
+  }
+  yield "]]}";
+}
+
+function* joinedParts(rows: readonly string[], perPart: number): Generator<string> {
+  for (let start = 0; start < rows.length; start += perPart) {
+    yield (start > 0 ? "," : "") + rows.slice(start, start + perPart).join(",");
+  }
+}
+
+/** The canonical text of the state. Same state, same text, byte for byte. */
+export function encodeState(state: EngineState): string {
+  return [...encodeParts(captureState(state), 1 << 30)].join("");
 }
 
 /** SHA-256 (hex) of a canonical encoding. */
@@ -135,12 +169,12 @@ export function decodeState(encoded: string): EngineState {
     addPosition(state, account, position);
   }
   for (const row of rows(doc.idempotency, "idempotency") as Row[]) {
-    const entry: IdempotentAnswer = {
-      userId: str(row[0], "idempotency.userId"),
-      key: str(row[1], "idempotency.key"),
-      atMs: int(row[2], "idempotency.atMs"),
-      answer: row[3] as StoredAnswer,
-    };
+    const entry = idempotentAnswer(
+      str(row[0], "idempotency.userId"),
+      str(row[1], "idempotency.key"),
+      int(row[2], "idempotency.atMs"),
+      row[3] as StoredAnswer,
+    );
     check(typeof entry.answer === "object" && entry.answer !== null, "idempotency answer");
     state.idempotency.set(idempotencyMapKey(entry.userId, entry.key), entry);
   }
@@ -171,6 +205,7 @@ function decodePosition(row: Row): Position {
     takeProfit: row[10] === null ? undefined : big(row[10], "position.takeProfit"),
     openedAtMs: int(row[11], "position.openedAtMs"),
     view: undefined!, // derived, set by addPosition
+    row: undefined!,
   };
 }
 

@@ -67,6 +67,8 @@ export interface Position {
   openedAtMs: number;
   /** Derived: the position as clients see it, formatted once at open. */
   view: OrderView;
+  /** Derived: the position's canonical snapshot row, encoded once at open. */
+  row: string;
 }
 
 /** The first answer to an (user, Idempotency-Key), returned again on a repeat. */
@@ -75,6 +77,17 @@ export interface IdempotentAnswer {
   key: string;
   atMs: number;
   answer: StoredAnswer;
+  /** Derived: the canonical snapshot row, encoded once. */
+  row: string;
+}
+
+export function idempotentAnswer(
+  userId: string,
+  key: string,
+  atMs: number,
+  answer: StoredAnswer,
+): IdempotentAnswer {
+  return { userId, key, atMs, answer, row: JSON.stringify([userId, key, atMs, answer]) };
 }
 
 /** The first answer as it was sent; a repeat gets it with its own requestId and cause. */

@@ -27,9 +27,7 @@ export interface LoopOptions {
   blockMs?: number;
   /** Outputs caused at or before this ID were written before a restart. */
   suppressThroughId?: string;
-  /** Approximate cap on engine:output's length. */
-  outputMaxLen?: number;
-  /** Called after each batch is applied and its outputs written. */
+  /** Called after each batch is applied and its outputs written (and on idle reads). */
   onBatch?: (entries: number, outputs: readonly EngineOutput[]) => void | Promise<void>;
 }
 
@@ -44,7 +42,6 @@ export class EngineLoop {
       batchSize: 1000,
       blockMs: 1000,
       suppressThroughId: "0-0",
-      outputMaxLen: 1_000_000,
       ...options,
     };
   }
@@ -81,25 +78,67 @@ export class EngineLoop {
         await sleep(200);
         continue;
       }
-      const entries = reply?.[0]?.[1];
-      if (!entries || entries.length === 0) continue;
-      const { outputs } = applyBatch(state, entries, this.#options.suppressThroughId, log);
-      this.appliedEntries += entries.length;
-      await this.#write(outputs);
-      await this.#options.onBatch?.(entries.length, outputs);
+      const entries = reply?.[0]?.[1] ?? [];
+      if (entries.length > 0) await this.#applyAndWrite(entries);
+      else await this.#options.onBatch?.(0, []);
     }
+  }
+
+  async #applyAndWrite(entries: StreamEntryReply[]): Promise<void> {
+    const { state, log } = this.#options;
+    const { outputs } = applyBatch(state, entries, this.#options.suppressThroughId, log);
+    this.appliedEntries += entries.length;
+    await this.#write(outputs);
+    await this.#options.onBatch?.(entries.length, outputs);
+  }
+
+  /**
+   * Replays what the stream holds after the state's last entry, in large XRANGE batches, with
+   * progress in the log; outputs already written before a crash are suppressed, the rest are
+   * written. Returns the number of entries replayed.
+   */
+  async catchUp(batchSize = 10_000): Promise<number> {
+    const { redis, state, log } = this.#options;
+    const started = performance.now();
+    let replayed = 0;
+    let nextLog = 100_000;
+    for (;;) {
+      const entries = await redis.xrange(
+        INPUT_STREAM,
+        `(${state.lastId}`,
+        "+",
+        "COUNT",
+        batchSize,
+      ) as StreamEntryReply[];
+      if (entries.length === 0) break;
+      await this.#applyAndWrite(entries);
+      replayed += entries.length;
+      if (replayed >= nextLog) {
+        nextLog += 100_000;
+        const rate = Math.round(replayed / ((performance.now() - started) / 1000));
+        log.info("replaying", { replayed, lastId: state.lastId, entriesPerSec: rate });
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    log.info("caught up", {
+      replayed,
+      seconds: Math.round(seconds * 1000) / 1000,
+      entriesPerSec: replayed === 0 ? 0 : Math.round(replayed / seconds),
+      lastId: state.lastId,
+    });
+    return replayed;
   }
 
   async #write(outputs: readonly EngineOutput[]): Promise<void> {
     if (outputs.length === 0) return;
-    const { redis, log, outputMaxLen } = this.#options;
+    const { redis, log } = this.#options;
     for (let attempt = 0;; attempt++) {
       try {
         // After a failure the EXEC may have run with its reply lost: look before writing again.
         if (attempt > 0 && await alreadyWritten(redis, outputs.at(-1)!.cause)) return;
         const multi = redis.multi();
         for (const output of outputs) {
-          multi.xadd(OUTPUT_STREAM, "MAXLEN", "~", outputMaxLen, "*", ...encodeOutput(output));
+          multi.xadd(OUTPUT_STREAM, "*", ...encodeOutput(output));
         }
         const results = await multi.exec();
         const failed = results?.find(([error]) => error !== null);

@@ -1,0 +1,65 @@
+/**
+ * Start-up: the newest snapshot whose hash verifies (or an empty state), and a check that the
+ * input stream still holds every entry after it. A gap is a loud failure, never a silent skip.
+ */
+import type { Redis } from "ioredis";
+import type { Logger } from "@trading/shared/log";
+import { INPUT_STREAM } from "@trading/shared/redis";
+import { createState, type EngineParams, type EngineState } from "../core/state.ts";
+import { compareStreamIds } from "../core/stream_id.ts";
+import type { SnapshotStore } from "./snapshots.ts";
+
+export class StreamGapError extends Error {
+  override name = "StreamGapError";
+}
+
+export interface Recovered {
+  state: EngineState;
+  snapshotId: string | undefined;
+}
+
+export async function loadStartingState(
+  store: SnapshotStore,
+  params: EngineParams,
+  log: Logger,
+): Promise<Recovered> {
+  const snapshot = await store.loadNewestValid();
+  if (snapshot === undefined) {
+    log.info("no snapshot: replaying the input stream from its start");
+    return { state: createState(params), snapshotId: undefined };
+  }
+  const p = snapshot.state.params;
+  if (p.mmrBps !== params.mmrBps || p.priceMaxAgeMs !== params.priceMaxAgeMs) {
+    log.warn("configuration differs from the snapshot's; the snapshot's parameters stay in force", {
+      snapshot: { mmrBps: p.mmrBps, priceMaxAgeMs: p.priceMaxAgeMs },
+      config: { mmrBps: params.mmrBps, priceMaxAgeMs: params.priceMaxAgeMs },
+    });
+  }
+  log.info("snapshot loaded", {
+    id: snapshot.id,
+    lastId: snapshot.lastId,
+    hash: snapshot.stateHash,
+  });
+  return { state: snapshot.state, snapshotId: snapshot.id };
+}
+
+/** Throws StreamGapError when entries after `afterId` were trimmed from engine:input. */
+export async function assertNoGap(redis: Redis, afterId: string): Promise<void> {
+  let info: unknown[];
+  try {
+    info = await redis.xinfo("STREAM", INPUT_STREAM) as unknown[];
+  } catch (error) {
+    if (String(error).includes("no such key")) return;
+    throw error;
+  }
+  const fields = new Map<string, unknown>();
+  for (let i = 0; i + 1 < info.length; i += 2) fields.set(String(info[i]), info[i + 1]);
+  const maxDeleted = String(fields.get("max-deleted-entry-id") ?? "0-0");
+  if (maxDeleted !== "0-0" && compareStreamIds(maxDeleted, afterId) > 0) {
+    throw new StreamGapError(
+      `engine:input lost entries the engine needs: it must replay from after ${afterId}, ` +
+        `but entries up to ${maxDeleted} were trimmed or deleted. Refusing to start: restore ` +
+        `Redis from its AOF or a snapshot whose ID is at or after ${maxDeleted}.`,
+    );
+  }
+}

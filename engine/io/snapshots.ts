@@ -1,0 +1,73 @@
+/**
+ * Snapshots in Postgres: the whole state's canonical text, the ID of the last input entry in
+ * it and its SHA-256, written in one transaction; the newest few are kept.
+ */
+import type { Sql } from "@trading/shared/db";
+import type { Logger } from "@trading/shared/log";
+import { decodeState, hashEncoded, SnapshotError } from "../core/snapshot.ts";
+import type { EngineState } from "../core/state.ts";
+
+export const SNAPSHOTS_KEPT = 3;
+
+export interface SnapshotMeta {
+  id: string;
+  lastId: string;
+  stateHash: string;
+}
+
+export interface LoadedSnapshot extends SnapshotMeta {
+  state: EngineState;
+}
+
+export class SnapshotStore {
+  constructor(private readonly sql: Sql, private readonly log: Logger) {}
+
+  /** Saves a snapshot and drops all but the newest SNAPSHOTS_KEPT, atomically. */
+  async save(lastId: string, stateHash: string, text: string): Promise<SnapshotMeta> {
+    return await this.sql.begin(async (tx) => {
+      const [row] = await tx<{ id: string }[]>`
+        INSERT INTO snapshots (last_id, state_hash, state) VALUES (${lastId}, ${stateHash}, ${text})
+        RETURNING id::text`;
+      await tx`
+        DELETE FROM snapshots WHERE id NOT IN (
+          SELECT id FROM snapshots ORDER BY id DESC LIMIT ${SNAPSHOTS_KEPT})`;
+      return { id: row!.id, lastId, stateHash };
+    });
+  }
+
+  /** Kept snapshots, newest first, without their state. */
+  async list(): Promise<SnapshotMeta[]> {
+    const rows = await this.sql<{ id: string; last_id: string; state_hash: string }[]>`
+      SELECT id::text, last_id, state_hash FROM snapshots ORDER BY id DESC`;
+    return rows.map((r) => ({ id: r.id, lastId: r.last_id, stateHash: r.state_hash }));
+  }
+
+  /** Loads one snapshot and checks its hash; undefined when missing or corrupt. */
+  async load(id: string): Promise<LoadedSnapshot | undefined> {
+    const rows = await this.sql<{ last_id: string; state_hash: string; state: string }[]>`
+      SELECT last_id, state_hash, state FROM snapshots WHERE id = ${id}`;
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    if (hashEncoded(row.state) !== row.state_hash) {
+      this.log.error("snapshot hash does not verify; skipping it", { id, lastId: row.last_id });
+      return undefined;
+    }
+    try {
+      const state = decodeState(row.state);
+      if (state.lastId !== row.last_id) throw new SnapshotError("lastId disagrees with its row");
+      return { id, lastId: row.last_id, stateHash: row.state_hash, state };
+    } catch (error) {
+      this.log.error("snapshot does not decode; skipping it", { id, error });
+      return undefined;
+    }
+  }
+
+  /** The newest snapshot whose hash verifies, or undefined when there is none. */
+  async loadNewestValid(): Promise<LoadedSnapshot | undefined> {
+    for (const meta of await this.list()) {
+      const loaded = await this.load(meta.id);
+      if (loaded !== undefined) return loaded;
+    }
+    return undefined;
+  }
+}
