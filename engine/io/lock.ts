@@ -37,7 +37,7 @@ export class EngineLease {
       }
       if (!announced) this.log.warn("another engine holds the lease; waiting for it");
       announced = true;
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
 

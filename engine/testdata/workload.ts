@@ -220,7 +220,7 @@ const GARBAGE: Array<(requestId: string) => InputFields> = [
   (requestId) => ({ kind: "nope", requestId }),
   () => ({ kind: "price", asset: "BTC", bid: "-1", ask: "1", ts: "0" }),
   (requestId) => ({ kind: "close", requestId, userId: "u1", orderId: "1e3" }),
-  () => ({}),
+  () => ({ junk: "" }), // Redis refuses an entry with no field at all
   (requestId) => ({ kind: "create_account", requestId, userId: "u1", balance: "999999999" }),
 ];
 

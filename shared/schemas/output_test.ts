@@ -57,3 +57,16 @@ Deno.test("toApiJson writes cents as exact JSON numbers, even past 2^53", () => 
     '{"margin":10000,"pnl":-1030,"balance":90071992547409931,"openPrice":"97000.5"}',
   );
 });
+
+Deno.test("a refusal addressed to no user round-trips", () => {
+  const refusal: EngineOutput = {
+    kind: "answer",
+    cause: "5-0",
+    requestId: "r9",
+    userId: "",
+    ok: false,
+    code: "invalid_entry",
+    message: "kind: unknown",
+  };
+  assert.deepEqual(decodeOutput(encodeOutput(refusal)), refusal);
+});
