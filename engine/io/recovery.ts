@@ -54,12 +54,22 @@ export async function assertNoGap(redis: Redis, afterId: string): Promise<void> 
   }
   const fields = new Map<string, unknown>();
   for (let i = 0; i + 1 < info.length; i += 2) fields.set(String(info[i]), info[i + 1]);
+  // XDEL records the largest ID it removed; XTRIM does not, but it only ever removes a prefix:
+  // if entries were removed and the oldest left is past `afterId`, some of those were needed.
   const maxDeleted = String(fields.get("max-deleted-entry-id") ?? "0-0");
-  if (maxDeleted !== "0-0" && compareStreamIds(maxDeleted, afterId) > 0) {
+  const removed = Number(fields.get("entries-added") ?? 0) - Number(fields.get("length") ?? 0);
+  const first = (fields.get("first-entry") as [string, unknown] | null)?.[0] ??
+    String(fields.get("last-generated-id") ?? "0-0");
+  const lostAfter = maxDeleted !== "0-0" && compareStreamIds(maxDeleted, afterId) > 0
+    ? maxDeleted
+    : removed > 0 && compareStreamIds(first, afterId) > 0
+    ? `the entry before ${first}`
+    : undefined;
+  if (lostAfter !== undefined) {
     throw new StreamGapError(
       `engine:input lost entries the engine needs: it must replay from after ${afterId}, ` +
-        `but entries up to ${maxDeleted} were trimmed or deleted. Refusing to start: restore ` +
-        `Redis from its AOF or a snapshot whose ID is at or after ${maxDeleted}.`,
+        `but entries up to ${lostAfter} were trimmed or deleted. Refusing to start: restore ` +
+        `Redis from its AOF, or the snapshots that were removed.`,
     );
   }
 }

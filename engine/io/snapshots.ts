@@ -37,9 +37,10 @@ export class SnapshotStore {
 
   /** Kept snapshots, newest first, without their state. */
   async list(): Promise<SnapshotMeta[]> {
-    const rows = await this.sql<{ id: string; last_id: string; state_hash: string }[]>`
-      SELECT id::text, last_id, state_hash FROM snapshots ORDER BY id DESC`;
-    return rows.map((r) => ({ id: r.id, lastId: r.last_id, stateHash: r.state_hash }));
+    // Ordered by the bigint column: an output column named `id` (text) would sort "9" > "10".
+    const rows = await this.sql<{ snapshot_id: string; last_id: string; state_hash: string }[]>`
+      SELECT id::text AS snapshot_id, last_id, state_hash FROM snapshots ORDER BY snapshots.id DESC`;
+    return rows.map((r) => ({ id: r.snapshot_id, lastId: r.last_id, stateHash: r.state_hash }));
   }
 
   /** Loads one snapshot and checks its hash; undefined when missing or corrupt. */

@@ -159,7 +159,9 @@ export function decodeOutput(flat: readonly string[]): EngineOutput | undefined 
   if (typeof body !== "object" || body === null) return undefined;
   const candidate: Record<string, unknown> = { ...body, kind: fields.kind, cause: fields.cause };
   // Present even when empty: a refusal of a malformed entry may name no user.
-  if (fields.requestId !== undefined && fields.requestId !== "") candidate.requestId = fields.requestId;
+  if (fields.requestId !== undefined && fields.requestId !== "") {
+    candidate.requestId = fields.requestId;
+  }
   if (fields.userId !== undefined) candidate.userId = fields.userId;
   const parsed = outputSchema.safeParse(candidate);
   return parsed.success ? parsed.data : undefined;
