@@ -54,13 +54,14 @@ export class Env {
   readonly env: Record<string, string>;
   readonly redis: Redis;
   readonly sql: postgres.Sql;
+  private readonly ownsDatabase: boolean;
   private constructor(
     readonly dbName: string,
     readonly redisDb: number,
     readonly ports: { api: number; gateway: number; sim: number },
     extraEnv: Record<string, string>,
   ) {
-    const databaseUrl = `postgres://postgres@127.0.0.1:5432/${dbName}`;
+    const databaseUrl = extraEnv.DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${dbName}`;
     this.env = {
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       HOME: Deno.env.get("HOME") ?? "/root",
@@ -79,13 +80,17 @@ export class Env {
     if (!this.env.DENO_DIR) delete this.env.DENO_DIR;
     this.redis = new Redis(this.env.REDIS_URL!, { maxRetriesPerRequest: 1 });
     this.sql = postgres(databaseUrl, { onnotice: () => {}, max: 2 });
+    this.ownsDatabase = extraEnv.DATABASE_URL === undefined;
   }
 
+  /** A DATABASE_URL in `extraEnv` is used as it is (a private server); else a new database. */
   static async create(extraEnv: Record<string, string> = {}): Promise<Env> {
     const dbName = `t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-    const admin = postgres(ADMIN_DB, { onnotice: () => {}, max: 1 });
-    await admin.unsafe(`CREATE DATABASE ${dbName}`);
-    await admin.end();
+    if (extraEnv.DATABASE_URL === undefined) {
+      const admin = postgres(ADMIN_DB, { onnotice: () => {}, max: 1 });
+      await admin.unsafe(`CREATE DATABASE ${dbName}`);
+      await admin.end();
+    }
     const redisDb = 1 + Math.floor(Math.random() * 15);
     const ports = { api: freePort(), gateway: freePort(), sim: freePort() };
     const env = new Env(dbName, redisDb, ports, extraEnv);
@@ -198,7 +203,8 @@ export class Env {
   async close(): Promise<void> {
     await Promise.all(this.processes.map((p) => p.kill("SIGKILL")));
     this.redis.disconnect();
-    await this.sql.end();
+    await this.sql.end({ timeout: 1 });
+    if (!this.ownsDatabase) return;
     const admin = postgres(ADMIN_DB, { onnotice: () => {}, max: 1 });
     await admin.unsafe(`DROP DATABASE IF EXISTS ${this.dbName} WITH (FORCE)`);
     await admin.end();
