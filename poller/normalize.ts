@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { type Asset, ASSETS } from "@trading/shared/assets";
 import { DecimalError, parseDecimal } from "@trading/shared/money";
-import type { InputFields } from "@trading/shared/schemas";
+import { formatPriceValue, type InputFields } from "@trading/shared/schemas";
 
 const decimalString = z.string().max(40);
 const micros = z.union([z.number().int().nonnegative(), z.string().regex(/^\d{1,19}$/)]);
@@ -66,7 +66,7 @@ export function normalizeFrame(text: string, markets: ReadonlyMap<string, Asset>
     return {
       kind: "quote",
       market: data.s,
-      fields: { kind: "price", asset, bid: String(bid), ask: String(ask), ts: String(data.E) },
+      fields: { price: formatPriceValue(asset, bid, ask, BigInt(data.E)) },
     };
   } catch (error) {
     if (error instanceof DecimalError) return { kind: "invalid", reason: error.message };

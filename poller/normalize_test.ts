@@ -24,15 +24,14 @@ Deno.test("a Backpack bookTicker frame becomes an exact price entry", () => {
   assert.deepEqual(normalizeFrame(frame({}), markets), {
     kind: "quote",
     market: "ETH_USDC_PERP",
-    fields: { kind: "price", asset: "ETH", bid: "349999", ask: "350001", ts: "1732579200123456" },
+    fields: { price: "ETH 349999 350001 1732579200123456" },
   });
   const sol = normalizeFrame(
     frame({ s: "SOL_USDC_PERP", a: "150.1234", b: "150.12" }, "bookTicker.SOL_USDC_PERP"),
     markets,
   );
   assert.ok(sol.kind === "quote");
-  assert.equal(sol.fields.ask, "1501234");
-  assert.equal(sol.fields.bid, "1501200");
+  assert.equal(sol.fields.price, "SOL 1501200 1501234 1732579200123456");
 });
 
 Deno.test("frames that cannot be represented exactly are refused, not rounded", () => {

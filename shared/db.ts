@@ -44,6 +44,14 @@ const MIGRATIONS: string[] = [
      cause text NOT NULL
    )`,
   `CREATE INDEX IF NOT EXISTS trades_user_closed ON trades (user_id, closed_at DESC, order_id DESC)`,
+  // Snapshots are stored in parts: one huge parameter would stall the engine while it is sent.
+  `ALTER TABLE snapshots ALTER COLUMN state DROP NOT NULL`,
+  `CREATE TABLE IF NOT EXISTS snapshot_parts (
+     snapshot_id bigint NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+     idx integer NOT NULL,
+     data text NOT NULL,
+     PRIMARY KEY (snapshot_id, idx)
+   )`,
 ];
 
 /** Applies the migrations not yet applied, under an advisory lock so processes can race. */

@@ -204,7 +204,8 @@ async function explainDivergence(
   written: Array<{ id: string; fields: Record<string, string> }>,
 ) {
   const snapshots = await env.sql<{ last_id: string; state: string }[]>`
-    SELECT last_id, state FROM snapshots ORDER BY id`;
+    SELECT s.last_id, string_agg(p.data, '' ORDER BY p.idx) AS state
+    FROM snapshots s JOIN snapshot_parts p ON p.snapshot_id = s.id GROUP BY s.id ORDER BY s.id`;
   for (const snapshot of snapshots) {
     const reference = createState();
     for (const { id, fields } of written) {

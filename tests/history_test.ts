@@ -19,28 +19,14 @@ Deno.test("history writer killed mid-batch and Postgres restarted: no lost, no d
       for (let u = 0; u < USERS; u++) {
         await add("kind", "create_account", "requestId", `a${u}`, "userId", `u${u}`);
       }
-      const price = () =>
-        add("kind", "price", "asset", "ETH", "bid", "350000", "ask", "350010", "ts", "0");
+      const price = () => add("price", "ETH 350000 350010 0");
       await price();
 
       let postgresStopped = false;
       for (let k = 1; k <= TRADES; k++) {
         const user = `u${k % USERS}`;
         const pipeline = env.redis.pipeline();
-        pipeline.xadd(
-          INPUT_STREAM,
-          "*",
-          "kind",
-          "price",
-          "asset",
-          "ETH",
-          "bid",
-          "350000",
-          "ask",
-          "350010",
-          "ts",
-          "0",
-        );
+        pipeline.xadd(INPUT_STREAM, "*", "price", `ETH 350000 350010 0`);
         pipeline.xadd(
           INPUT_STREAM,
           "*",

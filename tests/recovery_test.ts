@@ -30,20 +30,7 @@ Deno.test("trimming keeps what recovery needs; replay agrees; a gap fails loudly
           );
         } else {
           const bid = String(1_000_000 + (n % 97));
-          pipeline.xadd(
-            INPUT_STREAM,
-            "*",
-            "kind",
-            "price",
-            "asset",
-            PRICES[n % 3]!,
-            "bid",
-            bid,
-            "ask",
-            bid,
-            "ts",
-            "0",
-          );
+          pipeline.xadd(INPUT_STREAM, "*", "price", `${PRICES[n % 3]!} ${bid} ${bid} 0`);
         }
       }
       for (const [error, id] of (await pipeline.exec())!) {

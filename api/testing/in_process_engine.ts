@@ -4,7 +4,7 @@
  */
 import { type Asset, ASSETS } from "@trading/shared/assets";
 import { formatDecimal } from "@trading/shared/money";
-import type { Answer, InputFields } from "@trading/shared/schemas";
+import { type Answer, formatPriceValue, type InputFields } from "@trading/shared/schemas";
 import { createState, type EngineState } from "../../engine/core/state.ts";
 import { applyFields } from "../../engine/core/step.ts";
 import type { EngineGateway, Quote } from "../engine_client.ts";
@@ -39,13 +39,8 @@ export class InProcessEngine implements EngineGateway {
   }
 
   setQuote(asset: Asset, bid: bigint, ask: bigint): void {
-    applyFields(this.state, {
-      kind: "price",
-      asset,
-      bid: String(bid),
-      ask: String(ask),
-      ts: String(this.#ms * 1000),
-    }, this.#nextId());
+    const ts = BigInt(this.#ms) * 1000n;
+    applyFields(this.state, { price: formatPriceValue(asset, bid, ask, ts) }, this.#nextId());
   }
 
   latestQuote(asset: Asset): Quote | undefined {

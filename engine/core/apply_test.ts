@@ -29,9 +29,9 @@ Deno.test("prices of unknown assets are skipped without output", () => {
 
 Deno.test("a malformed entry without requestId is consumed silently; with one it is refused", () => {
   const state = createState();
-  const skipped = applyFields(state, { kind: "price", asset: "BTC", bid: "x" }, "1-0");
+  const skipped = applyFields(state, { price: "BTC x 1 1" }, "1-0");
   assert.deepEqual(skipped.outputs, []);
-  assert.match(skipped.invalidReason!, /bid/);
+  assert.match(skipped.invalidReason!, /integers/);
   const refused = applyFields(state, { kind: "open", requestId: "r1", userId: "u1" }, "2-0");
   assert.equal(refused.outputs.length, 1);
   const answer = refused.outputs[0]!;

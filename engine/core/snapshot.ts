@@ -67,7 +67,7 @@ export function captureState(state: EngineState): StateView {
 }
 
 /** The canonical text of a view, in parts of at most `rowsPerPart` rows each. */
-export function* encodeParts(view: StateView, rowsPerPart = 5000): Generator<string> {
+export function* encodeParts(view: StateView, rowsPerPart = 2000): Generator<string> {
   yield view.head + `,"accounts":[`;
   const { userIds, balances } = view;
   for (let start = 0; start < userIds.length; start += rowsPerPart) {

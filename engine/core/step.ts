@@ -1,18 +1,31 @@
 /** One raw stream entry through validation and the state machine: what the engine loop runs. */
-import type { EngineOutput } from "@trading/shared/schemas";
-import { decodeInput } from "@trading/shared/schemas";
+import type { EngineOutput, PriceEntry } from "@trading/shared/schemas";
+import { type DecodedInput, decodeFlat, decodeInput } from "@trading/shared/schemas";
 import { apply, applyInvalid } from "./apply.ts";
 import type { EngineState } from "./state.ts";
 
 export interface Step {
   outputs: readonly EngineOutput[];
+  /** The price entry applied, when the entry was a valid one (to forward its quote). */
+  price?: PriceEntry;
   /** Why the entry was refused as malformed, for the log; absent when it was valid. */
   invalidReason?: string;
 }
 
 export function applyFields(state: EngineState, fields: unknown, id: string): Step {
-  const decoded = decodeInput(fields);
-  if (decoded.ok) return { outputs: apply(state, decoded.entry, id) };
+  return applyDecoded(state, decodeInput(fields), id);
+}
+
+/** The same from Redis's flat [field, value, ...] reply (the engine's hot path). */
+export function applyFlat(state: EngineState, flat: readonly string[], id: string): Step {
+  return applyDecoded(state, decodeFlat(flat), id);
+}
+
+function applyDecoded(state: EngineState, decoded: DecodedInput, id: string): Step {
+  if (decoded.ok) {
+    const outputs = apply(state, decoded.entry, id);
+    return decoded.entry.kind === "price" ? { outputs, price: decoded.entry } : { outputs };
+  }
   return {
     outputs: applyInvalid(state, id, decoded.reason, decoded.requestId, decoded.userId),
     invalidReason: decoded.reason,

@@ -2,13 +2,12 @@
  * Applies one XREAD batch to the state and returns the outputs to write, in cause order.
  * Pure apart from the logger: the engine loop, recovery and `deno task replay` share it.
  */
-import { ASSETS, isAsset } from "@trading/shared/assets";
+import { type Asset, ASSETS, isAsset } from "@trading/shared/assets";
 import { formatDecimal } from "@trading/shared/money";
 import type { EngineOutput, PriceOutput } from "@trading/shared/schemas";
-import { fieldsFromArray } from "@trading/shared/schemas";
 import type { Logger } from "@trading/shared/log";
 import type { EngineState } from "../core/state.ts";
-import { applyFields } from "../core/step.ts";
+import { applyFlat } from "../core/step.ts";
 import { compareStreamIds } from "../core/stream_id.ts";
 import type { StreamEntryReply } from "@trading/shared/redis";
 
@@ -29,30 +28,33 @@ export function applyBatch(
   log?: Logger,
 ): BatchResult {
   const outputs: Array<EngineOutput | null> = [];
-  const priceSlot = new Map<string, number>();
+  // Each asset's latest quote in the batch is forwarded once: its slot is reserved where its
+  // entry stands (so outputs stay in cause order) and filled at the end.
+  const priceSlot = new Map<Asset, { index: number; id: string }>();
   let invalid = 0;
   const suppressing = suppressThroughId !== "0-0" &&
     entries.length > 0 && compareStreamIds(entries[0]![0], suppressThroughId) <= 0;
   for (const [id, flat] of entries) {
-    const fields = fieldsFromArray(flat);
-    const step = applyFields(state, fields, id);
+    const step = applyFlat(state, flat, id);
     if (step.invalidReason !== undefined) {
       invalid++;
-      log?.warn("malformed input entry", { id, reason: step.invalidReason, kind: fields.kind });
+      log?.warn("malformed input entry", { id, reason: step.invalidReason });
     }
     if (suppressing && compareStreamIds(id, suppressThroughId) <= 0) continue;
     for (const output of step.outputs) outputs.push(output);
-    if (step.invalidReason === undefined && fields.kind === "price" && isAsset(fields.asset)) {
-      const previous = priceSlot.get(fields.asset);
-      if (previous !== undefined) outputs[previous] = null;
-      priceSlot.set(fields.asset, outputs.length);
-      outputs.push(priceOutput(state, fields.asset, id));
+    const asset = step.price?.asset;
+    if (asset !== undefined && isAsset(asset)) {
+      const previous = priceSlot.get(asset);
+      if (previous !== undefined) outputs[previous.index] = null;
+      priceSlot.set(asset, { index: outputs.length, id });
+      outputs.push(null);
     }
   }
+  for (const [asset, slot] of priceSlot) outputs[slot.index] = priceOutput(state, asset, slot.id);
   return { outputs: outputs.filter((o): o is EngineOutput => o !== null), invalid };
 }
 
-function priceOutput(state: EngineState, asset: keyof typeof ASSETS, id: string): PriceOutput {
+function priceOutput(state: EngineState, asset: Asset, id: string): PriceOutput {
   const quote = state.quotes.get(asset)!;
   const decimals = ASSETS[asset].priceDecimals;
   return {

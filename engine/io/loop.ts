@@ -102,15 +102,16 @@ export class EngineLoop {
     const started = performance.now();
     let replayed = 0;
     let nextLog = 100_000;
+    const read = (afterId: string) =>
+      redis.xrange(INPUT_STREAM, `(${afterId}`, "+", "COUNT", batchSize) as Promise<
+        StreamEntryReply[]
+      >;
+    let pending = read(state.lastId);
     for (;;) {
-      const entries = await redis.xrange(
-        INPUT_STREAM,
-        `(${state.lastId}`,
-        "+",
-        "COUNT",
-        batchSize,
-      ) as StreamEntryReply[];
+      const entries = await pending;
       if (entries.length === 0) break;
+      // Ask for the next batch before applying this one: Redis works while we do.
+      pending = read(entries[entries.length - 1]![0]);
       await this.#applyAndWrite(entries);
       replayed += entries.length;
       if (replayed >= nextLog) {

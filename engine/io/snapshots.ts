@@ -22,12 +22,21 @@ export interface LoadedSnapshot extends SnapshotMeta {
 export class SnapshotStore {
   constructor(private readonly sql: Sql, private readonly log: Logger) {}
 
-  /** Saves a snapshot and drops all but the newest SNAPSHOTS_KEPT, atomically. */
-  async save(lastId: string, stateHash: string, text: string): Promise<SnapshotMeta> {
+  /**
+   * Saves a snapshot given as consecutive parts of its canonical text (each sent on its own,
+   * so no single write holds the event loop long) and drops all but the newest
+   * SNAPSHOTS_KEPT, in one transaction.
+   */
+  async save(lastId: string, stateHash: string, parts: readonly string[]): Promise<SnapshotMeta> {
     return await this.sql.begin(async (tx) => {
       const [row] = await tx<{ id: string }[]>`
-        INSERT INTO snapshots (last_id, state_hash, state) VALUES (${lastId}, ${stateHash}, ${text})
+        INSERT INTO snapshots (last_id, state_hash) VALUES (${lastId}, ${stateHash})
         RETURNING id::text`;
+      for (const [idx, data] of parts.entries()) {
+        await tx`INSERT INTO snapshot_parts (snapshot_id, idx, data) VALUES (${
+          row!.id
+        }, ${idx}, ${data})`;
+      }
       await tx`
         DELETE FROM snapshots WHERE id NOT IN (
           SELECT id FROM snapshots ORDER BY id DESC LIMIT ${SNAPSHOTS_KEPT})`;
@@ -45,10 +54,13 @@ export class SnapshotStore {
 
   /** Loads one snapshot and checks its hash; undefined when missing or corrupt. */
   async load(id: string): Promise<LoadedSnapshot | undefined> {
-    const rows = await this.sql<{ last_id: string; state_hash: string; state: string }[]>`
-      SELECT last_id, state_hash, state FROM snapshots WHERE id = ${id}`;
-    const row = rows[0];
-    if (row === undefined) return undefined;
+    const rows = await this.sql<{ last_id: string; state_hash: string }[]>`
+      SELECT last_id, state_hash FROM snapshots WHERE id = ${id}`;
+    const meta = rows[0];
+    if (meta === undefined) return undefined;
+    const parts = await this.sql<{ data: string }[]>`
+      SELECT data FROM snapshot_parts WHERE snapshot_id = ${id} ORDER BY idx`;
+    const row = { ...meta, state: parts.map((p) => p.data).join("") };
     if (hashEncoded(row.state) !== row.state_hash) {
       this.log.error("snapshot hash does not verify; skipping it", { id, lastId: row.last_id });
       return undefined;

@@ -68,17 +68,15 @@ export class Snapshotter {
       parts.push(next.value);
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
-    t = performance.now();
-    const text = parts.join("");
     const stateHash = hash.digest("hex");
-    longest = Math.max(longest, performance.now() - t);
-    const saved = await this.store.save(lastId, stateHash, text);
+    const saved = await this.store.save(lastId, stateHash, parts);
+    const bytes = parts.reduce((sum, part) => sum + part.length, 0);
     this.#lastSavedId = lastId;
     this.worstStallMs = Math.max(this.worstStallMs, longest);
     const stats = {
       lastId,
       stateHash,
-      bytes: text.length,
+      bytes,
       longestStallMs: Math.round(longest * 10) / 10,
       totalMs: Math.round(performance.now() - started),
     };

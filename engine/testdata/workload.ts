@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { ASSET_SYMBOLS } from "@trading/shared/assets";
-import type { InputFields } from "@trading/shared/schemas";
+import { formatPriceValue, type InputFields } from "@trading/shared/schemas";
 import { createState } from "../core/state.ts";
 import { applyFields } from "../core/step.ts";
 
@@ -154,12 +154,9 @@ export function toEntries(ops: readonly Op[], startMs = 1_700_000_000_000): Stre
       case "price": {
         const mid = mids[op.asset] = bps(mids[op.asset]!, op.moveBps);
         const half = mid * BigInt(op.spreadBps) / 20_000n;
+        const bid = mid - half > 0n ? mid - half : 1n;
         push(op.dtMs, {
-          kind: "price",
-          asset: ASSET_SYMBOLS[op.asset]!,
-          bid: String(mid - half > 0n ? mid - half : 1n),
-          ask: String(mid + half),
-          ts: String(ms * 1000),
+          price: formatPriceValue(ASSET_SYMBOLS[op.asset]!, bid, mid + half, BigInt(ms) * 1000n),
         });
         break;
       }
@@ -218,7 +215,7 @@ export function toEntries(ops: readonly Op[], startMs = 1_700_000_000_000): Stre
 const GARBAGE: Array<(requestId: string) => InputFields> = [
   (requestId) => ({ kind: "open", requestId, userId: "u1", asset: "BTC", side: "up" }),
   (requestId) => ({ kind: "nope", requestId }),
-  () => ({ kind: "price", asset: "BTC", bid: "-1", ask: "1", ts: "0" }),
+  () => ({ price: "BTC -1 1 0" }),
   (requestId) => ({ kind: "close", requestId, userId: "u1", orderId: "1e3" }),
   () => ({ junk: "" }), // Redis refuses an entry with no field at all
   (requestId) => ({ kind: "create_account", requestId, userId: "u1", balance: "999999999" }),

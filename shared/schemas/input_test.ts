@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeInput, encodeInput, fieldsFromArray } from "./input.ts";
+import { decodeFlat, decodeInput, encodeInput, fieldsFromArray } from "./input.ts";
 
 const open = {
   kind: "open",
@@ -25,7 +25,7 @@ Deno.test("decodeInput types every kind, amounts as bigint", () => {
     stopLoss: 9000000n,
     idempotencyKey: "k-1",
   });
-  assert.ok(decodeInput({ kind: "price", asset: "ETH", bid: "1", ask: "2", ts: "3" }).ok);
+  assert.ok(decodeInput({ price: "ETH 1 2 3" }).ok);
   assert.ok(decodeInput({ kind: "create_account", requestId: "r", userId: "u" }).ok);
   assert.ok(decodeInput({ kind: "close", requestId: "r", userId: "u", orderId: "12" }).ok);
 });
@@ -71,6 +71,14 @@ Deno.test("decodeInput never throws, whatever it is given", () => {
   }
 });
 
+Deno.test("a field named __proto__ stays a field and makes the entry invalid", () => {
+  const fields = fieldsFromArray(["price", "BTC 1 2 3", "__proto__", "x"]);
+  assert.equal(Object.getPrototypeOf(fields), Object.prototype);
+  assert.equal(Object.hasOwn(fields, "__proto__"), true);
+  assert.equal(decodeInput(fields).ok, false);
+  assert.equal(decodeFlat(["price", "BTC 1 2 3", "__proto__", "x"]).ok, false);
+});
+
 Deno.test("fieldsFromArray marks a repeated field so the entry is refused", () => {
   const fields = fieldsFromArray([
     "kind",
@@ -99,7 +107,59 @@ Deno.test("fieldsFromArray marks a repeated field so the entry is refused", () =
 });
 
 Deno.test("encodeInput writes the wire form decodeInput reads back", () => {
+  const price = decodeInput({ price: "SOL 1501200 1501234 99" });
+  assert.ok(price.ok);
+  assert.deepEqual(encodeInput(price.entry), { price: "SOL 1501200 1501234 99" });
   const decoded = decodeInput({ ...open, takeProfit: "11000000" });
   assert.ok(decoded.ok);
   assert.deepEqual(encodeInput(decoded.entry), { ...open, takeProfit: "11000000" });
+});
+
+Deno.test("price entries: one field, parsed exactly or refused", () => {
+  assert.deepEqual(decodeInput({ price: "BTC 9700050 9700150 1732579200123456" }), {
+    ok: true,
+    entry: { kind: "price", asset: "BTC", bid: 9700050n, ask: 9700150n, ts: 1732579200123456n },
+  });
+  const refused = [
+    "BTC 9700050 9700150",
+    "BTC 9700050 9700150 1 2",
+    "BTC  9700050 9700150 1",
+    "btc 1 2 3",
+    "BTC 0 2 3",
+    "BTC 3 2 3",
+    "BTC -1 2 3",
+    "BTC 1e3 2000 3",
+    "BTC 01 2 3",
+    "BTC 1 2 " + "9".repeat(19),
+    "",
+  ];
+  for (const value of refused) assert.equal(decodeInput({ price: value }).ok, false, value);
+  assert.equal(decodeInput({ price: "BTC 1 2 3", extra: "x" }).ok, false);
+  assert.equal(decodeInput({ price: 5 }).ok, false);
+});
+
+Deno.test("decodeFlat agrees with decodeInput on any flat reply", async () => {
+  const fc = (await import("fast-check")).default;
+  const value = fc.oneof(
+    fc.constantFrom(
+      "price",
+      "kind",
+      "BTC 1 2 3",
+      "ETH 350000 350010 0",
+      "BTC 2 1 0",
+      "query",
+      "r1",
+      "u1",
+    ),
+    fc.string({ maxLength: 12 }),
+  );
+  fc.assert(
+    fc.property(fc.array(value, { maxLength: 8 }), (flat) => {
+      const fromFlat = decodeFlat(flat);
+      const fromObject = decodeInput(fieldsFromArray(flat));
+      assert.deepEqual(fromFlat.ok, fromObject.ok, JSON.stringify(flat));
+      if (fromFlat.ok && fromObject.ok) assert.deepEqual(fromFlat.entry, fromObject.entry);
+    }),
+    { numRuns: 5000, seed: 99 },
+  );
 });

@@ -1,0 +1,240 @@
+/**
+ * Recovery benchmark against real Redis and Postgres (`deno task bench:recovery`):
+ * (a) replay rate over 1M input entries; (b) restart-to-serving of the real engine process
+ * with a snapshot and 10 s of backlog behind it; (c) the longest event-loop stall while the
+ * engine's snapshotter writes 100k accounts + 100k positions to Postgres.
+ * Uses Redis database 14 and a throwaway Postgres database; prints numbers, asserts nothing.
+ */
+import postgres from "postgres";
+import { Redis } from "ioredis";
+import { migrate } from "@trading/shared/db";
+import { createLogger } from "@trading/shared/log";
+import { INPUT_STREAM, type StreamEntryReply } from "@trading/shared/redis";
+import { apply } from "../core/apply.ts";
+import { createState } from "../core/state.ts";
+import { applyBatch } from "../io/batch.ts";
+import { Snapshotter } from "../io/snapshotter.ts";
+import { SnapshotStore } from "../io/snapshots.ts";
+
+const REDIS_URL = Deno.env.get("BENCH_REDIS_URL") ?? "redis://127.0.0.1:6379/14";
+const ADMIN_URL = Deno.env.get("BENCH_ADMIN_DATABASE_URL") ??
+  "postgres://postgres@127.0.0.1:5432/postgres";
+const quick = Deno.args.includes("--quick");
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const log = createLogger("bench", "error");
+
+/** Appends `count` entries: mostly prices, with accounts and open/close pairs mixed in. */
+async function fill(redis: Redis, count: number, firstUser = 0): Promise<void> {
+  const assets = ["BTC", "ETH", "SOL"];
+  const mids = [9_700_000, 350_000, 1_500_000];
+  let user = firstUser;
+  for (let i = 0; i < count;) {
+    const pipeline = redis.pipeline();
+    for (let j = 0; j < 2000 && i < count; j++, i++) {
+      if (i % 20 === 0) {
+        pipeline.xadd(
+          INPUT_STREAM,
+          "*",
+          "kind",
+          "create_account",
+          "requestId",
+          `a${user}`,
+          "userId",
+          `u${user}`,
+        );
+        user++;
+      } else if (i % 20 === 1 && user > 0) {
+        pipeline.xadd(
+          INPUT_STREAM,
+          "*",
+          "kind",
+          "open",
+          "requestId",
+          `o${i}`,
+          "userId",
+          `u${user - 1}`,
+          "asset",
+          "ETH",
+          "side",
+          "long",
+          "marginCents",
+          "1000",
+          "leverage",
+          "5",
+          "slippageBps",
+          "10000",
+          "expectedPrice",
+          "350010",
+        );
+      } else {
+        const a = i % 3;
+        const mid = mids[a]! + (i % 50);
+        pipeline.xadd(
+          INPUT_STREAM,
+          "*",
+          "price",
+          `${assets[a]!} ${String(mid)} ${String(mid + 2)} 0`,
+        );
+      }
+    }
+    await pipeline.exec();
+  }
+}
+
+async function replayRate(redis: Redis, entries: number) {
+  await redis.flushdb();
+  await fill(redis, entries);
+  const state = createState();
+  const started = performance.now();
+  let replayed = 0;
+  let applyMs = 0;
+  const read = (afterId: string) =>
+    redis.xrange(INPUT_STREAM, `(${afterId}`, "+", "COUNT", 10_000) as Promise<StreamEntryReply[]>;
+  let pending = read(state.lastId);
+  for (;;) {
+    const batch = await pending;
+    if (batch.length === 0) break;
+    pending = read(batch[batch.length - 1]![0]);
+    const t = performance.now();
+    applyBatch(state, batch, "0-0");
+    applyMs += performance.now() - t;
+    replayed += batch.length;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { replayed, seconds, rate: replayed / seconds, applyRate: replayed / (applyMs / 1000) };
+}
+
+async function restartToServing(redis: Redis, databaseUrl: string, backlog: number) {
+  await redis.flushdb();
+  const env = {
+    ...Deno.env.toObject(),
+    REDIS_URL,
+    DATABASE_URL: databaseUrl,
+    JWT_SECRET: "x".repeat(32),
+    SNAPSHOT_INTERVAL_MS: "1000",
+  };
+  // A first engine builds up state and a snapshot, then stops.
+  await fill(redis, backlog);
+  const first = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "engine/main.ts"],
+    env,
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  await waitFor(first, "snapshot saved");
+  first.kill("SIGKILL");
+  await first.status;
+  // 10 s of traffic arrives while it is down.
+  await fill(redis, backlog, 1_000_000);
+  const started = performance.now();
+  const second = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "engine/main.ts"],
+    env,
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const line = await waitFor(second, '"serving"');
+  const elapsed = performance.now() - started;
+  second.kill("SIGTERM");
+  await second.status;
+  return { elapsedMs: elapsed, line };
+}
+
+async function waitFor(child: Deno.ChildProcess, text: string): Promise<string> {
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`process ended before "${text}"`);
+    buffer += value;
+    const line = buffer.split("\n").find((l) => l.includes(text));
+    if (line) {
+      reader.releaseLock();
+      child.stdout.cancel().catch(() => {});
+      return line;
+    }
+  }
+}
+
+async function snapshotStall(databaseUrl: string, count: number) {
+  const sql = postgres(databaseUrl, { onnotice: () => {}, max: 2 });
+  await migrate(sql);
+  const state = createState();
+  let seq = 0;
+  const id = () => `1700000000000-${++seq}`;
+  apply(state, { kind: "price", asset: "ETH", bid: 350_000n, ask: 350_010n, ts: 0n }, id());
+  for (let i = 0; i < count; i++) {
+    const userId = `user-${i.toString(36).padStart(8, "0")}-0000-0000-000000000000`;
+    apply(state, { kind: "create_account", requestId: "a", userId }, id());
+    apply(state, {
+      kind: "open",
+      requestId: "r",
+      userId,
+      asset: "ETH",
+      side: i % 2 ? "long" : "short",
+      marginCents: 1000n,
+      leverage: 1 + (i % 100),
+      slippageBps: 10_000,
+      expectedPrice: 350_005n,
+      stopLoss: undefined,
+      takeProfit: undefined,
+    }, id());
+  }
+  const store = new SnapshotStore(sql, log);
+  let saved: { bytes: number; totalMs: number } | undefined;
+  const snapshotter = new Snapshotter(state, store, log, 1, (_meta, stats) => {
+    saved = stats;
+    return Promise.resolve();
+  });
+  // Measure what the loop would feel: the longest gap between 1 ms ticks during the snapshot.
+  let worstLagMs = 0;
+  let last = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    worstLagMs = Math.max(worstLagMs, now - last - 1);
+    last = now;
+  }, 1);
+  snapshotter.maybeStart(Date.now());
+  await snapshotter.settle();
+  clearInterval(ticker);
+  await sql.end();
+  return { worstLagMs, ownStallMs: snapshotter.worstStallMs, ...saved! };
+}
+
+const redis = new Redis(REDIS_URL);
+const admin = postgres(ADMIN_URL, { onnotice: () => {}, max: 1 });
+const dbName = `bench_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+await admin.unsafe(`CREATE DATABASE ${dbName}`);
+const databaseUrl = `postgres://postgres@127.0.0.1:5432/${dbName}`;
+try {
+  console.log(`recovery benchmark — ${navigator.hardwareConcurrency} cores, Redis ${REDIS_URL}`);
+  const entries = quick ? 100_000 : 1_000_000;
+  const replay = await replayRate(redis, entries);
+  console.log(
+    `\n(a) replay: ${fmt(replay.replayed)} entries in ${replay.seconds.toFixed(2)} s = ` +
+      `${fmt(replay.rate)} entries/s read from Redis and applied (target >= 300,000); ` +
+      `validation + apply alone ${fmt(replay.applyRate)} entries/s`,
+  );
+  const backlog = quick ? 10_000 : 50_000;
+  const restart = await restartToServing(redis, databaseUrl, backlog);
+  console.log(
+    `\n(b) restart to serving with ${fmt(backlog)} entries of backlog after the snapshot ` +
+      `(10 s at 5,000 entries/s): ${
+        (restart.elapsedMs / 1000).toFixed(2)
+      } s from spawn (target <= 3 s)`,
+  );
+  const count = quick ? 10_000 : 100_000;
+  const stall = await snapshotStall(databaseUrl, count);
+  console.log(
+    `\n(c) snapshot of ${fmt(count)} accounts + ${fmt(count)} positions written to Postgres: ` +
+      `longest event-loop stall ${stall.worstLagMs.toFixed(1)} ms (its own slices at most ` +
+      `${stall.ownStallMs.toFixed(1)} ms), ${
+        (stall.bytes / 1_048_576).toFixed(1)
+      } MiB in ${stall.totalMs} ms (target <= 50 ms)`,
+  );
+} finally {
+  await redis.flushdb();
+  redis.disconnect();
+  await admin.unsafe(`DROP DATABASE ${dbName} WITH (FORCE)`);
+  await admin.end();
+}
