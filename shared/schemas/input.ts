@@ -164,7 +164,101 @@ export function decodeFlat(flat: readonly string[]): DecodedInput {
     const parsed = parsePriceValue(flat[1]!);
     return typeof parsed === "string" ? { ok: false, reason: parsed } : { ok: true, entry: parsed };
   }
-  return decodeInput(fieldsFromArray(flat));
+  const fields = fieldsFromArray(flat);
+  const fast = decodeInstructionFast(fields);
+  return fast === undefined ? decodeInput(fields) : { ok: true, entry: fast };
+}
+
+const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const KEY_RE = /^[\x21-\x7e]{1,64}$/;
+const ORDER_ID_RE = /^[1-9][0-9]{0,15}$/;
+const SMALL_INT_RE = /^(0|[1-9][0-9]{0,5})$/;
+const OPEN_FIELDS = new Set([
+  "kind",
+  "requestId",
+  "userId",
+  "idempotencyKey",
+  "asset",
+  "side",
+  "marginCents",
+  "leverage",
+  "slippageBps",
+  "expectedPrice",
+  "stopLoss",
+  "takeProfit",
+]);
+const CLOSE_FIELDS = new Set(["kind", "requestId", "userId", "idempotencyKey", "orderId"]);
+const PLAIN_FIELDS = new Set(["kind", "requestId", "userId"]);
+
+function onlyFields(fields: InputFields, allowed: ReadonlySet<string>): boolean {
+  for (const name in fields) if (!allowed.has(name)) return false;
+  return true;
+}
+
+function positive(text: string | undefined): bigint | undefined {
+  if (text === undefined || !unsignedIntRe.test(text)) return undefined;
+  const value = BigInt(text);
+  return value > 0n ? value : undefined;
+}
+
+/**
+ * Instructions without zod, accepting exactly what `instructionEntrySchema` accepts (a
+ * property test holds it to that); undefined sends the entry through zod, which words the
+ * refusal. Replay and the live loop decode every instruction, so this is on their hot path.
+ */
+function decodeInstructionFast(f: InputFields): InstructionEntry | undefined {
+  const { kind, requestId, userId, idempotencyKey } = f;
+  if (
+    requestId === undefined || userId === undefined || !ID_RE.test(requestId) || !ID_RE.test(userId)
+  ) {
+    return undefined;
+  }
+  if (kind === "create_account" || kind === "query") {
+    return onlyFields(f, PLAIN_FIELDS) ? { kind, requestId, userId } : undefined;
+  }
+  if (idempotencyKey !== undefined && !KEY_RE.test(idempotencyKey)) return undefined;
+  const keyed = idempotencyKey === undefined ? {} : { idempotencyKey };
+  if (kind === "close") {
+    if (!onlyFields(f, CLOSE_FIELDS) || f.orderId === undefined || !ORDER_ID_RE.test(f.orderId)) {
+      return undefined;
+    }
+    return { kind, requestId, userId, ...keyed, orderId: f.orderId };
+  }
+  if (kind !== "open" || !onlyFields(f, OPEN_FIELDS)) return undefined;
+  const { asset, side, leverage, slippageBps, stopLoss, takeProfit } = f;
+  if (asset === undefined || !ASSET_TEXT_RE.test(asset) || (side !== "long" && side !== "short")) {
+    return undefined;
+  }
+  if (leverage === undefined || slippageBps === undefined) return undefined;
+  if (!SMALL_INT_RE.test(leverage) || !SMALL_INT_RE.test(slippageBps)) return undefined;
+  const leverageValue = Number(leverage);
+  const slippageValue = Number(slippageBps);
+  if (leverageValue < 1 || leverageValue > 100 || slippageValue > 10_000) return undefined;
+  const marginCents = positive(f.marginCents);
+  const expectedPrice = positive(f.expectedPrice);
+  const stopLossValue = positive(stopLoss);
+  const takeProfitValue = positive(takeProfit);
+  if (marginCents === undefined || expectedPrice === undefined) return undefined;
+  if (
+    (stopLoss !== undefined && stopLossValue === undefined) ||
+    (takeProfit !== undefined && takeProfitValue === undefined)
+  ) {
+    return undefined;
+  }
+  return {
+    kind,
+    requestId,
+    userId,
+    ...keyed,
+    asset,
+    side,
+    marginCents,
+    leverage: leverageValue,
+    slippageBps: slippageValue,
+    expectedPrice,
+    ...(stopLossValue === undefined ? {} : { stopLoss: stopLossValue }),
+    ...(takeProfitValue === undefined ? {} : { takeProfit: takeProfitValue }),
+  };
 }
 
 /** Redis returns an entry's fields as a flat [field, value, ...] array; this makes the map. */

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { decodeFlat, decodeInput, encodeInput, fieldsFromArray } from "./input.ts";
+import fc from "fast-check";
+import {
+  decodeFlat,
+  decodeInput,
+  encodeInput,
+  fieldsFromArray,
+  instructionEntrySchema,
+} from "./input.ts";
 
 const open = {
   kind: "open",
@@ -138,8 +145,7 @@ Deno.test("price entries: one field, parsed exactly or refused", () => {
   assert.equal(decodeInput({ price: 5 }).ok, false);
 });
 
-Deno.test("decodeFlat agrees with decodeInput on any flat reply", async () => {
-  const fc = (await import("fast-check")).default;
+Deno.test("decodeFlat agrees with decodeInput on any flat reply", () => {
   const value = fc.oneof(
     fc.constantFrom(
       "price",
@@ -162,4 +168,93 @@ Deno.test("decodeFlat agrees with decodeInput on any flat reply", async () => {
     }),
     { numRuns: 5000, seed: 99 },
   );
+});
+
+Deno.test("the instruction fast path accepts exactly what zod accepts, with the same result", async () => {
+  const value = (good: string[]) =>
+    fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(...good) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          "",
+          "0",
+          "-1",
+          "1e3",
+          "01",
+          " 1",
+          "101",
+          "10001",
+          "x".repeat(65),
+          "a b",
+          "BTC",
+        ),
+      },
+      { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
+    );
+  const fieldsOf: Record<string, string[]> = {
+    open: [
+      "requestId",
+      "userId",
+      "asset",
+      "side",
+      "marginCents",
+      "leverage",
+      "slippageBps",
+      "expectedPrice",
+    ],
+    close: ["requestId", "userId", "orderId"],
+    query: ["requestId", "userId"],
+    create_account: ["requestId", "userId"],
+  };
+  const values: Record<string, fc.Arbitrary<string>> = {
+    requestId: value(["r1", "req-2_x"]),
+    userId: value(["u1", "user_9"]),
+    idempotencyKey: value(["k1", "!~key"]),
+    asset: value(["BTC", "SOL", "DOGE1"]),
+    side: value(["long", "short"]),
+    marginCents: value(["100", "10000", "999999999999999999"]),
+    leverage: value(["1", "10", "100"]),
+    slippageBps: value(["0", "100", "10000"]),
+    expectedPrice: value(["9700050", "1"]),
+    stopLoss: value(["9000000"]),
+    takeProfit: value(["12000000"]),
+    orderId: value(["1", "42", "9999999999999999"]),
+    extra: value(["1"]),
+  };
+  const entry = fc.constantFrom(...Object.keys(fieldsOf)).chain((kind) => {
+    const required = fieldsOf[kind]!;
+    const optional = kind === "open"
+      ? ["idempotencyKey", "stopLoss", "takeProfit"]
+      : kind === "close"
+      ? ["idempotencyKey"]
+      : [];
+    const keys = [...required, ...optional];
+    const shape = Object.fromEntries(keys.map((k) => [k, values[k]!]));
+    return fc.record(shape, { requiredKeys: required.filter(() => true) }).chain((record) =>
+      fc.tuple(fc.nat(9), fc.constantFrom("extra", "orderId", "asset", "stopLoss")).map(
+        ([dice, extraKey]) => {
+          const copy: Record<string, string> = { kind, ...record };
+          if (dice === 0) delete copy[required[dice % required.length]!];
+          if (dice === 1) copy[extraKey] = "1";
+          return copy;
+        },
+      )
+    );
+  });
+  let accepted = 0;
+  fc.assert(
+    fc.property(entry, (candidate) => {
+      const flat = Object.entries(candidate).flat() as string[];
+      const zod = instructionEntrySchema.safeParse(candidate);
+      const decoded = decodeFlat(flat);
+      assert.equal(decoded.ok, zod.success, JSON.stringify(candidate));
+      if (decoded.ok && zod.success) {
+        accepted++;
+        assert.deepEqual(decoded.entry, zod.data);
+      }
+    }),
+    { numRuns: 20_000, seed: 7 },
+  );
+  assert.ok(accepted > 200, `only ${accepted} valid instructions generated`);
 });
