@@ -28,7 +28,6 @@ import {
   triggerReason,
 } from "./positions.ts";
 import type { Account, EngineState, Position, Quote } from "./state.ts";
-import { positionRow } from "./snapshot_rows.ts";
 import { idempotencyMapKey, idempotentAnswer } from "./state.ts";
 
 const NO_OUTPUTS: readonly EngineOutput[] = Object.freeze([]);
@@ -263,7 +262,7 @@ function openPosition(state: EngineState, entry: OpenEntry): Outcome {
     takeProfit,
     openedAtMs: state.lastMs,
     view: undefined!,
-    row: undefined!,
+    row: undefined,
   };
   account.balanceCents -= entry.marginCents;
   state.orders.record(position.seq, position.userId, position.openedAtMs);
@@ -274,7 +273,6 @@ function openPosition(state: EngineState, entry: OpenEntry): Outcome {
 /** Books an open position into the state and its derived indexes. */
 export function addPosition(state: EngineState, account: Account, position: Position): void {
   position.view = orderView(position);
-  position.row = positionRow(position);
   account.lockedCents += position.marginCents;
   account.openSeqs.add(position.seq);
   state.positions.set(position.seq, position);

@@ -8,6 +8,7 @@ import type { Asset } from "@trading/shared/assets";
 import { isAsset } from "@trading/shared/assets";
 import { addPosition } from "./apply.ts";
 import { OrderLog } from "./order_log.ts";
+import { positionRow } from "./snapshot_rows.ts";
 import type { Account, EngineState, Position, StoredAnswer } from "./state.ts";
 import { createState, idempotencyMapKey, idempotentAnswer } from "./state.ts";
 
@@ -28,7 +29,8 @@ export interface StateView {
   head: string;
   userIds: string[];
   balances: bigint[];
-  positionRows: string[];
+  /** Open positions, by reference: they are immutable, their rows are encoded in parts. */
+  positions: Position[];
   idempotencyRows: string[];
   orders: { firstSeq: number; owners: string[]; openedAtMs: number[] };
 }
@@ -57,13 +59,11 @@ export function captureState(state: EngineState): StateView {
     userIds[i] = account.userId;
     balances[i++] = account.balanceCents;
   }
-  const positionRows: string[] = new Array(state.positions.size);
-  i = 0;
-  for (const position of state.positions.values()) positionRows[i++] = position.row;
+  const positions = [...state.positions.values()];
   const idempotencyRows: string[] = new Array(state.idempotency.size);
   i = 0;
   for (const entry of state.idempotency.values()) idempotencyRows[i++] = entry.row;
-  return { head, userIds, balances, positionRows, idempotencyRows, orders: state.orders.capture() };
+  return { head, userIds, balances, positions, idempotencyRows, orders: state.orders.capture() };
 }
 
 /** The canonical text of a view, in parts of at most `rowsPerPart` rows each. */
@@ -79,7 +79,16 @@ export function* encodeParts(view: StateView, rowsPerPart = 2000): Generator<str
     yield (start > 0 ? "," : "") + rows.join(",");
   }
   yield `],"positions":[`;
-  yield* joinedParts(view.positionRows, rowsPerPart * 4);
+  const { positions } = view;
+  for (let start = 0; start < positions.length; start += rowsPerPart) {
+    const end = Math.min(start + rowsPerPart, positions.length);
+    const rows: string[] = new Array(end - start);
+    for (let i = start; i < end; i++) {
+      const position = positions[i]!;
+      rows[i - start] = position.row ??= positionRow(position);
+    }
+    yield (start > 0 ? "," : "") + rows.join(",");
+  }
   yield `],"idempotency":[`;
   yield* joinedParts(view.idempotencyRows, rowsPerPart * 4);
   const { firstSeq, owners, openedAtMs } = view.orders;
@@ -205,7 +214,7 @@ function decodePosition(row: Row): Position {
     takeProfit: row[10] === null ? undefined : big(row[10], "position.takeProfit"),
     openedAtMs: int(row[11], "position.openedAtMs"),
     view: undefined!, // derived, set by addPosition
-    row: undefined!,
+    row: undefined,
   };
 }
 

@@ -67,8 +67,11 @@ export interface Position {
   openedAtMs: number;
   /** Derived: the position as clients see it, formatted once at open. */
   view: OrderView;
-  /** Derived: the position's canonical snapshot row, encoded once at open. */
-  row: string;
+  /**
+   * Derived cache: the position's canonical snapshot row, encoded by the first snapshot that
+   * meets the position (positions never change), so opening one costs nothing extra.
+   */
+  row: string | undefined;
 }
 
 /** The first answer to an (user, Idempotency-Key), returned again on a repeat. */

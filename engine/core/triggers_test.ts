@@ -17,7 +17,7 @@ function position(seq: number, side: "long" | "short", levels: Partial<Position>
     takeProfit: undefined,
     openedAtMs: 0,
     view: undefined!,
-    row: undefined!,
+    row: undefined,
     ...levels,
   };
 }
