@@ -52,6 +52,9 @@ const MIGRATIONS: string[] = [
      data text NOT NULL,
      PRIMARY KEY (snapshot_id, idx)
    )`,
+  // Order IDs count from 1 in each engine:input's life; if a stream is ever started afresh
+  // beside an old history, its order 1 must not be mistaken for the old one.
+  `ALTER TABLE trades DROP CONSTRAINT trades_pkey, ADD PRIMARY KEY (order_id, opened_at)`,
 ];
 
 /** Applies the migrations not yet applied, under an advisory lock so processes can race. */

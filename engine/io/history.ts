@@ -1,6 +1,7 @@
 /**
  * Trade history: a consumer group on engine:output writes every close (manual, stop-loss,
- * take-profit, liquidation) to Postgres. Upserts are idempotent on order ID and entries are
+ * take-profit, liquidation) to Postgres. Upserts are idempotent on the order (ID and opening
+ * time) and entries are
  * acknowledged only after the commit, so a crash anywhere loses and doubles nothing.
  */
 import type { Redis } from "ioredis";
@@ -133,7 +134,7 @@ export class HistoryWriter {
     const rows = historyRows(entries);
     if (rows.length === 0) return;
     const { sql } = this.options;
-    await sql`INSERT INTO trades ${sql(rows)} ON CONFLICT (order_id) DO NOTHING`;
+    await sql`INSERT INTO trades ${sql(rows)} ON CONFLICT (order_id, opened_at) DO NOTHING`;
     this.written += rows.length;
   }
 }
