@@ -170,7 +170,7 @@ Deno.test("decodeFlat agrees with decodeInput on any flat reply", () => {
   );
 });
 
-Deno.test("the instruction fast path accepts exactly what zod accepts, with the same result", async () => {
+Deno.test("the instruction fast path accepts exactly what zod accepts, with the same result", () => {
   const value = (good: string[]) =>
     fc.oneof(
       { weight: 4, arbitrary: fc.constantFrom(...good) },
