@@ -133,20 +133,23 @@ export function decodeInput(fields: unknown): DecodedInput {
   const record = typeof fields === "object" && fields !== null
     ? fields as Record<string, unknown>
     : {};
+  let reason: string;
   if (Object.hasOwn(record, "price")) {
-    const keys = Object.keys(record).length;
     const value = record.price;
-    const parsed = keys !== 1
+    const parsed = Object.keys(record).length !== 1
       ? "a price entry has the single field price"
       : typeof value !== "string"
       ? "price: must be a string"
       : parsePriceValue(value);
-    return typeof parsed === "string" ? { ok: false, reason: parsed } : { ok: true, entry: parsed };
+    if (typeof parsed !== "string") return { ok: true, entry: parsed };
+    reason = parsed;
+  } else {
+    const parsed = instructionEntrySchema.safeParse(fields);
+    if (parsed.success) return { ok: true, entry: parsed.data };
+    reason = parsed.error.issues.slice(0, 3)
+      .map((issue) => `${issue.path.join(".") || "entry"}: ${issue.message}`).join("; ");
   }
-  const parsed = instructionEntrySchema.safeParse(fields);
-  if (parsed.success) return { ok: true, entry: parsed.data };
-  const reason = parsed.error.issues.slice(0, 3)
-    .map((issue) => `${issue.path.join(".") || "entry"}: ${issue.message}`).join("; ");
+  // Whatever is wrong, a well-formed requestId gets its refusal instead of a timeout.
   const requestId = requestIdSchema.safeParse(record.requestId);
   const userId = userIdSchema.safeParse(record.userId);
   return {
