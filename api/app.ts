@@ -4,6 +4,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -40,6 +41,16 @@ export function buildApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   });
 
   api.use("*", secureHeaders());
+  const allowed = new Set(deps.corsOrigins ?? []);
+  api.use(
+    "*",
+    cors({
+      origin: (origin) => allowed.has(origin) ? origin : null,
+      allowHeaders: ["authorization", "content-type", "idempotency-key"],
+      allowMethods: ["GET", "POST"],
+      maxAge: 600,
+    }),
+  );
   api.use("*", async (c, next) => {
     if (c.req.method === "POST") {
       const type = c.req.header("content-type") ?? "";

@@ -26,6 +26,8 @@ export interface ApiDeps {
   nowMs?: () => number;
   newId?: () => string;
   engineTimeoutMs?: number;
+  /** Browser origins allowed by CORS; none when absent. */
+  corsOrigins?: readonly string[];
   /** Signin attempts allowed per minute, per IP and per email. */
   signinLimitPerMinute?: number;
 }

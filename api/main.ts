@@ -46,6 +46,7 @@ const app = buildApp({
   history: postgresHistory(sql),
   passwords: argon2id,
   jwtSecret: config.jwtSecret,
+  corsOrigins: config.corsOrigins,
   log,
   health: async () => {
     const [redisOk, postgresOk, status] = await Promise.all([

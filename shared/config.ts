@@ -26,6 +26,8 @@ const envSchema = z.object({
   // Must stay below 1/maxLeverage (100 bps) so a new position always starts above maintenance.
   MMR_BPS: z.coerce.number().int().min(1).max(99).default(50),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Comma-separated origins allowed to call the API from a browser. */
+  CORS_ORIGINS: z.string().max(2000).optional(),
   /** "BTC:BTC_USDC_PERP,ETH:ETH_USDC_PERP,…": which Backpack market prices each asset. */
   MARKETS: z.string().regex(/^[A-Z]+:[A-Z0-9_]+(,[A-Z]+:[A-Z0-9_]+)*$/).optional(),
 });
@@ -47,6 +49,8 @@ export type Config = {
   logLevel: "debug" | "info" | "warn" | "error";
   /** Backpack market → the asset it prices. */
   markets: Map<string, Asset>;
+  /** Browser origins allowed by CORS (none by default). */
+  corsOrigins: string[];
 };
 
 export class ConfigError extends Error {
@@ -90,6 +94,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     mmrBps: e.MMR_BPS,
     logLevel: e.LOG_LEVEL,
     markets: parseMarkets(e.MARKETS),
+    corsOrigins: (e.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter((o) => o !== ""),
   };
 }
 
