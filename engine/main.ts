@@ -33,9 +33,9 @@ if (config.databaseUrl === undefined) {
   Deno.exit(2);
 }
 
-const redis = connectRedis(config.redisUrl, { name: "engine" });
-const reader = connectRedis(config.redisUrl, { name: "engine-reader" });
-const historyReader = connectRedis(config.redisUrl, { name: "engine-history" });
+const redis = connectRedis(config.redisUrl, { name: "engine", log });
+const reader = connectRedis(config.redisUrl, { name: "engine-reader", log });
+const historyReader = connectRedis(config.redisUrl, { name: "engine-history", log });
 const sql = connectPostgres(config.databaseUrl, { max: 4 });
 await migrate(sql);
 

@@ -32,7 +32,7 @@ if (config.databaseUrl === undefined && !Deno.args.includes("--from-start")) {
   Deno.exit(2);
 }
 const log = createLogger("replay", "warn");
-const redis = connectRedis(config.redisUrl, { name: "replay" });
+const redis = connectRedis(config.redisUrl, { name: "replay", log });
 const until = arg("--until");
 
 let state: EngineState;

@@ -14,7 +14,7 @@ try {
   Deno.exit(2);
 }
 const log = createLogger("gateway", config.logLevel);
-const reader = connectRedis(config.redisUrl, { name: "gateway-reader" });
+const reader = connectRedis(config.redisUrl, { name: "gateway-reader", log });
 await redisReady(reader);
 const gateway = await startGateway({
   port: config.gatewayPort,

@@ -1,5 +1,6 @@
 /** Redis connections and the stream names every process agrees on. */
 import { Redis } from "ioredis";
+import type { Logger } from "./log.ts";
 
 export const INPUT_STREAM = "engine:input";
 export const OUTPUT_STREAM = "engine:output";
@@ -13,6 +14,8 @@ export interface RedisOptions {
   name: string;
   /** Fail commands at once while disconnected instead of queueing them (for quick 503s). */
   failFast?: boolean;
+  /** Where to say that the connection went down and came back (once each). */
+  log?: Logger;
 }
 
 /**
@@ -20,7 +23,7 @@ export interface RedisOptions {
  * their own: a blocking XREAD freezes every other command on its connection.
  */
 export function connectRedis(url: string | undefined, options: RedisOptions): Redis {
-  return new Redis(url ?? DEFAULT_REDIS_URL, {
+  const redis = new Redis(url ?? DEFAULT_REDIS_URL, {
     connectionName: options.name,
     lazyConnect: false,
     maxRetriesPerRequest: options.failFast ? 0 : null,
@@ -28,6 +31,18 @@ export function connectRedis(url: string | undefined, options: RedisOptions): Re
     retryStrategy: (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 1000),
     reconnectOnError: () => true,
   });
+  // Without a listener ioredis prints every failed reconnect; say it once per outage instead.
+  let down = false;
+  redis.on("error", (error: Error) => {
+    if (down) return;
+    down = true;
+    options.log?.warn("redis unavailable; reconnecting", { connection: options.name, error });
+  });
+  redis.on("ready", () => {
+    if (down) options.log?.info("redis connection restored", { connection: options.name });
+    down = false;
+  });
+  return redis;
 }
 
 /** Redis replies an entry as [id, [field, value, ...]]. */

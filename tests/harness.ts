@@ -66,7 +66,7 @@ export class Env {
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       HOME: Deno.env.get("HOME") ?? "/root",
       DENO_DIR: Deno.env.get("DENO_DIR") ?? "",
-      REDIS_URL: `${REDIS_BASE}/${redisDb}`,
+      REDIS_URL: extraEnv.REDIS_URL ?? `${REDIS_BASE}/${redisDb}`,
       DATABASE_URL: databaseUrl,
       JWT_SECRET,
       API_PORT: String(ports.api),
@@ -79,6 +79,7 @@ export class Env {
     };
     if (!this.env.DENO_DIR) delete this.env.DENO_DIR;
     this.redis = new Redis(this.env.REDIS_URL!, { maxRetriesPerRequest: 1 });
+    this.redis.on("error", () => {}); // outage tests stop Redis on purpose
     this.sql = postgres(databaseUrl, { onnotice: () => {}, max: 2 });
     this.ownsDatabase = extraEnv.DATABASE_URL === undefined;
   }
@@ -92,6 +93,7 @@ export class Env {
       await admin.end();
     }
     const redisDb = 1 + Math.floor(Math.random() * 15);
+    // A REDIS_URL in extraEnv (a private server) is used as it is.
     const ports = { api: freePort(), gateway: freePort(), sim: freePort() };
     const env = new Env(dbName, redisDb, ports, extraEnv);
     await env.redis.flushdb();
