@@ -8,7 +8,13 @@ import type { Redis } from "ioredis";
 import type { Asset } from "@trading/shared/assets";
 import { isAsset } from "@trading/shared/assets";
 import type { Logger } from "@trading/shared/log";
-import { INPUT_STREAM, lastStreamId, OUTPUT_STREAM, type XReadReply } from "@trading/shared/redis";
+import {
+  INPUT_STREAM,
+  lastStreamId,
+  OUTPUT_STREAM,
+  watchedRead,
+  type XReadReply,
+} from "@trading/shared/redis";
 import { type Answer, decodeOutput, type InputFields } from "@trading/shared/schemas";
 
 export interface Quote {
@@ -131,15 +137,16 @@ export class EngineClient implements EngineGateway {
     const { reader, log } = this.options;
     while (this.#running) {
       try {
-        const reply = await reader.xread(
-          "COUNT",
-          1000,
-          "BLOCK",
-          this.options.blockMs ?? 1000,
-          "STREAMS",
-          OUTPUT_STREAM,
-          this.#lastId,
-        ) as XReadReply;
+        const reply = await watchedRead(reader, () =>
+          reader.xread(
+            "COUNT",
+            1000,
+            "BLOCK",
+            this.options.blockMs ?? 1000,
+            "STREAMS",
+            OUTPUT_STREAM,
+            this.#lastId,
+          ), this.options.blockMs ?? 1000) as XReadReply;
         this.lastReadAtMs = Date.now();
         for (const [id, flat] of reply?.[0]?.[1] ?? []) {
           this.#lastId = id;

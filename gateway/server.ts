@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
 import { isAsset } from "@trading/shared/assets";
 import { verifyToken } from "@trading/shared/jwt";
 import type { Logger } from "@trading/shared/log";
-import { lastStreamId, OUTPUT_STREAM, type XReadReply } from "@trading/shared/redis";
+import { lastStreamId, OUTPUT_STREAM, watchedRead, type XReadReply } from "@trading/shared/redis";
 import { decodeOutput, type EngineOutput, toApiJson } from "@trading/shared/schemas";
 import { Hub } from "./hub.ts";
 
@@ -77,15 +77,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const pump = (async () => {
     while (running) {
       try {
-        const reply = await reader.xread(
-          "COUNT",
-          1000,
-          "BLOCK",
-          1000,
-          "STREAMS",
-          OUTPUT_STREAM,
-          lastId,
-        ) as XReadReply;
+        const reply = await watchedRead(reader, () =>
+          reader.xread(
+            "COUNT",
+            1000,
+            "BLOCK",
+            1000,
+            "STREAMS",
+            OUTPUT_STREAM,
+            lastId,
+          ), 1000) as XReadReply;
         for (const [id, flat] of reply?.[0]?.[1] ?? []) {
           lastId = id;
           const output = decodeOutput(flat);

@@ -45,6 +45,35 @@ export function connectRedis(url: string | undefined, options: RedisOptions): Re
   return redis;
 }
 
+export class WatchdogError extends Error {
+  override name = "WatchdogError";
+}
+
+/**
+ * A blocking read that cannot hang: after a reconnect ioredis may re-send a blocking command
+ * that never returns. If the reply takes `blockMs` plus a margin, the connection is dropped and
+ * re-made, and the caller retries from the same ID.
+ */
+export async function watchedRead<T>(
+  reader: Redis,
+  read: () => Promise<T>,
+  blockMs: number,
+  marginMs = 5000,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const watchdog = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reader.disconnect(true);
+      reject(new WatchdogError(`blocking read gave no reply within ${blockMs + marginMs} ms`));
+    }, blockMs + marginMs);
+  });
+  try {
+    return await Promise.race([read(), watchdog]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Redis replies an entry as [id, [field, value, ...]]. */
 export type StreamEntryReply = [string, string[]];
 export type XReadReply = Array<[string, StreamEntryReply[]]> | null;

@@ -105,9 +105,14 @@ export class Env {
   }
 
   /** Spawns `deno run -A <script>`; its output is kept for assertions and failure reports. */
-  spawn(name: string, script: string, extraEnv: Record<string, string> = {}): Proc {
+  spawn(
+    name: string,
+    script: string,
+    extraEnv: Record<string, string> = {},
+    args: string[] = [],
+  ): Proc {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script],
+      args: ["run", "-A", script, ...args],
       cwd: ROOT,
       env: { ...this.env, ...extraEnv },
       clearEnv: true,

@@ -7,7 +7,12 @@
 import type { Redis } from "ioredis";
 import type { Sql } from "@trading/shared/db";
 import type { Logger } from "@trading/shared/log";
-import { OUTPUT_STREAM, type StreamEntryReply, type XReadReply } from "@trading/shared/redis";
+import {
+  OUTPUT_STREAM,
+  type StreamEntryReply,
+  watchedRead,
+  type XReadReply,
+} from "@trading/shared/redis";
 import { decodeOutput, type Result } from "@trading/shared/schemas";
 
 export const HISTORY_GROUP = "history";
@@ -104,18 +109,19 @@ export class HistoryWriter {
     let cursor = "0";
     while (this.#running) {
       try {
-        const reply = await reader.xreadgroup(
-          "GROUP",
-          HISTORY_GROUP,
-          consumer,
-          "COUNT",
-          this.options.batchSize ?? 500,
-          "BLOCK",
-          this.options.blockMs ?? 1000,
-          "STREAMS",
-          OUTPUT_STREAM,
-          cursor,
-        ) as XReadReply;
+        const reply = await watchedRead(reader, () =>
+          reader.xreadgroup(
+            "GROUP",
+            HISTORY_GROUP,
+            consumer,
+            "COUNT",
+            this.options.batchSize ?? 500,
+            "BLOCK",
+            this.options.blockMs ?? 1000,
+            "STREAMS",
+            OUTPUT_STREAM,
+            cursor,
+          ), this.options.blockMs ?? 1000) as XReadReply;
         const entries = reply?.[0]?.[1] ?? [];
         if (cursor === "0" && entries.length === 0) cursor = ">";
         if (entries.length === 0) continue;

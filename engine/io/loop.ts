@@ -9,6 +9,7 @@ import {
   INPUT_STREAM,
   OUTPUT_STREAM,
   type StreamEntryReply,
+  watchedRead,
   type XReadReply,
 } from "@trading/shared/redis";
 import { compareStreamIds } from "../core/stream_id.ts";
@@ -63,15 +64,16 @@ export class EngineLoop {
     while (this.#running) {
       let reply: XReadReply;
       try {
-        reply = await reader.xread(
-          "COUNT",
-          batchSize,
-          "BLOCK",
-          blockMs,
-          "STREAMS",
-          INPUT_STREAM,
-          state.lastId,
-        ) as XReadReply;
+        reply = await watchedRead(reader, () =>
+          reader.xread(
+            "COUNT",
+            batchSize,
+            "BLOCK",
+            blockMs,
+            "STREAMS",
+            INPUT_STREAM,
+            state.lastId,
+          ), blockMs) as XReadReply;
       } catch (error) {
         if (!this.#running) break;
         log.warn("input read failed; retrying", { error });
