@@ -4,7 +4,7 @@
  * re-applied an entry (its hash equals a replay of the stream).
  */
 import assert from "node:assert/strict";
-import { eventually, http, newUser, sleep, withEnv } from "./harness.ts";
+import { eventually, http, newUser, sleep, withEnv, WsClient } from "./harness.ts";
 import { startPrivateRedis } from "./private_redis.ts";
 
 Deno.test("Redis restarted under load: quick 503s, back within 5 s, nothing skipped or doubled", async () => {
@@ -52,6 +52,15 @@ Deno.test("Redis restarted under load: quick 503s, back within 5 s, nothing skip
           () => results.find((r) => r.at > upAt && r.status === 200),
           10_000,
         );
+        // The poller and the gateway are back too: fresh prices reach a new WebSocket client.
+        const ws = await WsClient.connect(`ws://127.0.0.1:${env.ports.gateway}/ws`);
+        ws.send({ type: "subscribe", channels: ["prices"] });
+        await eventually(
+          "a fresh price over the gateway within 5 s",
+          () => ws.messages.some((m) => m.type === "price" && Number(m.ts) > upAt),
+          5000,
+        );
+        ws.close();
         await sleep(1000);
         running = false;
         await Promise.all(traders);
