@@ -15,7 +15,7 @@ import {
   watchedRead,
   type XReadReply,
 } from "@trading/shared/redis";
-import { type Answer, decodeOutput, type InputFields } from "@trading/shared/schemas";
+import { type Answer, decodeOutput, type InputFields, outputHeader } from "@trading/shared/schemas";
 
 export interface Quote {
   bid: string;
@@ -117,6 +117,10 @@ export class EngineClient implements EngineGateway {
   }
 
   #take(flat: string[]): void {
+    // Every API process sees every output: parse only prices and the answers it waits for.
+    const header = outputHeader(flat);
+    if (header.kind === "answer" && !this.#pending.has(header.requestId ?? "")) return;
+    if (header.kind === "event") return;
     const output = decodeOutput(flat);
     if (output === undefined) return;
     if (output.kind === "price") {

@@ -25,7 +25,12 @@ if (config.databaseUrl === undefined) {
 }
 
 // Commands fail at once while Redis is down (503 quickly); the reader waits and reconnects.
-const redis = connectRedis(config.redisUrl, { name: "api", failFast: true, log });
+const redis = connectRedis(config.redisUrl, {
+  name: "api",
+  failFast: true,
+  autoPipeline: true,
+  log,
+});
 const reader = connectRedis(config.redisUrl, { name: "api-reader", log });
 const sql = connectPostgres(config.databaseUrl);
 await redisReady(redis);

@@ -33,7 +33,7 @@ if (config.databaseUrl === undefined) {
   Deno.exit(2);
 }
 
-const redis = connectRedis(config.redisUrl, { name: "engine", log });
+const redis = connectRedis(config.redisUrl, { name: "engine", autoPipeline: true, log });
 const reader = connectRedis(config.redisUrl, { name: "engine-reader", log });
 const historyReader = connectRedis(config.redisUrl, { name: "engine-history", log });
 const sql = connectPostgres(config.databaseUrl, { max: 4 });

@@ -8,7 +8,7 @@ import { isAsset } from "@trading/shared/assets";
 import { verifyToken } from "@trading/shared/jwt";
 import type { Logger } from "@trading/shared/log";
 import { lastStreamId, OUTPUT_STREAM, watchedRead, type XReadReply } from "@trading/shared/redis";
-import { decodeOutput, type EngineOutput, toApiJson } from "@trading/shared/schemas";
+import { decodeOutput, type EngineOutput, outputHeader, toApiJson } from "@trading/shared/schemas";
 import { Hub } from "./hub.ts";
 
 export interface GatewayOptions {
@@ -89,6 +89,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           ), 1000) as XReadReply;
         for (const [id, flat] of reply?.[0]?.[1] ?? []) {
           lastId = id;
+          // Parse only what someone here will receive.
+          const header = outputHeader(flat);
+          if (header.kind !== "price" && hub.orderTargets(header.userId ?? "").size === 0) continue;
           const output = decodeOutput(flat);
           if (output !== undefined) dispatch(output);
         }

@@ -18,7 +18,12 @@ try {
   Deno.exit(2);
 }
 const log = createLogger("poller", config.logLevel);
-const redis = connectRedis(config.redisUrl, { name: "poller", failFast: true, log });
+const redis = connectRedis(config.redisUrl, {
+  name: "poller",
+  failFast: true,
+  autoPipeline: true,
+  log,
+});
 const url = config.feed === "sim" ? `ws://127.0.0.1:${config.simPort}` : config.backpackWsUrl;
 
 let appended = 0;

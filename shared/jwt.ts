@@ -8,14 +8,42 @@ export async function signToken(userId: string, secret: string, nowMs: number): 
   return await sign({ sub: userId, iat, exp: iat + TOKEN_TTL_S }, secret, "HS256");
 }
 
+/**
+ * Tokens already verified, per secret, with their user and expiry: an HMAC check per request
+ * is most of an API process's CPU under load. Keyed by the whole token (signature included),
+ * so a cached entry only ever matches the exact token that passed; `exp` is checked every time.
+ */
+const verifiedBySecret = new Map<string, Map<string, { userId: string; expSec: number }>>();
+const VERIFIED_MAX = 50_000;
+
 /** The token's user, or undefined for anything not a valid, unexpired HS256 token of ours. */
 export async function verifyToken(token: string, secret: string): Promise<string | undefined> {
   if (token.length > 4096) return undefined;
+  let verified = verifiedBySecret.get(secret);
+  if (verified === undefined) verifiedBySecret.set(secret, verified = new Map());
+  const known = verified.get(token);
+  if (known !== undefined) {
+    if (known.expSec > Date.now() / 1000) return known.userId;
+    verified.delete(token);
+    return undefined;
+  }
+  const checked = await verifyUncached(token, secret);
+  if (checked === undefined) return undefined;
+  if (verified.size >= VERIFIED_MAX) verified.clear();
+  verified.set(token, checked);
+  return checked.userId;
+}
+
+async function verifyUncached(
+  token: string,
+  secret: string,
+): Promise<{ userId: string; expSec: number } | undefined> {
   try {
     const payload = await verify(token, secret, "HS256");
     if (typeof payload.exp !== "number") return undefined;
-    return typeof payload.sub === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(payload.sub)
-      ? payload.sub
+    const sub = payload.sub;
+    return typeof sub === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(sub)
+      ? { userId: sub, expSec: payload.exp }
       : undefined;
   } catch {
     return undefined;

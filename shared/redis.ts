@@ -14,6 +14,8 @@ export interface RedisOptions {
   name: string;
   /** Fail commands at once while disconnected instead of queueing them (for quick 503s). */
   failFast?: boolean;
+  /** Batch commands of the same tick into one write (command connections only). */
+  autoPipeline?: boolean;
   /** Where to say that the connection went down and came back (once each). */
   log?: Logger;
 }
@@ -27,6 +29,8 @@ export function connectRedis(url: string | undefined, options: RedisOptions): Re
     connectionName: options.name,
     lazyConnect: false,
     maxRetriesPerRequest: options.failFast ? 0 : null,
+    // Commands issued in the same tick go out in one write; never for a blocking reader.
+    enableAutoPipelining: options.autoPipeline ?? false,
     enableOfflineQueue: !options.failFast,
     retryStrategy: (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 1000),
     reconnectOnError: () => true,

@@ -141,6 +141,8 @@ function benchPrices(positions: number, totalEntries: number) {
   for (const asset of ASSET_SYMBOLS) quote(book, asset, MID[asset]);
   for (let i = 0; i < positions; i++) openOne(book, ASSET_SYMBOLS[i % 3]!, null);
   let elapsedMs = 0;
+  let bareMs = 0;
+  const bare = new Map<string, { bid: bigint; ask: bigint }>();
   let applied = 0;
   let triggered = 0;
   let triggeringEntries = 0;
@@ -164,7 +166,15 @@ function benchPrices(positions: number, totalEntries: number) {
       ts: 0n,
     }));
     const state = book.state;
-    const start = performance.now();
+    // Reference: the least any engine must do per quote, remember it.
+    let t = performance.now();
+    for (let i = 0; i < CHUNK; i++) {
+      const entry = entries[i] as { asset: string; bid: bigint; ask: bigint };
+      bare.set(entry.asset, { bid: entry.bid, ask: entry.ask });
+    }
+    bareMs += performance.now() - t;
+    t = performance.now();
+    const start = t;
     for (let i = 0; i < CHUNK; i++) {
       const outputs = apply(state, entries[i]!, ids[i]!);
       if (outputs.length > 0) {
@@ -179,6 +189,7 @@ function benchPrices(positions: number, totalEntries: number) {
     positions,
     openAtEnd: book.state.positions.size,
     entriesPerSec: applied / (elapsedMs / 1000),
+    bareEntriesPerSec: applied / (bareMs / 1000),
     triggeringPct: (100 * triggeringEntries) / applied,
     closesFired: triggered,
   };
@@ -278,6 +289,9 @@ function benchSnapshot(count: number) {
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+/** Rows for `deno task bench` (bench/run.ts), printed as one line with --rows. */
+const rows: unknown[] = [];
+let snapshotRow: unknown;
 const quick = Deno.args.includes("--quick");
 const only = Deno.args.find((arg) => arg.startsWith("--only="))?.slice("--only=".length);
 const runs = (part: string) => only === undefined || only === part;
@@ -290,6 +304,16 @@ if (runs("prices")) {
 }
 for (const positions of runs("prices") ? [1_000, 10_000, 100_000] : []) {
   const r = benchPrices(positions, quick ? 100_000 : 1_000_000);
+  rows.push({
+    section: "engine core",
+    measure: `price entries at ${fmt(positions)} open positions (${
+      r.triggeringPct.toFixed(2)
+    } % triggering)`,
+    value: r.entriesPerSec,
+    unit: "entries/s",
+    reference: { label: "bare Map update per quote", value: r.bareEntriesPerSec },
+    target: "≥ 1,000,000 at 100k",
+  });
   console.log(
     `  ${fmt(r.positions).padStart(7)} open positions: ${
       fmt(r.entriesPerSec).padStart(10)
@@ -301,10 +325,26 @@ if (runs("pairs")) {
   console.log("\n(b) open+close instruction pairs/s (target >= 200,000)");
   const pairs = benchPairs(quick ? 50_000 : 500_000);
   console.log(`  ${fmt(pairs.pairsPerSec)} pairs/s over ${fmt(pairs.pairs)} pairs`);
+  rows.push({
+    section: "engine core",
+    measure: "open+close instruction pairs",
+    value: pairs.pairsPerSec,
+    unit: "pairs/s",
+    target: "≥ 200,000",
+  });
 }
 if (runs("snapshot")) {
   console.log("\n(c) snapshot of 100k accounts + 100k positions (target encode <= 300 ms)");
   const snap = benchSnapshot(quick ? 10_000 : 100_000);
+  snapshotRow = {
+    section: "snapshot",
+    measure: `encode ${fmt(snap.accounts)} accounts + ${fmt(snap.positions)} positions in one go (${
+      (snap.bytes / 1_048_576).toFixed(1)
+    } MiB; decode ${snap.decodeMs.toFixed(0)} ms)`,
+    value: snap.encodeMs,
+    unit: "ms",
+    target: "≤ 300 ms",
+  };
   console.log(
     `  encode ${snap.encodeMs.toFixed(0)} ms (in one go), sha-256 ${snap.hashMs.toFixed(0)} ms, ` +
       `decode ${snap.decodeMs.toFixed(0)} ms, size ${(snap.bytes / 1_048_576).toFixed(1)} MiB ` +
@@ -315,3 +355,5 @@ if (runs("snapshot")) {
       `then parts of at most ${snap.longestPartMs.toFixed(1)} ms between batches`,
   );
 }
+if (runs("snapshot") && typeof snapshotRow !== "undefined") rows.push(snapshotRow);
+if (Deno.args.includes("--rows")) console.log(`BENCH_ROWS ${JSON.stringify(rows)}`);

@@ -22,6 +22,8 @@ const ADMIN_URL = Deno.env.get("BENCH_ADMIN_DATABASE_URL") ??
 const quick = Deno.args.includes("--quick");
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const log = createLogger("bench", "error");
+/** Rows for `deno task bench` (bench/run.ts), printed as one line with --rows. */
+const rows: unknown[] = [];
 
 /** Appends `count` entries: mostly prices, with accounts and open/close pairs mixed in. */
 async function fill(redis: Redis, count: number, firstUser = 0, every = 20): Promise<void> {
@@ -85,6 +87,23 @@ async function fill(redis: Redis, count: number, firstUser = 0, every = 20): Pro
 async function replayRate(redis: Redis, entries: number, every: number) {
   await redis.flushdb();
   await fill(redis, entries, 0, every);
+  // Reference: reading the same stream with the same client and doing nothing with it.
+  let rawRead = 0;
+  let rawLast = "0-0";
+  const rawStarted = performance.now();
+  for (;;) {
+    const batch = await redis.xrange(
+      INPUT_STREAM,
+      `(${rawLast}`,
+      "+",
+      "COUNT",
+      10_000,
+    ) as StreamEntryReply[];
+    if (batch.length === 0) break;
+    rawRead += batch.length;
+    rawLast = batch[batch.length - 1]![0];
+  }
+  const rawRate = rawRead / ((performance.now() - rawStarted) / 1000);
   const state = createState();
   const started = performance.now();
   let replayed = 0;
@@ -102,7 +121,13 @@ async function replayRate(redis: Redis, entries: number, every: number) {
     replayed += batch.length;
   }
   const seconds = (performance.now() - started) / 1000;
-  return { replayed, seconds, rate: replayed / seconds, applyRate: replayed / (applyMs / 1000) };
+  return {
+    replayed,
+    seconds,
+    rate: replayed / seconds,
+    applyRate: replayed / (applyMs / 1000),
+    rawRate,
+  };
 }
 
 async function restartToServing(redis: Redis, databaseUrl: string, backlog: number) {
@@ -219,6 +244,14 @@ try {
         } entries/s read from Redis and applied ` +
         `(target >= 300,000); validation + apply alone ${fmt(replay.applyRate)} entries/s`,
     );
+    rows.push({
+      section: "recovery",
+      measure: `replay of ${fmt(replay.replayed)} entries, ${200 / every} % instructions`,
+      value: replay.rate,
+      unit: "entries/s",
+      reference: { label: "XRANGE of the same stream, no processing", value: replay.rawRate },
+      target: "≥ 300,000",
+    });
   }
   const backlog = quick ? 10_000 : 50_000;
   const restart = await restartToServing(redis, databaseUrl, backlog);
@@ -228,6 +261,16 @@ try {
         (restart.elapsedMs / 1000).toFixed(2)
       } s from spawn (target <= 3 s)`,
   );
+  const bareStart = performance.now();
+  await new Deno.Command(Deno.execPath(), { args: ["eval", "0"], stdout: "null" }).output();
+  rows.push({
+    section: "recovery",
+    measure: `restart to serving: snapshot + ${fmt(backlog)} entries of backlog (10 s at 5,000/s)`,
+    value: restart.elapsedMs / 1000,
+    unit: "s",
+    reference: { label: "bare `deno eval 0` start", value: (performance.now() - bareStart) / 1000 },
+    target: "≤ 3 s",
+  });
   const count = quick ? 10_000 : 100_000;
   const stall = await snapshotStall(databaseUrl, count);
   console.log(
@@ -237,6 +280,18 @@ try {
         (stall.bytes / 1_048_576).toFixed(1)
       } MiB in ${stall.totalMs} ms (target <= 50 ms)`,
   );
+  rows.push({
+    section: "snapshot",
+    measure: `longest event-loop stall while ${fmt(count)} accounts + ${
+      fmt(count)
+    } positions go to Postgres (${
+      (stall.bytes / 1_048_576).toFixed(1)
+    } MiB in ${stall.totalMs} ms)`,
+    value: stall.worstLagMs,
+    unit: "ms",
+    target: "≤ 50 ms",
+  });
+  if (Deno.args.includes("--rows")) console.log(`BENCH_ROWS ${JSON.stringify(rows)}`);
 } finally {
   await redis.flushdb();
   redis.disconnect();

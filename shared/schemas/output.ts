@@ -146,6 +146,18 @@ export function encodeOutput(output: EngineOutput): string[] {
   ];
 }
 
+/** An output's routing fields, read without parsing its body (readers filter on these first). */
+export function outputHeader(
+  flat: readonly string[],
+): { kind?: string; requestId?: string; userId?: string } {
+  const header: { kind?: string; requestId?: string; userId?: string } = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i];
+    if (name === "kind" || name === "requestId" || name === "userId") header[name] = flat[i + 1]!;
+  }
+  return header;
+}
+
 /** Validates an `engine:output` entry read back from Redis; undefined when malformed. */
 export function decodeOutput(flat: readonly string[]): EngineOutput | undefined {
   const fields: Record<string, string> = {};

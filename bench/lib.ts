@@ -1,0 +1,69 @@
+/** Shared pieces of the benchmark suite: result rows, the table, the result files. */
+import * as hdr from "hdr-histogram-js";
+
+export interface Row {
+  section: string;
+  measure: string;
+  value: number;
+  unit: string;
+  /** What the same run measured for the reference, and what that reference is. */
+  reference?: { label: string; value: number };
+  target?: string;
+}
+
+export function ratio(row: Row): number | undefined {
+  return row.reference && row.reference.value > 0 ? row.value / row.reference.value : undefined;
+}
+
+const fmt = (n: number) =>
+  n >= 100
+    ? Math.round(n).toLocaleString("en-US")
+    : n.toLocaleString("en-US", { maximumFractionDigits: 2 });
+
+export function markdownTable(rows: readonly Row[]): string {
+  const lines = [
+    "| section | measure | value | reference | ratio | target |",
+    "|---|---|---|---|---|---|",
+  ];
+  for (const row of rows) {
+    const r = ratio(row);
+    lines.push(
+      `| ${row.section} | ${row.measure} | ${fmt(row.value)} ${row.unit} | ` +
+        `${
+          row.reference ? `${fmt(row.reference.value)} ${row.unit} (${row.reference.label})` : "—"
+        } | ` +
+        `${r === undefined ? "—" : r.toFixed(2)} | ${row.target ?? ""} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+export async function writeResults(
+  rows: readonly Row[],
+  meta: Record<string, unknown>,
+): Promise<string> {
+  const dir = new URL("./results/", import.meta.url);
+  await Deno.mkdir(dir, { recursive: true });
+  const stamp = new Date().toISOString().replaceAll(":", "-").slice(0, 19);
+  const json = new URL(`bench-${stamp}.json`, dir);
+  const md = new URL(`bench-${stamp}.md`, dir);
+  await Deno.writeTextFile(json, JSON.stringify({ ...meta, rows }, null, 2));
+  await Deno.writeTextFile(
+    md,
+    `# Benchmark ${stamp}\n\n${JSON.stringify(meta)}\n\n${markdownTable(rows)}\n`,
+  );
+  return md.pathname;
+}
+
+/** A latency histogram in microseconds. */
+export function histogram(): hdr.Histogram {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,124 @@
+/**
+ * Pipeline: entries/s the engine process consumes from engine:input and answers on
+ * engine:output (prices mixed with instructions), next to a bare ioredis `XREAD COUNT 1000`
+ * reading the same stream on the same Redis.
+ */
+import { INPUT_STREAM, type XReadReply } from "@trading/shared/redis";
+import { Env, eventually } from "../tests/harness.ts";
+import type { Row } from "./lib.ts";
+
+export async function pipelineBench(entries: number): Promise<Row[]> {
+  const env = await Env.create({ SNAPSHOT_INTERVAL_MS: "600000" });
+  try {
+    const users = 1000;
+    for (let u = 0; u < users; u += 500) {
+      const pipeline = env.redis.pipeline();
+      for (let i = u; i < u + 500; i++) {
+        pipeline.xadd(
+          INPUT_STREAM,
+          "*",
+          "kind",
+          "create_account",
+          "requestId",
+          `a${i}`,
+          "userId",
+          `u${i}`,
+        );
+      }
+      await pipeline.exec();
+    }
+    for (let i = 0; i < entries; i += 2000) {
+      const pipeline = env.redis.pipeline();
+      for (let j = i; j < i + 2000 && j < entries; j++) {
+        if (j % 50 === 0) {
+          pipeline.xadd(
+            INPUT_STREAM,
+            "*",
+            "kind",
+            "open",
+            "requestId",
+            `o${j}`,
+            "userId",
+            `u${j % users}`,
+            "asset",
+            "ETH",
+            "side",
+            j % 100 ? "long" : "short",
+            "marginCents",
+            "100",
+            "leverage",
+            "2",
+            "slippageBps",
+            "10000",
+            "expectedPrice",
+            "350005",
+          );
+        } else if (j % 50 === 25) {
+          pipeline.xadd(
+            INPUT_STREAM,
+            "*",
+            "kind",
+            "query",
+            "requestId",
+            `q${j}`,
+            "userId",
+            `u${j % users}`,
+          );
+        } else {
+          const mid = 350_000 + (j % 20);
+          pipeline.xadd(
+            INPUT_STREAM,
+            "*",
+            "price",
+            `${["BTC", "ETH", "SOL"][j % 3]} ${mid} ${mid + 10} 0`,
+          );
+        }
+      }
+      await pipeline.exec();
+    }
+    const total = await env.redis.xlen(INPUT_STREAM);
+
+    // Reference: the bare client reading the same stream, doing nothing with it.
+    const reader = env.redis.duplicate();
+    let lastId = "0-0";
+    let read = 0;
+    const started = performance.now();
+    for (;;) {
+      const reply = await reader.xread(
+        "COUNT",
+        1000,
+        "STREAMS",
+        INPUT_STREAM,
+        lastId,
+      ) as XReadReply;
+      const batch = reply?.[0]?.[1] ?? [];
+      if (batch.length === 0) break;
+      read += batch.length;
+      lastId = batch[batch.length - 1]![0];
+    }
+    const rawRate = read / ((performance.now() - started) / 1000);
+    reader.disconnect();
+
+    // The engine: from its start to every entry applied and every answer written.
+    const engine = await env.startEngine();
+    const caughtUp = await eventually(
+      "the engine caught up",
+      () => engine.output.find((l) => l.includes('"caught up"')),
+      120_000,
+    );
+    const { replayed, seconds } = JSON.parse(caughtUp) as { replayed: number; seconds: number };
+    const answers = await env.redis.xlen("engine:output");
+    return [{
+      section: "pipeline",
+      measure: `engine consumes and answers (${
+        total.toLocaleString("en-US")
+      } entries, 4 % instructions, ${answers.toLocaleString("en-US")} outputs)`,
+      value: replayed / seconds,
+      unit: "entries/s",
+      reference: { label: "ioredis XREAD COUNT 1000, no processing", value: rawRate },
+      target: "ratio ≥ 0.5",
+    }];
+  } finally {
+    await env.close();
+  }
+}

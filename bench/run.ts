@@ -1,0 +1,67 @@
+/**
+ * `deno task bench`: the whole suite against real Redis and Postgres, each figure next to a
+ * reference measured in the same run. Prints a table and writes JSON and Markdown under
+ * bench/results/. `--quick` runs smaller sizes (a smoke run, not for quoting).
+ */
+import { gatewayBench } from "./gateway.ts";
+import { httpBench } from "./http.ts";
+import { markdownTable, type Row, writeResults } from "./lib.ts";
+import { pipelineBench } from "./pipeline.ts";
+import { ensureServices } from "./services.ts";
+
+const quick = Deno.args.includes("--quick");
+const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7);
+const runs = (part: string) => only === undefined || only.split(",").includes(part);
+const root = new URL("../", import.meta.url).pathname;
+const rows: Row[] = [];
+
+/** Runs one of the engine's standalone benchmarks and takes its rows. */
+async function script(path: string): Promise<Row[]> {
+  const args = ["run", "-A", path, "--rows", ...(quick ? ["--quick"] : [])];
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: root,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const text = new TextDecoder().decode((await child.output()).stdout);
+  for (const line of text.split("\n")) if (!line.startsWith("BENCH_ROWS")) console.log(line);
+  const line = text.split("\n").find((l) => l.startsWith("BENCH_ROWS "));
+  if (line === undefined) throw new Error(`${path} printed no rows`);
+  return JSON.parse(line.slice("BENCH_ROWS ".length));
+}
+
+await ensureServices();
+console.log(
+  `benchmark suite — ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}${
+    quick ? " (quick)" : ""
+  }\n`,
+);
+if (runs("core")) rows.push(...await script("engine/bench/core_bench.ts"));
+if (runs("pipeline")) {
+  console.log("\npipeline…");
+  rows.push(...await pipelineBench(quick ? 50_000 : 300_000));
+}
+if (runs("http")) {
+  console.log("\nHTTP open loop…");
+  rows.push(
+    ...await httpBench(
+      quick ? [200, 500] : [250, 500, 1000, 2000, 3000, 4000, 5000, 6000],
+      quick ? 1 : 3,
+    ),
+  );
+}
+if (runs("gateway")) {
+  console.log("\ngateway fan-out…");
+  rows.push(...await gatewayBench(quick ? [200] : [1000, 5000], quick ? 10 : 30));
+}
+if (runs("recovery")) rows.push(...await script("engine/bench/recovery_bench.ts"));
+
+const table = markdownTable(rows);
+console.log(`\n${table}\n`);
+const file = await writeResults(rows, {
+  deno: Deno.version.deno,
+  cores: navigator.hardwareConcurrency,
+  quick,
+});
+console.log(`written to ${file} (and .json beside it)`);
