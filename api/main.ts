@@ -1,7 +1,6 @@
 /** The API process: Hono on Deno.serve, users in Postgres, instructions through Redis. */
-import { ConfigError, loadConfig } from "@trading/shared/config";
+import { startProcess } from "@trading/shared/process";
 import { connectPostgres, migrate } from "@trading/shared/db";
-import { createLogger } from "@trading/shared/log";
 import { connectRedis, ENGINE_STATUS_KEY } from "@trading/shared/redis";
 import { redisReady, withTimeout } from "@trading/shared/wait";
 import { buildApp } from "./app.ts";
@@ -10,19 +9,7 @@ import { EngineClient } from "./engine_client.ts";
 import { postgresHistory } from "./stores/history.ts";
 import { postgresUsers } from "./stores/users.ts";
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  Deno.exit(2);
-}
-const log = createLogger("api", config.logLevel);
-if (config.databaseUrl === undefined) {
-  log.error("DATABASE_URL is required (deno task start provides one)");
-  Deno.exit(2);
-}
+const { config, log, databaseUrl } = startProcess("api", { needsDatabase: true });
 
 // Commands fail at once while Redis is down (503 quickly); the reader waits and reconnects.
 const redis = connectRedis(config.redisUrl, {
@@ -32,7 +19,7 @@ const redis = connectRedis(config.redisUrl, {
   log,
 });
 const reader = connectRedis(config.redisUrl, { name: "api-reader", log });
-const sql = connectPostgres(config.databaseUrl);
+const sql = connectPostgres(databaseUrl);
 await redisReady(redis);
 await migrate(sql);
 

@@ -3,9 +3,8 @@
  * stream after it (outputs already written before a crash are suppressed), then applies entries
  * live, snapshotting every SNAPSHOT_INTERVAL_MS and trimming what recovery no longer needs.
  */
-import { ConfigError, loadConfig } from "@trading/shared/config";
+import { startProcess } from "@trading/shared/process";
 import { connectPostgres, migrate } from "@trading/shared/db";
-import { createLogger } from "@trading/shared/log";
 import { connectRedis, ENGINE_STATUS_KEY } from "@trading/shared/redis";
 import { DEFAULT_PARAMS } from "./core/state.ts";
 import { HistoryWriter } from "./io/history.ts";
@@ -19,24 +18,12 @@ import { trimInput, trimOutput } from "./io/trim.ts";
 /** Exit code for a failure a restart cannot fix (the supervisor does not retry it). */
 export const EXIT_FATAL = 3;
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  Deno.exit(2);
-}
-const log = createLogger("engine", config.logLevel);
-if (config.databaseUrl === undefined) {
-  log.error("DATABASE_URL is required (deno task start provides one)");
-  Deno.exit(2);
-}
+const { config, log, databaseUrl } = startProcess("engine", { needsDatabase: true });
 
 const redis = connectRedis(config.redisUrl, { name: "engine", autoPipeline: true, log });
 const reader = connectRedis(config.redisUrl, { name: "engine-reader", log });
 const historyReader = connectRedis(config.redisUrl, { name: "engine-history", log });
-const sql = connectPostgres(config.databaseUrl, { max: 4 });
+const sql = connectPostgres(databaseUrl, { max: 4 });
 await migrate(sql);
 
 const lease = new EngineLease(redis, `${Deno.hostname()}:${Deno.pid}`, log);

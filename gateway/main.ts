@@ -1,19 +1,10 @@
 /** The gateway process: WebSocket fan-out of prices and each user's order events. */
-import { ConfigError, loadConfig } from "@trading/shared/config";
-import { createLogger } from "@trading/shared/log";
+import { startProcess } from "@trading/shared/process";
 import { connectRedis } from "@trading/shared/redis";
 import { redisReady } from "@trading/shared/wait";
 import { startGateway } from "./server.ts";
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  Deno.exit(2);
-}
-const log = createLogger("gateway", config.logLevel);
+const { config, log } = startProcess("gateway");
 const reader = connectRedis(config.redisUrl, { name: "gateway-reader", log });
 await redisReady(reader);
 const gateway = await startGateway({

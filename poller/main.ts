@@ -3,21 +3,12 @@
  * arrive while Redis is down are dropped, not queued: a quote is worthless seconds later, and
  * the engine refuses trades on stale prices meanwhile.
  */
-import { ConfigError, loadConfig } from "@trading/shared/config";
-import { createLogger } from "@trading/shared/log";
+import { startProcess } from "@trading/shared/process";
 import { connectRedis, INPUT_STREAM } from "@trading/shared/redis";
 import { BackpackFeed } from "./backpack.ts";
 import { normalizeFrame } from "./normalize.ts";
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  Deno.exit(2);
-}
-const log = createLogger("poller", config.logLevel);
+const { config, log } = startProcess("poller");
 const redis = connectRedis(config.redisUrl, {
   name: "poller",
   failFast: true,

@@ -6,7 +6,7 @@ import { apiError } from "../errors.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import { askEngine, refusal, sendJson } from "../http.ts";
-import { route } from "../openapi.ts";
+import { jsonContent, route } from "../openapi.ts";
 import {
   errorSchema,
   historyQuerySchema,
@@ -14,10 +14,7 @@ import {
   openTradeSchema,
 } from "../schemas.ts";
 
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
+const json = jsonContent;
 
 type AccountState = Extract<Extract<Answer, { ok: true }>["result"], { event: "account_state" }>;
 

@@ -8,12 +8,9 @@ import { signToken } from "@trading/shared/jwt";
 import { RateLimiter } from "../auth/rate_limit.ts";
 import { credentialsSchema, errorSchema, signinSchema } from "../schemas.ts";
 import { EngineUnavailableError } from "../engine_client.ts";
-import { route } from "../openapi.ts";
+import { jsonContent, route } from "../openapi.ts";
 
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
+const json = jsonContent;
 
 const signupRoute = createRoute({
   method: "post",

@@ -2,13 +2,10 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { ASSET_SYMBOLS, ASSETS } from "@trading/shared/assets";
 import type { ApiDeps, AppEnv } from "../deps.ts";
-import { route } from "../openapi.ts";
+import { jsonContent, route } from "../openapi.ts";
 import { assetSchema, priceSchema } from "../schemas.ts";
 
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
+const json = jsonContent;
 
 export function marketRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
   route(

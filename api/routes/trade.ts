@@ -1,5 +1,5 @@
 /** POST /trade/create and /trade/close: instructions to the engine, answered by it. */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { type Asset, ASSETS } from "@trading/shared/assets";
 import { DecimalError, parseDecimal } from "@trading/shared/money";
 import type { InputFields } from "@trading/shared/schemas";
@@ -7,7 +7,7 @@ import { apiError } from "../errors.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import { askEngine, refusal, sendJson } from "../http.ts";
-import { route } from "../openapi.ts";
+import { jsonContent, route } from "../openapi.ts";
 import {
   closeSchema,
   errorSchema,
@@ -17,10 +17,7 @@ import {
   tradeCreateSchema,
 } from "../schemas.ts";
 
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
+const json = jsonContent;
 const security = [{ bearer: [] }];
 
 function createTradeRoute(deps: ApiDeps) {

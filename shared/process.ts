@@ -1,0 +1,24 @@
+/** Start-up shared by every process: configuration (or one clear line and exit 2) and a logger. */
+import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { createLogger, type Logger } from "./log.ts";
+
+export function startProcess(
+  service: string,
+  options: { needsDatabase?: boolean } = {},
+): { config: Config; log: Logger; databaseUrl: string } {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    Deno.exit(2);
+  }
+  const log = createLogger(service, config.logLevel);
+  if (options.needsDatabase && config.databaseUrl === undefined) {
+    log.error("DATABASE_URL is required (deno task start provides one)");
+    Deno.exit(2);
+  }
+  // Checked above when needed; "" only for processes that never connect to Postgres.
+  return { config, log, databaseUrl: config.databaseUrl ?? "" };
+}
