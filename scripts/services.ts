@@ -24,7 +24,7 @@ export async function portOpen(port: number, hostname = "127.0.0.1"): Promise<bo
   }
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {
+export async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await portOpen(port)) return true;
@@ -35,6 +35,16 @@ async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {
 
 export class ServiceError extends Error {
   override name = "ServiceError";
+}
+
+/** `redis-server` on 127.0.0.1:`port` with AOF (fsync every second) in `dir`; throws if absent. */
+export function spawnRedisServer(port: number, dir: string): Deno.ChildProcess {
+  return new Deno.Command("redis-server", {
+    args: ["--bind", "127.0.0.1", "--port", String(port), "--dir", dir, "--appendonly", "yes"]
+      .concat(["--appendfsync", "everysec", "--save", ""]),
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
 }
 
 export async function resolveRedis(envUrl: string | undefined, log: Logger): Promise<Service> {
@@ -48,24 +58,7 @@ export async function resolveRedis(envUrl: string | undefined, log: Logger): Pro
   Deno.mkdirSync(dir, { recursive: true });
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("redis-server", {
-      args: [
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        String(PRIVATE_REDIS_PORT),
-        "--dir",
-        dir,
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "everysec",
-        "--save",
-        "",
-      ],
-      stdout: "null",
-      stderr: "inherit",
-    }).spawn();
+    child = spawnRedisServer(PRIVATE_REDIS_PORT, dir);
   } catch {
     throw new ServiceError(
       "Redis is needed: nothing answers on 127.0.0.1:6379 and redis-server is not on PATH. " +

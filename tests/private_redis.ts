@@ -1,4 +1,5 @@
 /** A redis-server of the test's own, with AOF on, that a test may stop and start again. */
+import { spawnRedisServer, waitForPort } from "../scripts/services.ts";
 import { freePort } from "./harness.ts";
 
 export interface PrivateRedis {
@@ -14,33 +15,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   const port = freePort();
   let child: Deno.ChildProcess | undefined;
   const start = async () => {
-    child = new Deno.Command("redis-server", {
-      args: [
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--dir",
-        dir,
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "everysec",
-        "--save",
-        "",
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    for (let i = 0; i < 100; i++) {
-      try {
-        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-        return;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-    throw new Error("private redis-server did not start");
+    child = spawnRedisServer(port, dir);
+    if (!await waitForPort(port, 5000)) throw new Error("private redis-server did not start");
   };
   const stop = async () => {
     if (child === undefined) return;
