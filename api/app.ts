@@ -8,6 +8,7 @@ import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { PROMETHEUS_CONTENT_TYPE, Registry } from "@trading/shared/metrics";
 import { apiError } from "./errors.ts";
 import type { ApiDeps, AppEnv } from "./deps.ts";
 import { authRoutes } from "./routes/auth.ts";
@@ -100,6 +101,33 @@ export function buildApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   });
 
   const app = new OpenAPIHono<AppEnv>();
+  const metrics = deps.metrics ?? new Registry();
+  const requests = metrics.counter("api_requests_total", "HTTP requests by route and status");
+  const latency = metrics.histogram("api_request_duration_seconds", "HTTP request latency", [
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    5,
+  ]);
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    // The route pattern, not the raw path: unknown paths must not grow the label set.
+    const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
+    requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    latency.observe((performance.now() - started) / 1000, { route });
+  });
+  app.get(
+    "/metrics",
+    (c) => c.body(metrics.render(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }),
+  );
   app.route(BASE_PATH, api);
   app.notFound((c) => apiError(c, 404, "not_found", "no such endpoint"));
   app.onError((_error, c) => apiError(c, 500, "internal", "internal error"));

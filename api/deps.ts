@@ -1,5 +1,6 @@
 /** Everything the HTTP layer depends on, passed in so tests substitute real local instances. */
 import type { Logger } from "@trading/shared/log";
+import type { Registry } from "@trading/shared/metrics";
 import type { EngineGateway } from "./engine_client.ts";
 import type { PasswordHasher } from "./auth/passwords.ts";
 import type { UserStore } from "./stores/users.ts";
@@ -26,6 +27,8 @@ export interface ApiDeps {
   nowMs?: () => number;
   newId?: () => string;
   engineTimeoutMs?: number;
+  /** Where request counts and latencies go; the app makes its own when absent. */
+  metrics?: Registry;
   /** Browser origins allowed by CORS; none when absent. */
   corsOrigins?: readonly string[];
   /** Signin attempts allowed per minute, per IP and per email. */

@@ -9,6 +9,7 @@ import { verifyToken } from "@trading/shared/jwt";
 import type { Logger } from "@trading/shared/log";
 import { lastStreamId, OUTPUT_STREAM, watchedRead, type XReadReply } from "@trading/shared/redis";
 import { decodeOutput, type EngineOutput, outputHeader, toApiJson } from "@trading/shared/schemas";
+import { PROMETHEUS_CONTENT_TYPE, Registry } from "@trading/shared/metrics";
 import { Hub } from "./hub.ts";
 
 export interface GatewayOptions {
@@ -41,6 +42,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const maxMessages = options.maxMessagesPer10s ?? 100;
   let nextId = 1;
   let running = true;
+  const metrics = new Registry();
+  metrics.gauge("gateway_clients", "connected WebSocket clients").track(() => hub.size);
+  const sent = metrics.counter("gateway_messages_sent_total", "messages sent to clients");
+  const slow = metrics.counter("gateway_slow_clients_closed_total", "clients closed with 1013");
 
   const send = (id: number, text: string) => {
     const socket = sockets.get(id);
@@ -48,9 +53,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (socket.bufferedAmount > maxBuffered) {
       log.warn("closing a slow client", { buffered: socket.bufferedAmount });
       socket.close(1013, "client too slow");
+      slow.inc();
       return;
     }
     socket.send(text);
+    sent.inc();
   };
 
   const dispatch = (output: EngineOutput) => {
@@ -110,6 +117,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }, async (request) => {
     const url = new URL(request.url);
     if (url.pathname === "/health") return Response.json({ status: "ok", clients: hub.size });
+    if (url.pathname === "/metrics") {
+      return new Response(metrics.render(), {
+        headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
+      });
+    }
     if (url.pathname !== "/ws") {
       return (await options.fallback?.(request)) ??
         Response.json({ error: { code: "not_found", message: "no such endpoint" } }, {

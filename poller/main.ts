@@ -5,6 +5,7 @@
  */
 import { startProcess } from "@trading/shared/process";
 import { connectRedis, INPUT_STREAM } from "@trading/shared/redis";
+import { Registry, serveMetrics } from "@trading/shared/metrics";
 import { BackpackFeed } from "./backpack.ts";
 import { normalizeFrame } from "./normalize.ts";
 
@@ -47,12 +48,32 @@ const feed = new BackpackFeed({
   },
 });
 feed.start();
+const metrics = new Registry();
+metrics.gauge("poller_reconnects_total", "reconnections to the feed").track(() => feed.reconnects);
+metrics.gauge("poller_quotes_appended_total", "quotes appended to engine:input").track(() =>
+  appended
+);
+metrics.gauge("poller_quotes_dropped_total", "quotes dropped while Redis was down").track(() =>
+  dropped
+);
+metrics.gauge("poller_frames_refused_total", "feed frames refused as malformed").track(() =>
+  invalid
+);
+metrics.gauge("poller_feed_open", "1 while the feed socket is open").track(() =>
+  feed.state === "open" ? 1 : 0
+);
+const metricsServer = serveMetrics(
+  metrics,
+  config.pollerMetricsPort,
+  (error) => log.warn("cannot serve /metrics", { port: config.pollerMetricsPort, error }),
+);
 log.info("poller started", { url, markets: [...config.markets.keys()] });
 
 const stats = setInterval(() => log.debug("poller stats", { appended, dropped, invalid }), 10_000);
 const stop = () => {
   clearInterval(stats);
   feed.stop();
+  metricsServer?.shutdown();
   redis.disconnect();
   Deno.exit(0);
 };

@@ -15,6 +15,8 @@ const envSchema = z.object({
   API_PORT: port.default(3000),
   GATEWAY_PORT: port.default(3001),
   SIM_PORT: port.default(3002),
+  ENGINE_METRICS_PORT: port.default(3003),
+  POLLER_METRICS_PORT: port.default(3004),
   JWT_SECRET: z.string().optional(),
   DEV: flag.default(false),
   FEED: z.enum(["backpack", "sim"]).default("backpack"),
@@ -38,6 +40,9 @@ export type Config = {
   apiPort: number;
   gatewayPort: number;
   simPort: number;
+  /** The engine and the poller serve /metrics on these; the API and gateway on their own ports. */
+  engineMetricsPort: number;
+  pollerMetricsPort: number;
   jwtSecret: string;
   dev: boolean;
   feed: "backpack" | "sim";
@@ -84,6 +89,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     apiPort: e.API_PORT,
     gatewayPort: e.GATEWAY_PORT,
     simPort: e.SIM_PORT,
+    engineMetricsPort: e.ENGINE_METRICS_PORT,
+    pollerMetricsPort: e.POLLER_METRICS_PORT,
     jwtSecret,
     dev: e.DEV,
     feed: e.FEED,

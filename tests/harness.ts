@@ -58,7 +58,13 @@ export class Env {
   private constructor(
     readonly dbName: string,
     readonly redisDb: number,
-    readonly ports: { api: number; gateway: number; sim: number },
+    readonly ports: {
+      api: number;
+      gateway: number;
+      sim: number;
+      engineMetrics: number;
+      pollerMetrics: number;
+    },
     extraEnv: Record<string, string>,
   ) {
     const databaseUrl = extraEnv.DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${dbName}`;
@@ -72,6 +78,8 @@ export class Env {
       API_PORT: String(ports.api),
       GATEWAY_PORT: String(ports.gateway),
       SIM_PORT: String(ports.sim),
+      ENGINE_METRICS_PORT: String(ports.engineMetrics),
+      POLLER_METRICS_PORT: String(ports.pollerMetrics),
       FEED: "sim",
       SIM_RATE: "20",
       LOG_LEVEL: "info",
@@ -94,7 +102,13 @@ export class Env {
     }
     const redisDb = 1 + Math.floor(Math.random() * 15);
     // A REDIS_URL in extraEnv (a private server) is used as it is.
-    const ports = { api: freePort(), gateway: freePort(), sim: freePort() };
+    const ports = {
+      api: freePort(),
+      gateway: freePort(),
+      sim: freePort(),
+      engineMetrics: freePort(),
+      pollerMetrics: freePort(),
+    };
     const env = new Env(dbName, redisDb, ports, extraEnv);
     await env.redis.flushdb();
     return env;

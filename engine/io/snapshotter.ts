@@ -22,6 +22,8 @@ export class Snapshotter {
   #running: Promise<void> | undefined;
   #lastSavedId = "0-0";
   #lastStartMs = 0;
+  /** Wall-clock time the last snapshot was saved (0 before the first). */
+  lastSavedAtMs = 0;
   /** The longest stall of any snapshot so far, for the log and benchmarks. */
   worstStallMs = 0;
   last: SnapshotStats | undefined;
@@ -81,6 +83,7 @@ export class Snapshotter {
       totalMs: Math.round(performance.now() - started),
     };
     this.last = stats;
+    this.lastSavedAtMs = Date.now();
     this.log.info("snapshot saved", { id: saved.id, ...stats });
     await this.onSaved(saved, stats);
   }
