@@ -6,7 +6,8 @@ const A = "secret-a-secret-a-secret-a-secret-a";
 const B = "secret-b-secret-b-secret-b-secret-b";
 
 Deno.test("a cached token still expires, and never passes under another secret", async () => {
-  const exp = Math.floor(Date.now() / 1000) + 1;
+  // Two seconds ahead: a one-second margin could already have run out at the first check.
+  const exp = Math.floor(Date.now() / 1000) + 2;
   const token = await sign({ sub: "user-1", exp }, A, "HS256");
   assert.equal(await verifyToken(token, A), "user-1");
   assert.equal(await verifyToken(token, A), "user-1"); // from the cache
