@@ -10,6 +10,7 @@ import { secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { PROMETHEUS_CONTENT_TYPE, Registry } from "@trading/shared/metrics";
 import { apiError } from "./errors.ts";
+import { docsPage } from "./docs_page.ts";
 import type { ApiDeps, AppEnv } from "./deps.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { tradeRoutes } from "./routes/trade.ts";
@@ -85,6 +86,18 @@ export function buildApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     servers: [{ url: BASE_PATH }],
   });
 
+  let docs: string | undefined;
+  api.get("/docs", (c) => {
+    docs ??= docsPage(
+      api.getOpenAPI31Document({
+        openapi: "3.1.0",
+        info: { title: "Trading API", version: "1.0.0" },
+        servers: [{ url: BASE_PATH }],
+      }) as Parameters<typeof docsPage>[0],
+    );
+    return c.html(docs);
+  });
+
   api.notFound((c) => apiError(c, 404, "not_found", "no such endpoint"));
   api.onError((error, c) => {
     if (error instanceof HTTPException) {
@@ -118,7 +131,18 @@ export function buildApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   ]);
   app.use("*", async (c, next) => {
     const started = performance.now();
+    // A caller's X-Request-Id is kept (if sane) so its logs and ours line up; else one is made.
+    const given = c.req.header("x-request-id");
+    const requestId = given && /^[A-Za-z0-9_.-]{1,64}$/.test(given) ? given : crypto.randomUUID();
+    c.header("x-request-id", requestId);
     await next();
+    deps.log.debug("request", {
+      requestId,
+      method: c.req.method,
+      route: c.req.routePath,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
     // The route pattern, not the raw path: unknown paths must not grow the label set.
     const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
     requests.inc({ method: c.req.method, route, status: String(c.res.status) });

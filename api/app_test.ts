@@ -164,3 +164,29 @@ Deno.test("openapi.json documents every endpoint of API.md", async () => {
     await close();
   }
 });
+
+Deno.test("/docs lists every operation, offline; X-Request-Id is echoed or made", async () => {
+  const { call, close } = await setup();
+  try {
+    const docs = await call("GET", "/docs");
+    assert.equal(docs.status, 200);
+    assert.match(docs.headers.get("content-type") ?? "", /text\/html/);
+    for (const path of ["/api/v1/trade/create", "/api/v1/trades/open", "/api/v1/signin"]) {
+      assert.ok(docs.text.includes(path), path);
+    }
+    assert.ok(
+      !/<script|https?:\/\/(?!127)/.test(docs.text.replace(/href="[^"]*"/g, "")),
+      "no outside assets",
+    );
+    const echoed = await call("GET", "/prices", undefined, undefined, {
+      "x-request-id": "abc-123",
+    });
+    assert.equal(echoed.headers.get("x-request-id"), "abc-123");
+    const made = await call("GET", "/prices", undefined, undefined, {
+      "x-request-id": "bad id\u00ff",
+    });
+    assert.match(made.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+  } finally {
+    await close();
+  }
+});
