@@ -53,7 +53,7 @@ const snapshotter = new Snapshotter(state, store, log, config.snapshotIntervalMs
   const oldest = kept.at(-1)?.lastId ?? saved.lastId;
   const [inputTrimmed, outputTrimmed] = await Promise.all([
     trimInput(redis, oldest),
-    trimOutput(redis),
+    trimOutput(redis, Date.now()),
   ]);
   if (inputTrimmed + outputTrimmed > 0) {
     log.debug("trimmed", { inputTrimmed, outputTrimmed, oldest });
@@ -96,7 +96,7 @@ metrics.gauge("engine_entries_applied_total", "input entries applied since start
 );
 metrics.gauge(
   "engine_stream_lag_entries",
-  "entries in engine:input not yet applied (capped at 10,001)",
+  "entries in engine:input not yet applied (capped at 1,001)",
 )
   .track(() => lagEntries);
 metrics.gauge("engine_snapshot_age_seconds", "time since the last snapshot was saved")
@@ -113,8 +113,7 @@ metrics.gauge("engine_open_positions", "open positions").track(() => state.posit
 metrics.gauge("engine_accounts", "accounts").track(() => state.accounts.size);
 const lagTimer = setInterval(async () => {
   try {
-    lagEntries =
-      (await redis.xrange(INPUT_STREAM, `(${state.lastId}`, "+", "COUNT", 10_001)).length;
+    lagEntries = (await redis.xrange(INPUT_STREAM, `(${state.lastId}`, "+", "COUNT", 1_001)).length;
   } catch {
     // Redis down: the lag is unknown; keep the last value
   }

@@ -12,10 +12,19 @@ export async function trimInput(redis: Redis, oldestKeptSnapshotId: string): Pro
   return await redis.xtrim(INPUT_STREAM, "MINID", oldestKeptSnapshotId) as number;
 }
 
-export async function trimOutput(redis: Redis, keepAtLeast = 10_000): Promise<number> {
-  const length = await redis.xlen(OUTPUT_STREAM);
-  if (length <= keepAtLeast) return 0;
-  const groups = await redis.xinfo("GROUPS", OUTPUT_STREAM) as unknown[][];
+/**
+ * Trims engine:output below what the history group still needs, keeping the last `tailMs` of
+ * entries for readers that start at its end. Decided from stream IDs alone: reading a tail back
+ * to find its start would cost the engine's loop a large reply.
+ */
+export async function trimOutput(redis: Redis, nowMs: number, tailMs = 60_000): Promise<number> {
+  let groups: unknown[][];
+  try {
+    groups = await redis.xinfo("GROUPS", OUTPUT_STREAM) as unknown[][];
+  } catch (error) {
+    if (String(error).includes("no such key")) return 0; // nothing written yet
+    throw error;
+  }
   const history = groups.map(toMap).find((g) => g.get("name") === HISTORY_GROUP);
   if (history === undefined) return 0; // nothing has consumed it yet: keep everything
   const pending = await redis.xpending(OUTPUT_STREAM, HISTORY_GROUP) as [number, string | null];
@@ -23,12 +32,8 @@ export async function trimOutput(redis: Redis, keepAtLeast = 10_000): Promise<nu
   const needed = pending[0] > 0 && pending[1]
     ? pending[1]
     : nextId(String(history.get("last-delivered-id")));
-  // The oldest of the last `keepAtLeast` entries: readers starting at the end find a tail.
-  const [oldestTail] =
-    (await redis.xrevrange(OUTPUT_STREAM, "+", "-", "COUNT", keepAtLeast)).at(-1) ??
-      [];
-  if (oldestTail === undefined) return 0;
-  const minId = compareStreamIds(oldestTail, needed) < 0 ? oldestTail : needed;
+  const tailStart = `${Math.max(0, nowMs - tailMs)}-0`;
+  const minId = compareStreamIds(tailStart, needed) < 0 ? tailStart : needed;
   return await redis.xtrim(OUTPUT_STREAM, "MINID", "~", minId) as number;
 }
 
