@@ -3,7 +3,7 @@
  * stream after it (outputs already written before a crash are suppressed), then applies entries
  * live, snapshotting every SNAPSHOT_INTERVAL_MS and trimming what recovery no longer needs.
  */
-import { startProcess } from "@trading/shared/process";
+import { EXIT_FATAL, startProcess } from "@trading/shared/process";
 import { connectPostgres, migrate } from "@trading/shared/db";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
 import { connectRedis, ENGINE_STATUS_KEY, INPUT_STREAM } from "@trading/shared/redis";
@@ -15,9 +15,6 @@ import { assertNoGap, loadStartingState, StreamGapError } from "./io/recovery.ts
 import { Snapshotter } from "./io/snapshotter.ts";
 import { SnapshotStore } from "./io/snapshots.ts";
 import { trimInput, trimOutput } from "./io/trim.ts";
-
-/** Exit code for a failure a restart cannot fix (the supervisor does not retry it). */
-export const EXIT_FATAL = 3;
 
 const { config, log, databaseUrl } = startProcess("engine", { needsDatabase: true });
 

@@ -4,6 +4,7 @@
  * everything on SIGINT/SIGTERM.
  */
 import { createLogger } from "@trading/shared/log";
+import { EXIT_FATAL } from "@trading/shared/process";
 import { resolvePostgres, resolveRedis, type Service, ServiceError } from "./services.ts";
 
 const MEMBERS = ["engine", "api", "poller", "gateway"] as const;
@@ -66,7 +67,7 @@ function spawn(child: Child): void {
   }).spawn();
   child.process.status.then((status) => {
     if (stopping) return;
-    if (status.code === 3) {
+    if (status.code === EXIT_FATAL) {
       // The child's own words say why (e.g. a gap in engine:input): a restart cannot fix it.
       log.error("child failed fatally; not restarting it", { child: child.name });
       return;

@@ -1,4 +1,7 @@
 /** Start-up shared by every process: configuration (or one clear line and exit 2) and a logger. */
+
+/** Exit code for a failure a restart cannot fix (e.g. a gap in engine:input): not retried. */
+export const EXIT_FATAL = 3;
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 
