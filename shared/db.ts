@@ -55,22 +55,34 @@ const MIGRATIONS: string[] = [
   // Order IDs count from 1 in each engine:input's life; if a stream is ever started afresh
   // beside an old history, its order 1 must not be mistaken for the old one.
   `ALTER TABLE trades DROP CONSTRAINT trades_pkey, ADD PRIMARY KEY (order_id, opened_at)`,
+  // A snapshot's parts are written before its row (the row is the commit), without a
+  // transaction: see SnapshotStore.save.
+  `ALTER TABLE snapshot_parts DROP CONSTRAINT IF EXISTS snapshot_parts_snapshot_id_fkey`,
 ];
 
-/** Applies the migrations not yet applied, under an advisory lock so processes can race. */
+/**
+ * Applies the migrations not yet applied, under an advisory lock so processes can race, as
+ * one DO statement: atomic without `sql.begin`, whose ROLLBACK after a dropped connection
+ * crashes the process (postgres.js 3.4.9, porsager/postgres#1208).
+ */
 export async function migrate(sql: Sql): Promise<void> {
-  await sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(727274)`;
-    await tx`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY)`;
-    const done = new Set(
-      (await tx<{ version: number }[]>`SELECT version FROM schema_migrations`).map((r) =>
-        r.version
-      ),
-    );
-    for (const [index, statement] of MIGRATIONS.entries()) {
-      if (done.has(index + 1)) continue;
-      await tx.unsafe(statement);
-      await tx`INSERT INTO schema_migrations (version) VALUES (${index + 1})`;
-    }
+  await sql.unsafe(migrationScript());
+}
+
+/** The DO block that brings a database up to date with MIGRATIONS. */
+export function migrationScript(): string {
+  const steps = MIGRATIONS.map((statement, index) => {
+    const version = index + 1;
+    const tag = `$m${version}$`;
+    if (statement.includes(tag)) throw new Error(`migration ${version} contains ${tag}`);
+    return `
+  IF NOT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ${version}) THEN
+    EXECUTE ${tag}${statement}${tag};
+    INSERT INTO schema_migrations (version) VALUES (${version});
+  END IF;`;
   });
+  return `DO $migrate$ BEGIN
+  PERFORM pg_advisory_xact_lock(727274);
+  CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY);${steps.join("")}
+END $migrate$`;
 }

@@ -217,8 +217,12 @@ export class Env {
     await response.body?.cancel();
   }
 
-  logs(): string {
-    return this.processes.map((p) => p.output.map((l) => `[${p.name}] ${l}`).join("\n")).join("\n");
+  /** Every process's output, each line tagged with its name; the last `tail` lines of each. */
+  logs(tail = Infinity): string {
+    return this.processes.map((p) =>
+      p.output.slice(-tail).map((l) => `[${p.name}] ${tail === Infinity ? l : l.slice(0, 400)}`)
+        .join("\n")
+    ).join("\n");
   }
 
   async close(): Promise<void> {
@@ -232,7 +236,7 @@ export class Env {
   }
 }
 
-/** Runs `body` with a fresh environment, printing the processes' logs if it fails. */
+/** Runs `body` with a fresh environment, adding the processes' logs to its error if it fails. */
 export async function withEnv(
   extraEnv: Record<string, string>,
   body: (env: Env) => Promise<void>,
@@ -241,7 +245,11 @@ export async function withEnv(
   try {
     await body(env);
   } catch (error) {
-    console.error(env.logs().split("\n").slice(-80).join("\n"));
+    // In the error itself, so the logs land in the failure summary at the end of the output
+    // (all a truncated CI log may keep), not only in the test's own output far above it.
+    const logs = env.logs(12);
+    if (error instanceof Error) error.message += `\n--- last process logs ---\n${logs}`;
+    else console.error(logs);
     throw error;
   } finally {
     await env.close();

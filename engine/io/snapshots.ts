@@ -24,24 +24,31 @@ export class SnapshotStore {
 
   /**
    * Saves a snapshot given as consecutive parts of its canonical text (each sent on its own,
-   * so no single write holds the event loop long) and drops all but the newest
-   * SNAPSHOTS_KEPT, in one transaction.
+   * so no single write holds the event loop long), then its row, then drops all but the
+   * newest SNAPSHOTS_KEPT.
+   *
+   * No transaction: postgres.js (3.4.9) crashes the process when the server goes away during
+   * `sql.begin` (its ROLLBACK lands on a dropped socket, porsager/postgres#1208), and the
+   * engine must outlive a Postgres outage. The row is the commit instead: recovery reads only
+   * snapshots that have a row, parts are written before it under an ID taken from the
+   * sequence, and parts left by a save that failed halfway are swept by the next one.
    */
   async save(lastId: string, stateHash: string, parts: readonly string[]): Promise<SnapshotMeta> {
-    return await this.sql.begin(async (tx) => {
-      const [row] = await tx<{ id: string }[]>`
-        INSERT INTO snapshots (last_id, state_hash) VALUES (${lastId}, ${stateHash})
-        RETURNING id::text`;
-      for (const [idx, data] of parts.entries()) {
-        await tx`INSERT INTO snapshot_parts (snapshot_id, idx, data) VALUES (${
-          row!.id
-        }, ${idx}, ${data})`;
-      }
-      await tx`
-        DELETE FROM snapshots WHERE id NOT IN (
-          SELECT id FROM snapshots ORDER BY id DESC LIMIT ${SNAPSHOTS_KEPT})`;
-      return { id: row!.id, lastId, stateHash };
-    });
+    const sql = this.sql;
+    const [next] = await sql<{ id: string }[]>`
+      SELECT nextval(pg_get_serial_sequence('snapshots', 'id'))::text AS id`;
+    const id = next!.id;
+    for (const [idx, data] of parts.entries()) {
+      await sql`INSERT INTO snapshot_parts (snapshot_id, idx, data) VALUES (${id}, ${idx}, ${data})`;
+    }
+    await sql`INSERT INTO snapshots (id, last_id, state_hash) VALUES (${id}, ${lastId}, ${stateHash})`;
+    await sql`
+      DELETE FROM snapshots WHERE id NOT IN (
+        SELECT id FROM snapshots ORDER BY id DESC LIMIT ${SNAPSHOTS_KEPT})`;
+    await sql`
+      DELETE FROM snapshot_parts
+      WHERE snapshot_id <= ${id} AND snapshot_id NOT IN (SELECT id FROM snapshots)`;
+    return { id, lastId, stateHash };
   }
 
   /** Kept snapshots, newest first, without their state. */
