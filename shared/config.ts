@@ -30,6 +30,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   /** Comma-separated origins allowed to call the API from a browser. */
   CORS_ORIGINS: z.string().max(2000).optional(),
+  /** The API's base URL as browsers reach it, for the gateway's web page. */
+  PUBLIC_API_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** "BTC:BTC_USDC_PERP,ETH:ETH_USDC_PERP,…": which Backpack market prices each asset. */
   MARKETS: z.string().regex(/^[A-Z]+:[A-Z0-9_]+(,[A-Z]+:[A-Z0-9_]+)*$/).optional(),
 });
@@ -54,8 +56,9 @@ export type Config = {
   logLevel: "debug" | "info" | "warn" | "error";
   /** Backpack market → the asset it prices. */
   markets: Map<string, Asset>;
-  /** Browser origins allowed by CORS (none by default). */
+  /** Browser origins allowed by CORS; by default the gateway's web page on localhost. */
   corsOrigins: string[];
+  publicApiUrl: string | undefined;
 };
 
 export class ConfigError extends Error {
@@ -101,7 +104,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     mmrBps: e.MMR_BPS,
     logLevel: e.LOG_LEVEL,
     markets: parseMarkets(e.MARKETS),
-    corsOrigins: (e.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter((o) => o !== ""),
+    corsOrigins: e.CORS_ORIGINS === undefined
+      ? [`http://localhost:${e.GATEWAY_PORT}`, `http://127.0.0.1:${e.GATEWAY_PORT}`]
+      : e.CORS_ORIGINS.split(",").map((o) => o.trim()).filter((o) => o !== ""),
+    publicApiUrl: e.PUBLIC_API_URL?.replace(/\/+$/, ""),
   };
 }
 

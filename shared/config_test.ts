@@ -15,6 +15,24 @@ Deno.test("parseConfig applies API.md defaults", () => {
   assert.equal(config.logLevel, "info");
   assert.equal(config.redisUrl, undefined);
   assert.equal(config.databaseUrl, undefined);
+  // The gateway's own page may call the API; no other origin.
+  assert.deepEqual(config.corsOrigins, ["http://localhost:3001", "http://127.0.0.1:3001"]);
+  assert.equal(config.publicApiUrl, undefined);
+});
+
+Deno.test("CORS_ORIGINS replaces the default; PUBLIC_API_URL loses its trailing slash", () => {
+  const config = parseConfig({
+    JWT_SECRET: SECRET,
+    GATEWAY_PORT: "8081",
+    CORS_ORIGINS: "https://a.example, https://b.example",
+    PUBLIC_API_URL: "https://api.example/api/v1/",
+  });
+  assert.deepEqual(config.corsOrigins, ["https://a.example", "https://b.example"]);
+  assert.equal(config.publicApiUrl, "https://api.example/api/v1");
+  assert.deepEqual(parseConfig({ JWT_SECRET: SECRET, GATEWAY_PORT: "8081" }).corsOrigins, [
+    "http://localhost:8081",
+    "http://127.0.0.1:8081",
+  ]);
 });
 
 Deno.test("parseConfig reads and coerces every variable", () => {

@@ -86,3 +86,10 @@ export function migrationScript(): string {
   CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY);${steps.join("")}
 END $migrate$`;
 }
+
+/** The same server and credentials as `url`, on database `name`. */
+export function withDatabase(url: string, name: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${name}`;
+  return parsed.toString();
+}

@@ -4,6 +4,7 @@
  */
 import { Redis } from "ioredis";
 import postgres from "postgres";
+import { withDatabase } from "@trading/shared/db";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const ADMIN_DB = Deno.env.get("TEST_ADMIN_DATABASE_URL") ??
@@ -67,7 +68,7 @@ export class Env {
     },
     extraEnv: Record<string, string>,
   ) {
-    const databaseUrl = extraEnv.DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${dbName}`;
+    const databaseUrl = extraEnv.DATABASE_URL ?? withDatabase(ADMIN_DB, dbName);
     this.env = {
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       HOME: Deno.env.get("HOME") ?? "/root",

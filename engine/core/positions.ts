@@ -26,7 +26,10 @@ export function quantityFor(
 }
 
 /** Signed profit in cents of closing at `exitPrice`, rounded toward minus infinity. */
-export function pnlCents(position: Position, exitPrice: bigint): bigint {
+export function pnlCents(
+  position: Pick<Position, "side" | "entryPrice" | "quantity" | "asset">,
+  exitPrice: bigint,
+): bigint {
   const move = position.side === "long"
     ? exitPrice - position.entryPrice
     : position.entryPrice - exitPrice;

@@ -1,0 +1,201 @@
+/**
+ * The web page in a real browser: Debian's Chromium (/usr/bin/chromium, never a downloaded
+ * one) driven by playwright-core against `deno task demo`, started as a user would start it
+ * (no DATABASE_URL, no REDIS_URL: its own Redis and embedded Postgres in a fresh DATA_DIR).
+ * Sign up, open a trade within 30 s of the start, watch it live, close it, see it in history,
+ * have a stop-loss close it without a reload, and read an API refusal in words. A screenshot
+ * goes to e2e/screenshots/ (git-ignored). `deno task test:browser`.
+ */
+import assert from "node:assert/strict";
+import { chromium, type Page } from "playwright-core";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+const SHOTS = `${ROOT}e2e/screenshots`;
+const FIRST_TRADE_WITHIN_MS = 30_000;
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+Deno.test({
+  name: "web page in Chromium against deno task demo: sign up, trade, live PnL, close, history",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    try {
+      Deno.statSync(CHROMIUM);
+    } catch {
+      throw new Error(`Chromium is needed at ${CHROMIUM}: apt-get install chromium`);
+    }
+    const dataDir = await Deno.makeTempDir({ prefix: "trading-e2e-" });
+    await Deno.chmod(dataDir, 0o755); // run as root, embedded Postgres runs as its own user
+    const ports = {
+      API_PORT: freePort(),
+      GATEWAY_PORT: freePort(),
+      SIM_PORT: freePort(),
+      ENGINE_METRICS_PORT: freePort(),
+      POLLER_METRICS_PORT: freePort(),
+      DEMO_REDIS_PORT: freePort(),
+      DEMO_PG_PORT: freePort(),
+    };
+    const output: string[] = [];
+    const spawnedAt = Date.now();
+    const demo = new Deno.Command(Deno.execPath(), {
+      args: ["task", "demo"],
+      cwd: ROOT,
+      clearEnv: true,
+      env: {
+        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+        HOME: Deno.env.get("HOME") ?? "/root",
+        ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+        DATA_DIR: dataDir,
+        ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+      },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    for (const stream of [demo.stdout, demo.stderr]) {
+      (async () => {
+        for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+          output.push(...chunk.split("\n").filter((l) => l !== ""));
+        }
+      })();
+    }
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    const pageErrors: string[] = [];
+    let page: Page | undefined;
+    try {
+      page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+      page.on("pageerror", (error) => pageErrors.push(error.message));
+      const site = `http://localhost:${ports.GATEWAY_PORT}/`;
+      await until("the page", async () => (await page!.goto(site))?.ok() || undefined, 60_000);
+
+      // Sign up (which signs in) through the form.
+      await page.fill("#email", `e2e-${crypto.randomUUID().slice(0, 8)}@example.com`);
+      await page.fill("#password", "password123");
+      await page.click("#signup");
+      await page.waitForSelector("#app:not(.hidden)", { timeout: 20_000 });
+      const bid = () => page!.textContent("#tile-BTC .bid");
+      await page.waitForFunction(
+        `document.querySelector("#tile-BTC .bid")?.textContent !== "–"`,
+        undefined,
+        { timeout: 20_000 },
+      );
+      assert.match(await page.textContent("#balance") ?? "", /^\$5,000\.00$/);
+
+      // The liquidation price is shown before sending.
+      await page.fill("#margin", "250");
+      await page.fill("#leverage", "20");
+      const previewLiquidation = await page.textContent("#preview-liquidation b");
+      assert.match(previewLiquidation ?? "", /^\d{1,3}(,\d{3})*\.\d{2}$/);
+
+      await page.click("#place");
+      await page.waitForSelector("#positions tbody tr[data-order-id]", { timeout: 15_000 });
+      const firstTradeMs = Date.now() - spawnedAt;
+      assert.ok(
+        firstTradeMs < FIRST_TRADE_WITHIN_MS,
+        `the first trade took ${firstTradeMs} ms from \`deno task demo\``,
+      );
+      assert.match(await page.textContent("#locked") ?? "", /^\$250\.00$/);
+
+      // Live: quotes move and the position's PnL is priced from them.
+      const before = await bid();
+      await until("a new BTC quote", async () => (await bid()) !== before || undefined, 10_000);
+      const pnl = await page.textContent("#positions tbody tr[data-order-id] .pnl");
+      assert.match(pnl ?? "", /^-?\$\d/);
+      await Deno.mkdir(SHOTS, { recursive: true });
+      await page.screenshot({ path: `${SHOTS}/trading.png` });
+
+      // Close with the button: the row leaves, history gains it.
+      await page.click("#positions tbody tr[data-order-id] button");
+      await page.waitForSelector("#history tbody tr[data-order-id]", { timeout: 15_000 });
+      assert.match(await page.textContent("#history tbody tr") ?? "", /manual/);
+      await page.waitForSelector("#positions tbody td.empty");
+
+      // A stop-loss close arrives over the WebSocket: no reload.
+      const quote = await (await fetch(`http://127.0.0.1:${ports.API_PORT}/api/v1/prices`)).json();
+      const btcBid: string = quote.prices.find((p: { asset: string }) => p.asset === "BTC").bid;
+      const stop = BigInt(btcBid.split(".")[0]!) * 98n / 100n; // whole dollars, 2 % below
+      await page.fill("#margin", "100");
+      await page.fill("#leverage", "5");
+      await page.fill("#stopLoss", String(stop));
+      await page.click("#place");
+      await page.waitForSelector("#positions tbody tr[data-order-id]", { timeout: 15_000 });
+      const pinned = await fetch(`http://127.0.0.1:${ports.SIM_PORT}/control`, {
+        method: "POST",
+        body: JSON.stringify({
+          market: "BTC_USDC_PERP",
+          bid: String(stop - 10n),
+          ask: String(stop - 9n),
+        }),
+      });
+      assert.equal(pinned.status, 200, await pinned.text());
+      await page.waitForFunction(
+        `document.querySelector("#history tbody tr")?.textContent?.includes("stop-loss")`,
+        undefined,
+        { timeout: 15_000 },
+      );
+      await page.waitForSelector("#positions tbody td.empty");
+
+      // A refusal from the API, in words.
+      await page.fill("#stopLoss", "");
+      await page.fill("#margin", "9000");
+      await page.fill("#leverage", "1");
+      await page.click("#place");
+      await page.waitForSelector(".msg.error", { timeout: 10_000 });
+      assert.match(await page.textContent(".msg.error") ?? "", /Not enough available balance/);
+      await page.screenshot({ path: `${SHOTS}/after-stop-loss.png` });
+      assert.deepEqual(pageErrors, []);
+      console.log(
+        `first trade ${firstTradeMs} ms after \`deno task demo\`; screenshots in ${SHOTS}`,
+      );
+    } catch (error) {
+      if (page) await page.screenshot({ path: `${SHOTS}/failure.png` }).catch(() => {});
+      if (error instanceof Error) {
+        error.message += `\n--- page errors ---\n${pageErrors.join("\n")}\n--- demo output ---\n${
+          output.slice(-40).join("\n")
+        }`;
+      }
+      throw error;
+    } finally {
+      await browser.close();
+      try {
+        demo.kill("SIGTERM");
+      } catch {
+        // it already exited; its output is in the error
+      }
+      const stopped = await Promise.race([
+        demo.status.then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), 15_000)),
+      ]);
+      if (!stopped) demo.kill("SIGKILL"); // still running after 15 s
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
