@@ -7,7 +7,7 @@
 import { type Asset, ASSET_SYMBOLS, ASSETS, isAsset } from "@trading/shared/assets";
 import { parseDecimal } from "@trading/shared/money";
 import { liquidationPrice, pnlCents, quantityFor } from "../engine/core/positions.ts";
-import { Api, inWords } from "./api.ts";
+import { Api, inWords, parseJson } from "./api.ts";
 import { type ChartPoint, PriceChart } from "./chart.ts";
 import { dollarsToCents, price, priceUnits, time, usd } from "./format.ts";
 
@@ -59,6 +59,11 @@ let openTrades: OpenTrade[] = [];
 let account: { balance: bigint; locked: bigint } | undefined;
 let socket: WebSocket | undefined;
 let socketRetryMs = 500;
+/**
+ * Closes seen on the WebSocket, until the history (written to Postgres by the engine's history
+ * writer, a moment later) includes them: the table shows a close the instant it happens.
+ */
+const liveCloses = new Map<string, ClosedTrade>();
 
 const chart = new PriceChart($<HTMLCanvasElement>("chart"), (units) => price(selected, units));
 
@@ -95,6 +100,7 @@ function signedOut(): void {
   $("app").classList.add("hidden");
   openTrades = [];
   account = undefined;
+  liveCloses.clear();
   connect();
 }
 
@@ -147,7 +153,7 @@ function connect(): void {
 }
 
 function onMessage(text: string): void {
-  const message = JSON.parse(text) as Record<string, unknown>;
+  const message = parseJson(text) as Record<string, unknown>;
   if (message.type === "price" && isAsset(message.asset)) {
     const asset = message.asset;
     const quote = {
@@ -167,9 +173,13 @@ function onMessage(text: string): void {
     const what = `${asset} ${message.side} #${message.orderId}`;
     if (message.event === "opened") say(`Opened ${what}.`, "ok");
     else {
-      const reason = String(message.reason ?? "manual").replace("_", "-");
-      const pnl = BigInt(String(message.pnl ?? 0));
-      say(`Closed ${what} (${reason}), PnL ${usd(pnl)}.`, pnl < 0n ? "loss" : "ok");
+      const { side: type, ...fields } = message;
+      const closed = { ...fields, type } as unknown as ClosedTrade;
+      liveCloses.set(closed.orderId, closed);
+      say(
+        `Closed ${what} (${closed.reason.replace("_", "-")}), PnL ${usd(closed.pnl)}.`,
+        closed.pnl < 0n ? "loss" : "ok",
+      );
     }
     refreshAll();
     return;
@@ -357,8 +367,12 @@ function renderPositions(): void {
   }
 }
 
-function renderHistory(trades: ClosedTrade[]): void {
+function renderHistory(fetched: ClosedTrade[]): void {
   const body = $<HTMLTableElement>("history").tBodies[0]!;
+  for (const trade of fetched) liveCloses.delete(trade.orderId);
+  const trades = [...liveCloses.values(), ...fetched]
+    .sort((a, b) => b.closedAt - a.closedAt || Number(b.orderId) - Number(a.orderId))
+    .slice(0, 20);
   const rows = trades.map((trade) => {
     const row = document.createElement("tr");
     row.dataset.orderId = trade.orderId;
