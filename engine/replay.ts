@@ -11,7 +11,7 @@ import { stateHash } from "./core/snapshot.ts";
 import { createState, DEFAULT_PARAMS, type EngineState } from "./core/state.ts";
 import { compareStreamIds } from "./core/stream_id.ts";
 import { applyBatch } from "./io/batch.ts";
-import { assertNoGap } from "./io/recovery.ts";
+import { assertNoGap, StreamGapError } from "./io/recovery.ts";
 import { SnapshotStore } from "./io/snapshots.ts";
 
 function arg(name: string): string | undefined {
@@ -43,23 +43,46 @@ if (Deno.args.includes("--from-start")) {
     mmrBps: config.mmrBps,
     priceMaxAgeMs: config.priceMaxAgeMs,
   });
+  try {
+    await assertNoGap(redis, state.lastId);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    Deno.exit(1);
+  }
 } else {
   const sql = connectPostgres(config.databaseUrl!, { max: 1 });
   await migrate(sql);
   const store = new SnapshotStore(sql, log);
-  const kept = await store.list();
-  const id = arg("--snapshot") ?? kept.at(-1)?.id;
-  const loaded = id === undefined ? undefined : await store.load(id);
-  await sql.end();
-  if (id !== undefined && loaded === undefined) {
-    console.error(`snapshot ${id} is missing or does not verify`);
-    Deno.exit(1);
+  const chosen = arg("--snapshot");
+  // Against a live engine, the oldest snapshot and the stream before it may be dropped while
+  // we load it (the engine keeps SNAPSHOTS_KEPT and trims behind the oldest): choose again.
+  for (let attempt = 1;; attempt++) {
+    const id = chosen ?? (await store.list()).at(-1)?.id;
+    const loaded = id === undefined ? undefined : await store.load(id);
+    if (id !== undefined && loaded === undefined && chosen !== undefined) {
+      console.error(`snapshot ${id} is missing or does not verify`);
+      Deno.exit(1);
+    }
+    if (id !== undefined && loaded === undefined) continue; // dropped since the list
+    state = loaded?.state ??
+      createState({
+        ...DEFAULT_PARAMS,
+        mmrBps: config.mmrBps,
+        priceMaxAgeMs: config.priceMaxAgeMs,
+      });
+    from = loaded ? `snapshot ${loaded.id} (${loaded.lastId})` : from;
+    try {
+      await assertNoGap(redis, state.lastId);
+      break;
+    } catch (error) {
+      if (!(error instanceof StreamGapError) || chosen !== undefined || attempt >= 5) {
+        console.error(error instanceof Error ? error.message : String(error));
+        Deno.exit(1);
+      }
+    }
   }
-  state = loaded?.state ??
-    createState({ ...DEFAULT_PARAMS, mmrBps: config.mmrBps, priceMaxAgeMs: config.priceMaxAgeMs });
-  if (loaded) from = `snapshot ${loaded.id} (${loaded.lastId})`;
+  await sql.end();
 }
-await assertNoGap(redis, state.lastId);
 
 const started = performance.now();
 let replayed = 0;
