@@ -30,7 +30,8 @@ export function applyBatch(
   const outputs: Array<EngineOutput | null> = [];
   // Each asset's latest quote in the batch is forwarded once: its slot is reserved where its
   // entry stands (so outputs stay in cause order) and filled at the end.
-  const priceSlot = new Map<Asset, { index: number; id: string }>();
+  const priceIndex = new Map<Asset, number>();
+  const priceId = new Map<Asset, string>();
   let invalid = 0;
   const suppressing = suppressThroughId !== "0-0" &&
     entries.length > 0 && compareStreamIds(entries[0]![0], suppressThroughId) <= 0;
@@ -44,13 +45,16 @@ export function applyBatch(
     for (const output of step.outputs) outputs.push(output);
     const asset = step.price?.asset;
     if (asset !== undefined && isAsset(asset)) {
-      const previous = priceSlot.get(asset);
-      if (previous !== undefined) outputs[previous.index] = null;
-      priceSlot.set(asset, { index: outputs.length, id });
+      const previous = priceIndex.get(asset);
+      if (previous !== undefined) outputs[previous] = null;
+      priceIndex.set(asset, outputs.length);
+      priceId.set(asset, id);
       outputs.push(null);
     }
   }
-  for (const [asset, slot] of priceSlot) outputs[slot.index] = priceOutput(state, asset, slot.id);
+  for (const [asset, index] of priceIndex) {
+    outputs[index] = priceOutput(state, asset, priceId.get(asset)!);
+  }
   return { outputs: outputs.filter((o): o is EngineOutput => o !== null), invalid };
 }
 

@@ -47,21 +47,53 @@ export interface PriceEntry {
 
 const ASSET_TEXT_RE = /^[A-Z0-9]{1,10}$/;
 
+/**
+ * The unsigned integer in value[start, end) as unsignedIntRe accepts it (no sign, no leading
+ * zero but "0" itself, at most MAX_DIGITS digits), or undefined. Up to 15 digits it is
+ * accumulated exactly in a double (< 2^53) and converted once: BigInt of a string is several
+ * times slower, and prices are nearly all of the stream.
+ */
+function unsignedAt(value: string, start: number, end: number): bigint | undefined {
+  const length = end - start;
+  if (length < 1 || length > MAX_DIGITS) return undefined;
+  if (length > 1 && value.charCodeAt(start) === 48) return undefined;
+  let small = 0;
+  for (let i = start; i < end; i++) {
+    const digit = value.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    small = small * 10 + digit;
+  }
+  return length <= 15 ? BigInt(small) : BigInt(value.slice(start, end));
+}
+
+function isAssetText(value: string, end: number): boolean {
+  if (end < 1 || end > 10) return false;
+  for (let i = 0; i < end; i++) {
+    const c = value.charCodeAt(i);
+    if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57))) return false;
+  }
+  return true;
+}
+
 /** Parses the value of a `price` field; a string is the reason it is refused. */
 export function parsePriceValue(value: string): PriceEntry | string {
   if (value.length > 80) return "price: too long";
-  const parts = value.split(" ");
-  if (parts.length !== 4) return 'price: must be "<ASSET> <bid> <ask> <ts>"';
-  const [asset, bid, ask, ts] = parts as [string, string, string, string];
-  if (!ASSET_TEXT_RE.test(asset)) return "price: asset must be 1–10 capitals or digits";
-  if (!unsignedIntRe.test(bid) || !unsignedIntRe.test(ask) || !unsignedIntRe.test(ts)) {
+  const first = value.indexOf(" ");
+  const second = first < 0 ? -1 : value.indexOf(" ", first + 1);
+  const third = second < 0 ? -1 : value.indexOf(" ", second + 1);
+  if (third < 0 || value.indexOf(" ", third + 1) >= 0) {
+    return 'price: must be "<ASSET> <bid> <ask> <ts>"';
+  }
+  if (!isAssetText(value, first)) return "price: asset must be 1–10 capitals or digits";
+  const bid = unsignedAt(value, first + 1, second);
+  const ask = unsignedAt(value, second + 1, third);
+  const ts = unsignedAt(value, third + 1, value.length);
+  if (bid === undefined || ask === undefined || ts === undefined) {
     return "price: bid, ask and ts must be non-negative integers";
   }
-  const bidUnits = BigInt(bid);
-  const askUnits = BigInt(ask);
-  if (bidUnits === 0n || askUnits === 0n) return "price: bid and ask must be greater than zero";
-  if (bidUnits > askUnits) return "price: bid must not exceed ask";
-  return { kind: "price", asset, bid: bidUnits, ask: askUnits, ts: BigInt(ts) };
+  if (bid === 0n || ask === 0n) return "price: bid and ask must be greater than zero";
+  if (bid > ask) return "price: bid must not exceed ask";
+  return { kind: "price", asset: value.slice(0, first), bid, ask, ts };
 }
 
 export function formatPriceValue(asset: string, bid: bigint, ask: bigint, ts: bigint): string {
