@@ -3,10 +3,7 @@
  * reference measured in the same run. Prints a table and writes JSON and Markdown under
  * bench/results/. `--quick` runs smaller sizes (a smoke run, not for quoting).
  */
-import { gatewayBench } from "./gateway.ts";
-import { httpBench } from "./http.ts";
 import { markdownTable, type Row, writeResults } from "./lib.ts";
-import { pipelineBench } from "./pipeline.ts";
 import { ensureServices } from "./services.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -16,8 +13,8 @@ const root = new URL("../", import.meta.url).pathname;
 const rows: Row[] = [];
 
 /** Runs one of the engine's standalone benchmarks and takes its rows. */
-async function script(path: string): Promise<Row[]> {
-  const args = ["run", "-A", path, "--rows", ...(quick ? ["--quick"] : [])];
+async function script(path: string, ...extra: string[]): Promise<Row[]> {
+  const args = ["run", "-A", path, ...extra, "--rows", ...(quick ? ["--quick"] : [])];
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: root,
@@ -38,22 +35,9 @@ console.log(
   }\n`,
 );
 if (runs("core")) rows.push(...await script("engine/bench/core_bench.ts"));
-if (runs("pipeline")) {
-  console.log("\npipeline…");
-  rows.push(...await pipelineBench(quick ? 50_000 : 300_000));
-}
-if (runs("http")) {
-  console.log("\nHTTP open loop…");
-  rows.push(
-    ...await httpBench(
-      quick ? [200, 500] : [250, 500, 1000, 2000, 3000, 4000, 5000, 6000],
-      quick ? 1 : 3,
-    ),
-  );
-}
-if (runs("gateway")) {
-  console.log("\ngateway fan-out…");
-  rows.push(...await gatewayBench(quick ? [200] : [1000, 5000], quick ? 10 : 30));
+// Each section in a fresh process: none measures with the heap of the one before it.
+for (const section of ["pipeline", "http", "gateway"]) {
+  if (runs(section)) rows.push(...await script("bench/section.ts", section));
 }
 if (runs("recovery")) rows.push(...await script("engine/bench/recovery_bench.ts"));
 

@@ -1,0 +1,31 @@
+/**
+ * One in-repo benchmark section in a process of its own (`deno run -A bench/section.ts
+ * pipeline|http|gateway [--quick] --rows`), so no section measures with the heap and the
+ * leftover sockets of the one before it. bench/run.ts runs each this way.
+ */
+import { gatewayBench } from "./gateway.ts";
+import { httpBench } from "./http.ts";
+import type { Row } from "./lib.ts";
+import { pipelineBench } from "./pipeline.ts";
+
+const quick = Deno.args.includes("--quick");
+const section = Deno.args[0];
+let rows: Row[];
+if (section === "pipeline") {
+  console.log("\npipeline…");
+  rows = await pipelineBench(quick ? 50_000 : 300_000);
+} else if (section === "http") {
+  console.log("\nHTTP open loop…");
+  rows = await httpBench(
+    quick ? [200, 500] : [250, 500, 1000, 2000, 3000, 4000, 5000, 6000],
+    quick ? 1 : 3,
+  );
+} else if (section === "gateway") {
+  console.log("\ngateway fan-out…");
+  rows = await gatewayBench(quick ? [200] : [1000, 5000], quick ? 10 : 30);
+} else {
+  console.error("usage: bench/section.ts pipeline|http|gateway [--quick] [--rows]");
+  Deno.exit(2);
+}
+if (Deno.args.includes("--rows")) console.log(`BENCH_ROWS ${JSON.stringify(rows)}`);
+Deno.exit(0);
