@@ -6,11 +6,11 @@
 import { ConfigError, loadConfig } from "@trading/shared/config";
 import { connectPostgres, migrate } from "@trading/shared/db";
 import { createLogger } from "@trading/shared/log";
-import { connectRedis, INPUT_STREAM, type StreamEntryReply } from "@trading/shared/redis";
+import { connectRedis, INPUT_STREAM } from "@trading/shared/redis";
 import { stateHash } from "./core/snapshot.ts";
 import { createState, DEFAULT_PARAMS, type EngineState } from "./core/state.ts";
 import { compareStreamIds } from "./core/stream_id.ts";
-import { applyBatch } from "./io/batch.ts";
+import { applyBatch, idText, type StreamEntryBytes } from "./io/batch.ts";
 import { assertNoGap, StreamGapError } from "./io/recovery.ts";
 import { SnapshotStore } from "./io/snapshots.ts";
 
@@ -87,16 +87,17 @@ if (Deno.args.includes("--from-start")) {
 const started = performance.now();
 let replayed = 0;
 outer: for (;;) {
-  const entries = await redis.xrange(
+  // As bytes, exactly as the engine reads them, so both decode every entry the same way.
+  const entries = await redis.xrangeBuffer(
     INPUT_STREAM,
     `(${state.lastId}`,
     "+",
     "COUNT",
     10_000,
-  ) as StreamEntryReply[];
+  ) as StreamEntryBytes[];
   if (entries.length === 0) break;
   for (let i = 0; i < entries.length; i++) {
-    if (until !== undefined && compareStreamIds(entries[i]![0], until) > 0) {
+    if (until !== undefined && compareStreamIds(idText(entries[i]![0]), until) > 0) {
       applyBatch(state, entries.slice(0, i), "0-0");
       replayed += i;
       break outer;

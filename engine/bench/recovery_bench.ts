@@ -12,7 +12,7 @@ import { createLogger } from "@trading/shared/log";
 import { INPUT_STREAM, type StreamEntryReply } from "@trading/shared/redis";
 import { apply } from "../core/apply.ts";
 import { createState } from "../core/state.ts";
-import { applyBatch } from "../io/batch.ts";
+import { applyBatch, idText, type StreamEntryBytes } from "../io/batch.ts";
 import { Snapshotter } from "../io/snapshotter.ts";
 import { SnapshotStore } from "../io/snapshots.ts";
 
@@ -108,13 +108,16 @@ async function replayRate(redis: Redis, entries: number, every: number) {
   const started = performance.now();
   let replayed = 0;
   let applyMs = 0;
+  // Read as bytes, as the engine's catch-up reads (see decodeFlatBytes).
   const read = (afterId: string) =>
-    redis.xrange(INPUT_STREAM, `(${afterId}`, "+", "COUNT", 10_000) as Promise<StreamEntryReply[]>;
+    redis.xrangeBuffer(INPUT_STREAM, `(${afterId}`, "+", "COUNT", 10_000) as Promise<
+      StreamEntryBytes[]
+    >;
   let pending = read(state.lastId);
   for (;;) {
     const batch = await pending;
     if (batch.length === 0) break;
-    pending = read(batch[batch.length - 1]![0]);
+    pending = read(idText(batch[batch.length - 1]![0]));
     const t = performance.now();
     applyBatch(state, batch, "0-0");
     applyMs += performance.now() - t;
@@ -249,7 +252,10 @@ try {
       measure: `replay of ${fmt(replay.replayed)} entries, ${200 / every} % instructions`,
       value: replay.rate,
       unit: "entries/s",
-      reference: { label: "XRANGE of the same stream, no processing", value: replay.rawRate },
+      reference: {
+        label: "ioredis XRANGE of the same stream as strings, no processing",
+        value: replay.rawRate,
+      },
       target: "≥ 300,000",
     });
   }

@@ -1,6 +1,11 @@
 /** One raw stream entry through validation and the state machine: what the engine loop runs. */
 import type { EngineOutput, PriceEntry } from "@trading/shared/schemas";
-import { type DecodedInput, decodeFlat, decodeInput } from "@trading/shared/schemas";
+import {
+  type DecodedInput,
+  decodeFlat,
+  decodeFlatBytes,
+  decodeInput,
+} from "@trading/shared/schemas";
 import { apply, applyInvalid } from "./apply.ts";
 import type { EngineState } from "./state.ts";
 
@@ -16,9 +21,14 @@ export function applyFields(state: EngineState, fields: unknown, id: string): St
   return applyDecoded(state, decodeInput(fields), id);
 }
 
-/** The same from Redis's flat [field, value, ...] reply (the engine's hot path). */
+/** The same from Redis's flat [field, value, ...] reply. */
 export function applyFlat(state: EngineState, flat: readonly string[], id: string): Step {
   return applyDecoded(state, decodeFlat(flat), id);
+}
+
+/** The same from the reply read as bytes (the engine's hot path: quotes never become text). */
+export function applyFlatBytes(state: EngineState, flat: readonly Uint8Array[], id: string): Step {
+  return applyDecoded(state, decodeFlatBytes(flat), id);
 }
 
 function applyDecoded(state: EngineState, decoded: DecodedInput, id: string): Step {

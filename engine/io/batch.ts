@@ -7,7 +7,7 @@ import { formatDecimal } from "@trading/shared/money";
 import type { EngineOutput, PriceOutput } from "@trading/shared/schemas";
 import type { Logger } from "@trading/shared/log";
 import type { EngineState } from "../core/state.ts";
-import { applyFlat } from "../core/step.ts";
+import { applyFlat, applyFlatBytes } from "../core/step.ts";
 import { compareStreamIds } from "../core/stream_id.ts";
 import type { StreamEntryReply } from "@trading/shared/redis";
 
@@ -23,7 +23,7 @@ export interface BatchResult {
  */
 export function applyBatch(
   state: EngineState,
-  entries: readonly StreamEntryReply[],
+  entries: readonly (StreamEntryReply | StreamEntryBytes)[],
   suppressThroughId: string,
   log?: Logger,
 ): BatchResult {
@@ -34,9 +34,12 @@ export function applyBatch(
   const priceId = new Map<Asset, string>();
   let invalid = 0;
   const suppressing = suppressThroughId !== "0-0" &&
-    entries.length > 0 && compareStreamIds(entries[0]![0], suppressThroughId) <= 0;
-  for (const [id, flat] of entries) {
-    const step = applyFlat(state, flat, id);
+    entries.length > 0 && compareStreamIds(idText(entries[0]![0]), suppressThroughId) <= 0;
+  for (const [rawId, flat] of entries) {
+    const id = idText(rawId);
+    const step = typeof flat[0] === "string" || flat.length === 0
+      ? applyFlat(state, flat as string[], id)
+      : applyFlatBytes(state, flat as Uint8Array[], id);
     if (step.invalidReason !== undefined) {
       invalid++;
       log?.warn("malformed input entry", { id, reason: step.invalidReason });
@@ -56,6 +59,14 @@ export function applyBatch(
     outputs[index] = priceOutput(state, asset, priceId.get(asset)!);
   }
   return { outputs: outputs.filter((o): o is EngineOutput => o !== null), invalid };
+}
+
+/** A stream entry read with `xreadBuffer` / `xrangeBuffer`: no string made for its fields. */
+export type StreamEntryBytes = [Uint8Array, Uint8Array[]];
+
+/** Stream IDs are ASCII digits and one dash. */
+export function idText(id: string | Uint8Array): string {
+  return typeof id === "string" ? id : String.fromCharCode.apply(null, id as unknown as number[]);
 }
 
 function priceOutput(state: EngineState, asset: Asset, id: string): PriceOutput {

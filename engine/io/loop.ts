@@ -10,12 +10,13 @@ import {
   OUTPUT_STREAM,
   type StreamEntryReply,
   watchedRead,
-  type XReadReply,
 } from "@trading/shared/redis";
 import { compareStreamIds } from "../core/stream_id.ts";
 import { encodeOutput, type EngineOutput } from "@trading/shared/schemas";
 import type { EngineState } from "../core/state.ts";
-import { applyBatch } from "./batch.ts";
+import { applyBatch, idText, type StreamEntryBytes } from "./batch.ts";
+
+type XReadBytesReply = Array<[Uint8Array, StreamEntryBytes[]]> | null;
 
 export interface LoopOptions {
   /** Commands and writes. */
@@ -62,10 +63,11 @@ export class EngineLoop {
   async #run(): Promise<void> {
     const { reader, state, log, batchSize, blockMs } = this.#options;
     while (this.#running) {
-      let reply: XReadReply;
+      let reply: XReadBytesReply;
       try {
+        // As bytes: quotes are scanned without ever becoming strings (see decodeFlatBytes).
         reply = await watchedRead(reader, () =>
-          reader.xread(
+          reader.xreadBuffer(
             "COUNT",
             batchSize,
             "BLOCK",
@@ -73,7 +75,7 @@ export class EngineLoop {
             "STREAMS",
             INPUT_STREAM,
             state.lastId,
-          ), blockMs) as XReadReply;
+          ), blockMs) as XReadBytesReply;
       } catch (error) {
         if (!this.#running) break;
         log.warn("input read failed; retrying", { error });
@@ -86,7 +88,7 @@ export class EngineLoop {
     }
   }
 
-  async #applyAndWrite(entries: StreamEntryReply[]): Promise<void> {
+  async #applyAndWrite(entries: StreamEntryBytes[]): Promise<void> {
     const { state, log } = this.#options;
     const { outputs } = applyBatch(state, entries, this.#options.suppressThroughId, log);
     this.appliedEntries += entries.length;
@@ -100,20 +102,22 @@ export class EngineLoop {
    * written. Returns the number of entries replayed.
    */
   async catchUp(batchSize = 10_000): Promise<number> {
-    const { redis, state, log } = this.#options;
+    const { reader, state, log } = this.#options;
     const started = performance.now();
     let replayed = 0;
     let nextLog = 100_000;
     const read = (afterId: string) =>
-      redis.xrange(INPUT_STREAM, `(${afterId}`, "+", "COUNT", batchSize) as Promise<
-        StreamEntryReply[]
+      // On the reader (idle until the live loop starts): a write's reply never waits behind
+      // a 10,000-entry read on the command connection.
+      reader.xrangeBuffer(INPUT_STREAM, `(${afterId}`, "+", "COUNT", batchSize) as Promise<
+        StreamEntryBytes[]
       >;
     let pending = read(state.lastId);
     for (;;) {
       const entries = await pending;
       if (entries.length === 0) break;
       // Ask for the next batch before applying this one: Redis works while we do.
-      pending = read(entries[entries.length - 1]![0]);
+      pending = read(idText(entries[entries.length - 1]![0]));
       await this.#applyAndWrite(entries);
       replayed += entries.length;
       if (replayed >= nextLog) {

@@ -204,6 +204,93 @@ export function decodeFlat(flat: readonly string[]): DecodedInput {
   return fast === undefined ? decodeInput(fields) : { ok: true, entry: fast };
 }
 
+const utf8 = new TextDecoder();
+const PRICE_FIELD = new TextEncoder().encode("price");
+/** Asset symbols as interned strings, so a quote read as bytes makes no new string. */
+const KNOWN_ASSETS = ["BTC", "ETH", "SOL"];
+
+/**
+ * decodeFlat for a reply read as bytes (ioredis `xreadBuffer`): the engine's hot path. A price
+ * entry is scanned from its bytes without becoming a string; anything else, or a price with a
+ * byte outside ASCII, is decoded as UTF-8 (as ioredis would) and goes through decodeFlat, so
+ * both give the same answer (a property test holds them to it).
+ */
+export function decodeFlatBytes(flat: readonly Uint8Array[]): DecodedInput {
+  if (flat.length === 2 && sameBytes(flat[0]!, PRICE_FIELD)) {
+    const parsed = parsePriceBytes(flat[1]!);
+    if (parsed !== undefined) {
+      return typeof parsed === "string"
+        ? { ok: false, reason: parsed }
+        : { ok: true, entry: parsed };
+    }
+  }
+  return decodeFlat(flat.map((bytes) => utf8.decode(bytes)));
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** parsePriceValue on ASCII bytes; undefined (decode it as text instead) for anything else. */
+function parsePriceBytes(bytes: Uint8Array): PriceEntry | string | undefined {
+  if (bytes.length > 80) return undefined;
+  let first = -1;
+  let second = -1;
+  let third = -1;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (byte >= 0x80) return undefined;
+    if (byte !== 32) continue;
+    if (first < 0) first = i;
+    else if (second < 0) second = i;
+    else if (third < 0) third = i;
+    else return 'price: must be "<ASSET> <bid> <ask> <ts>"';
+  }
+  if (third < 0) return 'price: must be "<ASSET> <bid> <ask> <ts>"';
+  if (first < 1 || first > 10) return "price: asset must be 1–10 capitals or digits";
+  for (let i = 0; i < first; i++) {
+    const c = bytes[i]!;
+    if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57))) {
+      return "price: asset must be 1–10 capitals or digits";
+    }
+  }
+  const bid = unsignedBytes(bytes, first + 1, second);
+  const ask = unsignedBytes(bytes, second + 1, third);
+  const ts = unsignedBytes(bytes, third + 1, bytes.length);
+  if (bid === undefined || ask === undefined || ts === undefined) {
+    return "price: bid, ask and ts must be non-negative integers";
+  }
+  if (bid === 0n || ask === 0n) return "price: bid and ask must be greater than zero";
+  if (bid > ask) return "price: bid must not exceed ask";
+  return { kind: "price", asset: assetFromBytes(bytes, first), bid, ask, ts };
+}
+
+function assetFromBytes(bytes: Uint8Array, end: number): string {
+  for (const known of KNOWN_ASSETS) {
+    if (known.length !== end) continue;
+    let same = true;
+    for (let i = 0; i < end && same; i++) same = bytes[i] === known.charCodeAt(i);
+    if (same) return known;
+  }
+  return String.fromCharCode(...bytes.subarray(0, end));
+}
+
+/** unsignedAt over ASCII bytes. */
+function unsignedBytes(bytes: Uint8Array, start: number, end: number): bigint | undefined {
+  const length = end - start;
+  if (length < 1 || length > MAX_DIGITS) return undefined;
+  if (length > 1 && bytes[start] === 48) return undefined;
+  let small = 0;
+  for (let i = start; i < end; i++) {
+    const digit = bytes[i]! - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    small = small * 10 + digit;
+  }
+  return length <= 15 ? BigInt(small) : BigInt(String.fromCharCode(...bytes.subarray(start, end)));
+}
+
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const KEY_RE = /^[\x21-\x7e]{1,64}$/;
 const ORDER_ID_RE = /^[1-9][0-9]{0,15}$/;

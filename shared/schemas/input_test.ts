@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   decodeFlat,
+  decodeFlatBytes,
   decodeInput,
   encodeInput,
   fieldsFromArray,
@@ -300,4 +301,44 @@ Deno.test("the instruction fast path accepts exactly what zod accepts, with the 
     { numRuns: 20_000, seed: 7 },
   );
   assert.ok(accepted > 200, `only ${accepted} valid instructions generated`);
+});
+
+Deno.test("decodeFlatBytes (the engine's path) answers exactly as decodeFlat on the same text", () => {
+  const encoder = new TextEncoder();
+  const text = fc.oneof(
+    fc.constantFrom("price", "kind", "query", "r1", "u1", "BTC 1 2 3", "SOL 15000 15001 17"),
+    fc.array(
+      fc.oneof(
+        fc.constantFrom("BTC", "ETH", "XRP", "é", "0", "01", "€5", ""),
+        fc.bigInt({ min: 0n, max: 10n ** 19n }).map(String),
+      ),
+      { maxLength: 5 },
+    ).map((parts) => parts.join(" ")),
+    fc.string({ maxLength: 90, unit: "grapheme" }),
+  );
+  const number = fc.oneof(
+    fc.constantFrom("0", "00", "01", "007", "-1", "1e3", "", "+2", "1.5", "٣"),
+    fc.bigInt({ min: 0n, max: 10n ** 19n }).map(String),
+  );
+  const quote = fc.tuple(
+    fc.constantFrom("BTC", "ETH", "SOL", "X1", "btc", "É"),
+    number,
+    number,
+    number,
+  )
+    .map((parts) => parts.join(" "));
+  const flat = fc.oneof(
+    fc.oneof(quote, text).map((value) => ["price", value]),
+    fc.array(text, { maxLength: 8 }),
+  );
+  fc.assert(
+    fc.property(flat, (fields) => {
+      const bytes = fields.map((field) => encoder.encode(field));
+      assert.deepEqual(decodeFlatBytes(bytes), decodeFlat(fields), JSON.stringify(fields));
+    }),
+    { numRuns: 20_000 },
+  );
+  // Interned asset strings are still equal strings.
+  const eth = decodeFlatBytes([encoder.encode("price"), encoder.encode("ETH 1 2 3")]);
+  assert.deepEqual(eth, decodeFlat(["price", "ETH 1 2 3"]));
 });
