@@ -88,12 +88,22 @@ export function parsePriceValue(value: string): PriceEntry | string {
   const bid = unsignedAt(value, first + 1, second);
   const ask = unsignedAt(value, second + 1, third);
   const ts = unsignedAt(value, third + 1, value.length);
+  return quoteProblem(bid, ask, ts) ??
+    { kind: "price", asset: value.slice(0, first), bid: bid!, ask: ask!, ts: ts! };
+}
+
+/** What is wrong with a quote's numbers, if anything (both price parsers end here). */
+function quoteProblem(
+  bid: bigint | undefined,
+  ask: bigint | undefined,
+  ts: bigint | undefined,
+): string | undefined {
   if (bid === undefined || ask === undefined || ts === undefined) {
     return "price: bid, ask and ts must be non-negative integers";
   }
   if (bid === 0n || ask === 0n) return "price: bid and ask must be greater than zero";
   if (bid > ask) return "price: bid must not exceed ask";
-  return { kind: "price", asset: value.slice(0, first), bid, ask, ts };
+  return undefined;
 }
 
 export function formatPriceValue(asset: string, bid: bigint, ask: bigint, ts: bigint): string {
@@ -259,12 +269,8 @@ function parsePriceBytes(bytes: Uint8Array): PriceEntry | string | undefined {
   const bid = unsignedBytes(bytes, first + 1, second);
   const ask = unsignedBytes(bytes, second + 1, third);
   const ts = unsignedBytes(bytes, third + 1, bytes.length);
-  if (bid === undefined || ask === undefined || ts === undefined) {
-    return "price: bid, ask and ts must be non-negative integers";
-  }
-  if (bid === 0n || ask === 0n) return "price: bid and ask must be greater than zero";
-  if (bid > ask) return "price: bid must not exceed ask";
-  return { kind: "price", asset: assetFromBytes(bytes, first), bid, ask, ts };
+  return quoteProblem(bid, ask, ts) ??
+    { kind: "price", asset: assetFromBytes(bytes, first), bid: bid!, ask: ask!, ts: ts! };
 }
 
 function assetFromBytes(bytes: Uint8Array, end: number): string {
