@@ -106,6 +106,7 @@ export async function resolvePostgres(envUrl: string | undefined, log: Logger): 
   const url = `postgres://postgres:postgres@127.0.0.1:${PRIVATE_PG_PORT}/trading`;
   if (await portOpen(PRIVATE_PG_PORT)) return { url, stop: none };
   const EmbeddedPostgres = await importEmbeddedPostgres();
+  let stopping = false;
   const dir = `${DATA_DIR}pg`;
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
@@ -115,7 +116,9 @@ export async function resolvePostgres(envUrl: string | undefined, log: Logger): 
     persistent: true,
     createPostgresUser: true,
     onLog: () => {},
-    onError: (error: unknown) => log.warn("embedded postgres", { error: String(error) }),
+    // Its own connection ends with "terminated unexpectedly" when we stop it: not news.
+    onError: (error: unknown) =>
+      !stopping && log.warn("embedded postgres", { error: String(error) }),
   });
   let exists = false;
   try {
@@ -132,5 +135,11 @@ export async function resolvePostgres(envUrl: string | undefined, log: Logger): 
     // already there
   }
   log.info("started a private embedded Postgres", { port: PRIVATE_PG_PORT, dir });
-  return { url, stop: () => pg.stop() };
+  return {
+    url,
+    stop() {
+      stopping = true;
+      return pg.stop();
+    },
+  };
 }
