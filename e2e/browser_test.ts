@@ -8,28 +8,12 @@
  */
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
+import { eventually, freePort } from "../tests/harness.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const SHOTS = `${ROOT}e2e/screenshots`;
 const FIRST_TRADE_WITHIN_MS = 30_000;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 Deno.test({
   name: "web page in Chromium against deno task demo: sign up, trade, live PnL, close, history",
@@ -94,7 +78,7 @@ Deno.test({
       page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
       page.on("pageerror", (error) => pageErrors.push(error.message));
       const site = `http://localhost:${ports.GATEWAY_PORT}/`;
-      await until("the page", async () => (await page!.goto(site))?.ok() || undefined, 60_000);
+      await eventually("the page", async () => (await page!.goto(site))?.ok(), 60_000);
 
       // Sign up (which signs in) through the form.
       await page.fill("#email", `e2e-${crypto.randomUUID().slice(0, 8)}@example.com`);
@@ -126,7 +110,7 @@ Deno.test({
 
       // Live: quotes move and the position's PnL is priced from them.
       const before = await bid();
-      await until("a new BTC quote", async () => (await bid()) !== before || undefined, 10_000);
+      await eventually("a new BTC quote", async () => (await bid()) !== before, 10_000);
       const pnl = await page.textContent("#positions tbody tr[data-order-id] .pnl");
       assert.match(pnl ?? "", /^-?\$\d/);
       await Deno.mkdir(SHOTS, { recursive: true });

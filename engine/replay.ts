@@ -57,13 +57,21 @@ if (Deno.args.includes("--from-start")) {
   // Against a live engine, the oldest snapshot and the stream before it may be dropped while
   // we load it (the engine keeps SNAPSHOTS_KEPT and trims behind the oldest): choose again.
   for (let attempt = 1;; attempt++) {
-    const id = chosen ?? (await store.list()).at(-1)?.id;
-    const loaded = id === undefined ? undefined : await store.load(id);
-    if (id !== undefined && loaded === undefined && chosen !== undefined) {
-      console.error(`snapshot ${id} is missing or does not verify`);
-      Deno.exit(1);
+    let loaded;
+    if (chosen !== undefined) {
+      loaded = await store.load(chosen);
+      if (loaded === undefined) {
+        console.error(`snapshot ${chosen} is missing or does not verify`);
+        Deno.exit(1);
+      }
+    } else {
+      // The oldest that loads: one dropped since the list, or one that does not verify, is
+      // passed over for the next.
+      for (const meta of (await store.list()).reverse()) {
+        loaded = await store.load(meta.id);
+        if (loaded !== undefined) break;
+      }
     }
-    if (id !== undefined && loaded === undefined) continue; // dropped since the list
     state = loaded?.state ??
       createState({
         ...DEFAULT_PARAMS,
