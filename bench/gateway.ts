@@ -3,79 +3,121 @@
  * WebSocket client subscribed to prices, for 1,000 and 5,000 clients, next to the same
  * measurement with one client. The clients are lean raw-TCP readers (ws_reader.ts): with
  * 5,000 Deno WebSocket objects in the load generator, it was the load generator's own cost
- * per message that set the latency (p99 ~1 s while the gateway was mostly idle).
+ * per message that set the latency (p99 ~1 s while the gateway was mostly idle). They run in
+ * worker threads (ws_reader_worker.ts, 2 by default, BENCH_READER_THREADS to change) so their
+ * reads do not queue behind each other on one event loop. Next to the latency, the gateway's
+ * own CPU time per delivery, read from /proc: the part of the fan-out that is ours, whatever
+ * the load generator costs on the same cores.
  */
 import { INPUT_STREAM } from "@trading/shared/redis";
 import { Env, sleep } from "../tests/harness.ts";
 import { histogram, type Row } from "./lib.ts";
-import { openWsReader, type WsReader } from "./ws_reader.ts";
 
-async function fanOut(env: Env, clients: number, prices: number) {
+/** Asks a reader worker something and waits for its answer of the given type. */
+function ask<T>(worker: Worker, message: unknown, answer: string): Promise<T> {
+  return new Promise((resolve) => {
+    const listener = (event: MessageEvent) => {
+      if (event.data?.type !== answer) return;
+      worker.removeEventListener("message", listener);
+      resolve(event.data as T);
+    };
+    worker.addEventListener("message", listener);
+    worker.postMessage(message);
+  });
+}
+
+/** User + system CPU seconds a process has used so far (Linux), or NaN elsewhere. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function fanOut(
+  env: Env,
+  gatewayPid: number,
+  clients: number,
+  prices: number,
+  threads: number,
+) {
   const latency = histogram();
-  const readers: WsReader[] = [];
-  let received = 0;
-  const onText = (text: string) => {
-    if (!text.startsWith('{"type":"price"')) return;
-    const at = text.indexOf('"ts":');
-    if (at < 0) return;
-    received++;
-    // The injected ts is the send time in ms (as µs on the wire, as Backpack's E).
-    const ts = Number.parseInt(text.slice(at + 5), 10);
-    latency.recordValue(Math.max(1, Math.round((Date.now() - ts) * 1000)));
-  };
-  for (let i = 0; i < clients; i += 200) {
-    readers.push(
-      ...await Promise.all(
-        Array.from(
-          { length: Math.min(200, clients - i) },
-          () =>
-            openWsReader(
-              env.ports.gateway,
-              '{"type":"subscribe","channels":["prices.BTC"]}',
-              onText,
-            ),
-        ),
-      ),
-    );
+  const workers = Array.from(
+    { length: Math.min(threads, clients) },
+    () => new Worker(new URL("./ws_reader_worker.ts", import.meta.url), { type: "module" }),
+  );
+  try {
+    await Promise.all(workers.map((worker, i) =>
+      ask(worker, {
+        type: "open",
+        port: env.ports.gateway,
+        count: Math.floor(clients / workers.length) + (i < clients % workers.length ? 1 : 0),
+        subscribe: '{"type":"subscribe","channels":["prices.BTC"]}',
+      }, "opened")
+    ));
+    await sleep(300);
+    const cpuBefore = cpuSeconds(gatewayPid);
+    for (let i = 0; i < prices; i++) {
+      const bid = 9_700_000 + i;
+      await env.redis.xadd(
+        INPUT_STREAM,
+        "*",
+        "price",
+        `BTC ${bid} ${bid + 10} ${Date.now() * 1000}`,
+      );
+      await sleep(100);
+    }
+    await sleep(1000);
+    const gatewayCpuSeconds = cpuSeconds(gatewayPid) - cpuBefore;
+    let received = 0;
+    for (const worker of workers) {
+      const { micros } = await ask<{ micros: Float64Array }>(worker, { type: "stop" }, "latencies");
+      for (const value of micros) latency.recordValue(value);
+      received += micros.length;
+    }
+    await sleep(200);
+    return {
+      p50: latency.getValueAtPercentile(50) / 1000,
+      p99: latency.getValueAtPercentile(99) / 1000,
+      received,
+      gatewayMicrosPerDelivery: received > 0 ? gatewayCpuSeconds * 1e6 / received : Number.NaN,
+    };
+  } finally {
+    for (const worker of workers) worker.terminate();
   }
-  await sleep(300);
-  for (let i = 0; i < prices; i++) {
-    const bid = 9_700_000 + i;
-    await env.redis.xadd(INPUT_STREAM, "*", "price", `BTC ${bid} ${bid + 10} ${Date.now() * 1000}`);
-    await sleep(100);
-  }
-  await sleep(1000);
-  for (const reader of readers) reader.close();
-  await sleep(200);
-  return {
-    p50: latency.getValueAtPercentile(50) / 1000,
-    p99: latency.getValueAtPercentile(99) / 1000,
-    received,
-  };
 }
 
 export async function gatewayBench(
   clientCounts: readonly number[],
   prices: number,
+  threads = Number(Deno.env.get("BENCH_READER_THREADS") ?? 2),
 ): Promise<Row[]> {
   const env = await Env.create({ SNAPSHOT_INTERVAL_MS: "600000" });
   try {
     await env.startEngine();
-    await env.startGateway();
-    const one = await fanOut(env, 1, prices);
+    const gatewayPid = (await env.startGateway()).child.pid;
+    const one = await fanOut(env, gatewayPid, 1, prices, threads);
+    console.log(`  1 client: p50 ${one.p50.toFixed(1)} ms, p99 ${one.p99.toFixed(1)} ms`);
     const rows: Row[] = [];
     for (const clients of clientCounts) {
-      const r = await fanOut(env, clients, prices);
+      const r = await fanOut(env, gatewayPid, clients, prices, threads);
+      const cpu = `gateway CPU ${r.gatewayMicrosPerDelivery.toFixed(1)} µs per delivery`;
       console.log(
         `  ${clients} clients: p50 ${r.p50.toFixed(1)} ms, p99 ${
           r.p99.toFixed(1)
-        } ms, ${r.received} deliveries`,
+        } ms, ${r.received} deliveries, ${cpu}`,
       );
       rows.push({
         section: "gateway",
         measure: `price fan-out to ${clients.toLocaleString("en-US")} clients, p99 (p50 ${
           r.p50.toFixed(1)
-        } ms, ${r.received.toLocaleString("en-US")} deliveries, ms resolution)`,
+        } ms, ${
+          r.received.toLocaleString("en-US")
+        } deliveries, ms resolution; ${cpu}; ${threads} client threads)`,
         value: r.p99,
         unit: "ms",
         reference: { label: "same, 1 client", value: one.p99 },

@@ -78,25 +78,29 @@ export async function pipelineBench(entries: number): Promise<Row[]> {
     }
     const total = await env.redis.xlen(INPUT_STREAM);
 
-    // Reference: the bare client reading the same stream, doing nothing with it.
+    // Reference: the bare client reading the same stream, doing nothing with it; the faster of
+    // two passes, so the reference is not held back by a cold JIT.
     const reader = env.redis.duplicate();
-    let lastId = "0-0";
-    let read = 0;
-    const started = performance.now();
-    for (;;) {
-      const reply = await reader.xread(
-        "COUNT",
-        1000,
-        "STREAMS",
-        INPUT_STREAM,
-        lastId,
-      ) as XReadReply;
-      const batch = reply?.[0]?.[1] ?? [];
-      if (batch.length === 0) break;
-      read += batch.length;
-      lastId = batch[batch.length - 1]![0];
+    let rawRate = 0;
+    for (let pass = 0; pass < 2; pass++) {
+      let lastId = "0-0";
+      let read = 0;
+      const started = performance.now();
+      for (;;) {
+        const reply = await reader.xread(
+          "COUNT",
+          1000,
+          "STREAMS",
+          INPUT_STREAM,
+          lastId,
+        ) as XReadReply;
+        const batch = reply?.[0]?.[1] ?? [];
+        if (batch.length === 0) break;
+        read += batch.length;
+        lastId = batch[batch.length - 1]![0];
+      }
+      rawRate = Math.max(rawRate, read / ((performance.now() - started) / 1000));
     }
-    const rawRate = read / ((performance.now() - started) / 1000);
     reader.disconnect();
 
     // The engine: from its start to every entry applied and every answer written.
@@ -115,7 +119,10 @@ export async function pipelineBench(entries: number): Promise<Row[]> {
       } entries, 4 % instructions, ${answers.toLocaleString("en-US")} outputs)`,
       value: replayed / seconds,
       unit: "entries/s",
-      reference: { label: "ioredis XREAD COUNT 1000, no processing", value: rawRate },
+      reference: {
+        label: "ioredis XREAD COUNT 1000, no processing, faster of 2 passes",
+        value: rawRate,
+      },
       target: "ratio ≥ 0.5",
     }];
   } finally {
