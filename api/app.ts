@@ -4,12 +4,13 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
+import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { PROMETHEUS_CONTENT_TYPE, Registry } from "@trading/shared/metrics";
 import { apiError } from "./errors.ts";
+import { cors } from "./cors.ts";
 import { docsPage } from "./docs_page.ts";
 import type { ApiDeps, AppEnv } from "./deps.ts";
 import { authRoutes } from "./routes/auth.ts";
@@ -43,14 +44,13 @@ export function buildApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   });
 
   api.use("*", secureHeaders());
-  const allowed = new Set(deps.corsOrigins ?? []);
   api.use(
     "*",
     cors({
-      origin: (origin) => allowed.has(origin) ? origin : null,
+      origins: deps.corsOrigins ?? [],
       allowHeaders: ["authorization", "content-type", "idempotency-key"],
       allowMethods: ["GET", "POST"],
-      maxAge: 600,
+      maxAgeS: 600,
     }),
   );
   api.use("*", async (c, next) => {
@@ -62,13 +62,19 @@ export function buildApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     }
     return await next();
   });
-  api.use(
-    "*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => apiError(c, 413, "payload_too_large", "the body is over 64 KiB"),
-    }),
-  );
+  const tooLarge = (c: Context) => apiError(c, 413, "payload_too_large", "the body is over 64 KiB");
+  const streamedLimit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+  api.use("*", async (c, next) => {
+    // A declared length is checked as declared (the server reads no more than it says);
+    // touching `body` here would turn every request's body into a stream. Chunked bodies,
+    // which declare nothing, are counted as they stream in.
+    const length = c.req.header("content-length");
+    if (length !== undefined && c.req.header("transfer-encoding") === undefined) {
+      if (Number(length) > MAX_BODY_BYTES) return tooLarge(c);
+      return await next();
+    }
+    return await streamedLimit(c, next);
+  });
 
   authRoutes(api, deps);
   tradeRoutes(api, deps);

@@ -35,6 +35,7 @@ async function setup() {
     jwtSecret: SECRET,
     log: createLogger("test", "error"),
     health: () => Promise.resolve({ redis: true, postgres: true, engine: true }),
+    corsOrigins: ["https://app.example.com"],
   });
   const call = async (
     method: string,
@@ -63,7 +64,7 @@ async function setup() {
 }
 
 Deno.test("HTTP layer: signup to close through app.request()", async (t) => {
-  const { engine, call, close } = await setup();
+  const { app, engine, call, close } = await setup();
   try {
     const email = "Trader@Example.com";
     const signup = await call("POST", "/signup", { email, password: "password123" });
@@ -134,6 +135,28 @@ Deno.test("HTTP layer: signup to close through app.request()", async (t) => {
       assert.equal(error.code, "invalid_request");
       assert.ok(Array.isArray(error.issues) && error.issues.length > 0);
     });
+
+    await t.step("bodies over 64 KiB are refused, declared or streamed", async () => {
+      const order = { asset: "BTC", type: "long", margin: 100, leverage: 1, slippage: 100 };
+      const big = JSON.stringify({ ...order, pad: "x".repeat(70 * 1024) });
+      const declared = await call("POST", "/trade/create", big, token, {
+        "content-length": String(big.length),
+      });
+      assert.equal(declared.status, 413);
+      const stream = (text: string) =>
+        new Blob([text]).stream() as ReadableStream<Uint8Array<ArrayBuffer>>;
+      const post = (text: string) =>
+        app.request("/api/v1/trade/create", {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: stream(text),
+        });
+      const streamed = await post(big);
+      assert.equal(streamed.status, 413);
+      assert.equal(JSON.parse(await streamed.text()).error.code, "payload_too_large");
+      const small = await post(JSON.stringify(order));
+      assert.equal(small.status, 200, await small.text());
+    });
   } finally {
     await close();
   }
@@ -186,6 +209,45 @@ Deno.test("/docs lists every operation, offline; X-Request-Id is echoed or made"
       "x-request-id": "bad id\u00ff",
     });
     assert.match(made.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("CORS: allowed origins only, Vary on every answer, errors included", async () => {
+  const { call, close } = await setup();
+  try {
+    const preflight = (origin: string) =>
+      call("OPTIONS", "/trade/create", undefined, undefined, {
+        origin,
+        "access-control-request-method": "POST",
+      });
+    const allowed = await preflight("https://app.example.com");
+    assert.equal(allowed.status, 204);
+    assert.equal(allowed.headers.get("access-control-allow-origin"), "https://app.example.com");
+    assert.equal(allowed.headers.get("access-control-allow-methods"), "GET,POST");
+    assert.match(allowed.headers.get("access-control-allow-headers") ?? "", /idempotency-key/);
+    const refused = await preflight("https://evil.example.com");
+    assert.equal(refused.status, 204);
+    assert.equal(refused.headers.get("access-control-allow-origin"), null);
+    assert.equal(refused.headers.get("access-control-allow-methods"), null);
+
+    const get = await call("GET", "/supportedAssets", undefined, undefined, {
+      origin: "https://app.example.com",
+    });
+    assert.equal(get.headers.get("access-control-allow-origin"), "https://app.example.com");
+    assert.equal(get.headers.get("vary"), "Origin");
+    assert.equal(get.headers.get("x-content-type-options"), "nosniff");
+    const other = await call("GET", "/supportedAssets", undefined, undefined, {
+      origin: "https://evil.example.com",
+    });
+    assert.equal(other.headers.get("access-control-allow-origin"), null);
+    assert.equal(other.headers.get("vary"), "Origin");
+    const error = await call("GET", "/balance", undefined, undefined, {
+      origin: "https://app.example.com",
+    });
+    assert.equal(error.status, 401);
+    assert.equal(error.headers.get("access-control-allow-origin"), "https://app.example.com");
   } finally {
     await close();
   }

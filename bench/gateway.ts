@@ -11,7 +11,7 @@
  */
 import { INPUT_STREAM } from "@trading/shared/redis";
 import { Env, sleep } from "../tests/harness.ts";
-import { histogram, type Row } from "./lib.ts";
+import { cpuSeconds, histogram, type Row } from "./lib.ts";
 
 /** Asks a reader worker something and waits for its answer of the given type. */
 function ask<T>(worker: Worker, message: unknown, answer: string): Promise<T> {
@@ -24,18 +24,6 @@ function ask<T>(worker: Worker, message: unknown, answer: string): Promise<T> {
     worker.addEventListener("message", listener);
     worker.postMessage(message);
   });
-}
-
-/** User + system CPU seconds a process has used so far (Linux), or NaN elsewhere. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 async function fanOut(

@@ -1,37 +1,110 @@
 /**
  * HTTP end to end, open loop: trade/create + trade/close through the API, Redis and the
  * engine at rising planned rates. Latency counts from the planned send time, so a stall shows
- * up instead of slowing the generator down. The load generator shares the machine's cores.
+ * up instead of slowing the generator down. The load generator shares the machine's cores;
+ * each rate also reports the CPU time each process spent per trade (from /proc), which says
+ * what a higher rate would need whatever the latency on a given day.
  */
 import { INPUT_STREAM } from "@trading/shared/redis";
-import { Env, eventually, newUser } from "../tests/harness.ts";
-import { histogram, type Row, sleep } from "./lib.ts";
+import { Env, eventually, freePort, newUser } from "../tests/harness.ts";
+import { HttpPool } from "./http_client.ts";
+import { cpuSeconds, histogram, type Row, sleep } from "./lib.ts";
 
+/**
+ * Closed-loop requests/s of a bare `Deno.serve` hello world in a process of its own, driven by
+ * the same client and connection count as the trading API.
+ */
 async function helloRate(seconds: number): Promise<number> {
-  const server = Deno.serve(
-    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
-    () => new Response("hello"),
-  );
-  const url = `http://127.0.0.1:${server.addr.port}/`;
-  let done = 0;
-  const until = performance.now() + seconds * 1000;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (performance.now() < until) {
-      await (await fetch(url)).text();
-      done++;
-    }
-  }));
-  await server.shutdown();
-  return done / seconds;
+  const port = freePort();
+  const server = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./hello_server.ts", import.meta.url).pathname, String(port)],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const pool = new HttpPool(port, CONNECTIONS);
+    await eventually(
+      "the hello server",
+      () => pool.request("GET", "/").then((a) => a.status === 200),
+    );
+    let done = 0;
+    const until = performance.now() + seconds * 1000;
+    await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < until) {
+        await pool.request("GET", "/");
+        done++;
+      }
+    }));
+    pool.close();
+    return done / seconds;
+  } finally {
+    server.kill("SIGKILL");
+    await server.status;
+  }
 }
+
+/**
+ * Trades (create, then close) started at a fixed planned rate for `seconds`, whatever the
+ * answers' pace; each trade's latency runs from its planned start to the close's answer.
+ */
+async function openLoop(
+  pool: HttpPool,
+  users: readonly { token: string }[],
+  rate: number,
+  seconds: number,
+) {
+  const latency = histogram();
+  let errors = 0;
+  const count = Math.round(rate * seconds);
+  const t0 = performance.now() + 50;
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const planned = t0 + (i * 1000) / rate;
+    const wait = planned - performance.now();
+    if (wait > 1) await sleep(wait);
+    const user = users[i % users.length]!;
+    inflight.push((async () => {
+      const headers = `authorization: Bearer ${user.token}\r\n`;
+      const open = await pool.post(
+        "/api/v1/trade/create",
+        headers,
+        '{"asset":"ETH","type":"long","margin":100,"leverage":2,"slippage":1000}',
+      );
+      if (open.status !== 200) {
+        errors++;
+        return;
+      }
+      const { orderId } = JSON.parse(open.body) as { orderId: string };
+      const close = await pool.post("/api/v1/trade/close", headers, JSON.stringify({ orderId }));
+      if (close.status !== 200) errors++;
+      latency.recordValue(Math.max(1, Math.round((performance.now() - planned) * 1000)));
+    })());
+  }
+  await Promise.all(inflight);
+  return { latency, errors, count };
+}
+
+/** The Redis server's pid when it runs on this machine (for its CPU time), else NaN. */
+async function redisPid(env: Env): Promise<number> {
+  const info = await env.redis.info("server");
+  const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/comm`).startsWith("redis") ? pid : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Keep-alive connections of the load generator (an open loop queues behind them if all busy). */
+const CONNECTIONS = 128;
 
 export async function httpBench(rates: readonly number[], secondsPerRate: number): Promise<Row[]> {
   const env = await Env.create({ SNAPSHOT_INTERVAL_MS: "600000", ENGINE_TIMEOUT_MS: "5000" });
   const rows: Row[] = [];
   let feeding = true;
   try {
-    await env.startEngine();
-    await env.startApi();
+    const engine = await env.startEngine();
+    const api = await env.startApi();
     const feed = (async () => {
       while (feeding) {
         const pipeline = env.redis.pipeline();
@@ -48,60 +121,33 @@ export async function httpBench(rates: readonly number[], secondsPerRate: number
       return r.prices.length === 3;
     });
     const reference = await helloRate(2);
+    const pool = new HttpPool(env.ports.api, CONNECTIONS);
+    const pids = {
+      api: api.child.pid,
+      engine: engine.child.pid,
+      redis: await redisPid(env),
+      "load generator": Deno.pid,
+    };
+    // Unrecorded warm-up at the first rate: JIT and connection pools, not the system, at first.
+    await openLoop(pool, users, rates[0]!, 2);
     let best = 0;
     for (const rate of rates) {
-      const latency = histogram();
-      let errors = 0;
-      const count = Math.round(rate * secondsPerRate);
-      const t0 = performance.now() + 50;
-      const inflight: Promise<void>[] = [];
-      for (let i = 0; i < count; i++) {
-        const planned = t0 + (i * 1000) / rate;
-        const wait = planned - performance.now();
-        if (wait > 1) await sleep(wait);
-        const user = users[i % users.length]!;
-        inflight.push((async () => {
-          const headers = {
-            authorization: `Bearer ${user.token}`,
-            "content-type": "application/json",
-          };
-          const open = await fetch(`${env.api}/trade/create`, {
-            method: "POST",
-            headers,
-            body: JSON.stringify({
-              asset: "ETH",
-              type: "long",
-              margin: 100,
-              leverage: 2,
-              slippage: 1000,
-            }),
-          });
-          const opened = await open.json();
-          if (open.status !== 200) {
-            errors++;
-            return;
-          }
-          const close = await fetch(`${env.api}/trade/close`, {
-            method: "POST",
-            headers,
-            body: JSON.stringify({ orderId: opened.orderId }),
-          });
-          await close.body?.cancel();
-          if (close.status !== 200) errors++;
-          latency.recordValue(Math.max(1, Math.round((performance.now() - planned) * 1000)));
-        })());
-      }
-      await Promise.all(inflight);
+      const before = Object.values(pids).map(cpuSeconds);
+      const { latency, errors, count } = await openLoop(pool, users, rate, secondsPerRate);
+      const cpu = Object.keys(pids).map((name, i) => {
+        const micros = (cpuSeconds(Object.values(pids)[i]!) - before[i]!) * 1e6 / count;
+        return `${name} ${Number.isNaN(micros) ? "n/a" : Math.round(micros)}`;
+      }).join(", ");
       const p = (q: number) => latency.getValueAtPercentile(q) / 1000;
       console.log(
         `  ${rate} trades/s: p50 ${p(50).toFixed(1)} ms, p99 ${p(99).toFixed(1)} ms, ` +
-          `p99.9 ${p(99.9).toFixed(1)} ms, errors ${errors}`,
+          `p99.9 ${p(99.9).toFixed(1)} ms, errors ${errors}; CPU µs per trade: ${cpu}`,
       );
       rows.push({
         section: "http",
         measure: `trade/create + trade/close at ${rate}/s: p50 ${p(50).toFixed(1)} ms, p99.9 ${
           p(99.9).toFixed(1)
-        } ms`,
+        } ms; CPU µs per trade: ${cpu}`,
         value: p(99),
         unit: "ms p99",
         target: "p99 ≤ 10 ms",
@@ -117,6 +163,7 @@ export async function httpBench(rates: readonly number[], secondsPerRate: number
       reference: { label: "bare Deno.serve hello world, req/s, closed loop", value: reference },
       target: "≥ 5,000 trades/s",
     });
+    pool.close();
     feeding = false;
     await feed;
     return rows;

@@ -17,7 +17,7 @@ if (section === "pipeline") {
 } else if (section === "http") {
   console.log("\nHTTP open loop…");
   rows = await httpBench(
-    quick ? [200, 500] : [250, 500, 1000, 2000, 3000, 4000, 5000, 6000],
+    quick ? [200, 500] : [100, 250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000],
     quick ? 1 : 3,
   );
 } else if (section === "gateway") {

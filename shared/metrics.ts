@@ -1,12 +1,23 @@
 /** A small Prometheus registry: counters, gauges and histograms, rendered as text format. */
 type Labels = Record<string, string>;
 
-const key = (labels: Labels) =>
-  Object.entries(labels).sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) =>
-      `${k}="${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")}"`
-    )
-    .join(",");
+const NEEDS_ESCAPE = /[\\"\n]/;
+
+/** A series' label set as text (names sorted); on every request's path, so no allocation spree. */
+function key(labels: Labels): string {
+  const names = Object.keys(labels);
+  if (names.length === 0) return "";
+  if (names.length > 1) names.sort();
+  let text = "";
+  for (const name of names) {
+    const value = labels[name]!;
+    const escaped = NEEDS_ESCAPE.test(value)
+      ? value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")
+      : value;
+    text += `${text === "" ? "" : ","}${name}="${escaped}"`;
+  }
+  return text;
+}
 
 interface Metric {
   name: string;
@@ -55,9 +66,7 @@ export class Histogram implements Metric {
         s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 },
       );
     }
-    this.buckets.forEach((bound, i) => {
-      if (value <= bound) s!.counts[i]!++;
-    });
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
     s.sum += value;
     s.count++;
   }

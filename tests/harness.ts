@@ -126,8 +126,13 @@ export class Env {
     extraEnv: Record<string, string> = {},
     args: string[] = [],
   ): Proc {
+    // CPU_PROF=api,engine (benchmarks): those processes write a V8 CPU profile on exit.
+    const role = name.split(":")[0]!;
+    const profile = (Deno.env.get("CPU_PROF") ?? "").split(",").includes(role)
+      ? ["--cpu-prof", `--cpu-prof-dir=${ROOT}bench/results/profiles/${role}`]
+      : [];
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script, ...args],
+      args: ["run", "-A", ...profile, script, ...args],
       cwd: ROOT,
       env: { ...this.env, ...extraEnv },
       clearEnv: true,
@@ -227,6 +232,8 @@ export class Env {
   }
 
   async close(): Promise<void> {
+    // A profile is written only by a process that exits on its own (SIGINT runs its shutdown).
+    if (Deno.env.get("CPU_PROF")) await Promise.all(this.processes.map((p) => p.kill("SIGINT")));
     await Promise.all(this.processes.map((p) => p.kill("SIGKILL")));
     this.redis.disconnect();
     await this.sql.end({ timeout: 1 });

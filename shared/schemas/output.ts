@@ -175,7 +175,15 @@ export function decodeOutput(flat: readonly string[]): EngineOutput | undefined 
     candidate.requestId = fields.requestId;
   }
   if (fields.userId !== undefined) candidate.userId = fields.userId;
-  const parsed = outputSchema.safeParse(candidate);
+  // The schema for its kind only: trying the whole union costs every reader on every entry.
+  const schema = candidate.kind === "price"
+    ? priceOutputSchema
+    : candidate.kind === "event"
+    ? eventSchema
+    : candidate.ok === true
+    ? answerOkSchema
+    : answerRefusedSchema;
+  const parsed = schema.safeParse(candidate);
   return parsed.success ? parsed.data : undefined;
 }
 
