@@ -13,7 +13,7 @@ import {
   watchedRead,
   type XReadReply,
 } from "@trading/shared/redis";
-import { decodeOutput, type Result } from "@trading/shared/schemas";
+import { decodeOutput, outputHeader, type Result } from "@trading/shared/schemas";
 
 export const HISTORY_GROUP = "history";
 
@@ -36,10 +36,23 @@ export interface HistoryRow {
   cause: string;
 }
 
+const CLOSED = '"event":"closed"';
+
+function fieldOf(flat: readonly string[], name: string): string {
+  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === name) return flat[i + 1]!;
+  return "";
+}
+
 /** The history rows an output batch carries. */
 export function historyRows(entries: readonly StreamEntryReply[]): HistoryRow[] {
   const rows: HistoryRow[] = [];
   for (const [, flat] of entries) {
+    // Most outputs are prices and answers that close nothing: skip them before any parsing.
+    // Our own encoder writes a close's body with `"event":"closed"` in it.
+    const kind = outputHeader(flat).kind;
+    if (kind !== "event" && (kind !== "answer" || !fieldOf(flat, "body").includes(CLOSED))) {
+      continue;
+    }
     const output = decodeOutput(flat);
     if (output === undefined || output.kind === "price") continue;
     let closed: Closed | undefined;

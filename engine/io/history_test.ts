@@ -1,0 +1,52 @@
+/** historyRows: only closes become rows, whatever else engine:output carries. */
+import assert from "node:assert/strict";
+import { encodeOutput, type EngineOutput } from "@trading/shared/schemas";
+import { historyRows } from "./history.ts";
+
+const order = {
+  orderId: "7",
+  asset: "BTC",
+  type: "long" as const,
+  margin: "1000",
+  leverage: 10,
+  openPrice: "97000.5",
+  quantity: "0.001",
+  liquidationPrice: "87785",
+  openedAt: 1_700_000_000_000,
+};
+const closed = {
+  ...order,
+  event: "closed" as const,
+  closePrice: "97100",
+  pnl: "9",
+  balance: "10009",
+  closedAt: 1_700_000_001_000,
+  reason: "manual" as const,
+};
+const answer = { kind: "answer" as const, requestId: "r", userId: "u1", ok: true as const };
+
+Deno.test("historyRows keeps closes (answers and events) and nothing else", () => {
+  const outputs: EngineOutput[] = [
+    { kind: "price", cause: "1-0", asset: "BTC", bid: "97000", ask: "97001", ts: 1 },
+    { ...answer, cause: "1-1", result: { event: "opened", ...order } },
+    { ...answer, cause: "1-2", result: closed },
+    { ...answer, cause: "1-3", result: closed, replayed: true },
+    {
+      kind: "answer",
+      cause: "1-4",
+      requestId: "r2",
+      userId: "u1",
+      ok: false,
+      code: "order_closed",
+      message: "closed",
+    },
+    { kind: "event", cause: "1-5", userId: "u2", result: { ...closed, reason: "stop_loss" } },
+  ];
+  const rows = historyRows(outputs.map((o, i) => [`1-${i}`, encodeOutput(o)]));
+  assert.deepEqual(rows.map((r) => [r.cause, r.user_id, r.reason]), [
+    ["1-2", "u1", "manual"],
+    ["1-5", "u2", "stop_loss"],
+  ]);
+  assert.equal(rows[0]!.pnl_cents, "9");
+  assert.equal(rows[0]!.close_price, "97100");
+});
