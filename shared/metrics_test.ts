@@ -19,3 +19,11 @@ Deno.test("the registry renders Prometheus text format", () => {
   assert.match(text, /latency_seconds_bucket\{route="\/a",le="0.1"\} 1/);
   assert.match(text, /latency_seconds_count\{route="\/a"\} 1/);
 });
+
+Deno.test("labels are sorted by name and their values escaped", () => {
+  const registry = new Registry();
+  const counter = registry.counter("c_total", "c");
+  counter.inc({ status: "500", route: 'a"b\\c\nd' });
+  counter.inc({ route: 'a"b\\c\nd', status: "500" });
+  assert.match(registry.render(), /c_total\{route="a\\"b\\\\c\\nd",status="500"\} 2/);
+});
