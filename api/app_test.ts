@@ -115,6 +115,23 @@ Deno.test("HTTP layer: signup to close through app.request()", async (t) => {
       );
     });
 
+    await t.step("a malformed Idempotency-Key is a 400 naming the header", async () => {
+      const body = { asset: "BTC", type: "long", margin: 100, leverage: 1, slippage: 100 };
+      for (const key of ["x".repeat(65), "has space", "é"]) {
+        const refused = await call("POST", "/trade/create", body, token, {
+          "idempotency-key": key,
+        });
+        assert.equal(refused.status, 400, key);
+        const error = JSON.parse(refused.text).error;
+        assert.equal(error.code, "invalid_request");
+        assert.equal(error.issues[0].path, "idempotency-key");
+      }
+      const close = await call("POST", "/trade/close", { orderId: "1" }, token, {
+        "idempotency-key": "bad key",
+      });
+      assert.equal(close.status, 400);
+    });
+
     await t.step("a repeated key returns the first refusal with its status", async () => {
       const body = { asset: "BTC", type: "long", margin: 900000, leverage: 1, slippage: 100 };
       const first = await call("POST", "/trade/create", body, token, { "idempotency-key": "k2" });
@@ -183,6 +200,13 @@ Deno.test("openapi.json documents every endpoint of API.md", async () => {
     ]);
     assert.ok(doc.components.schemas.TradeCreate.properties.margin);
     assert.equal(doc.components.securitySchemes.bearer.scheme, "bearer");
+    for (const path of ["/trade/create", "/trade/close"]) {
+      const header = doc.paths[path].post.parameters
+        .find((p: { in: string; name: string }) => p.in === "header");
+      assert.equal(header?.name, "idempotency-key", path);
+      assert.equal(header.required, false);
+      assert.equal(header.schema.pattern, "^[\\x21-\\x7e]{1,64}$");
+    }
   } finally {
     await close();
   }

@@ -1,5 +1,6 @@
 /** POST /trade/create and /trade/close: instructions to the engine, answered by it. */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { type Asset, ASSETS } from "@trading/shared/assets";
 import { DecimalError, parseDecimal } from "@trading/shared/money";
 import type { InputFields } from "@trading/shared/schemas";
@@ -11,7 +12,9 @@ import { jsonContent, route } from "../openapi.ts";
 import {
   closeSchema,
   errorSchema,
-  idempotencyHeaderSchema,
+  IDEMPOTENCY_KEY_RULE,
+  idempotencyKeyParameter,
+  isIdempotencyKey,
   orderSchema,
   tradeCloseSchema,
   tradeCreateSchema,
@@ -27,8 +30,8 @@ function createTradeRoute(deps: ApiDeps) {
     tags: ["trading"],
     security,
     middleware: [requireAuth(deps.jwtSecret)],
+    parameters: [idempotencyKeyParameter],
     request: {
-      headers: idempotencyHeaderSchema,
       body: { required: true, content: { "application/json": { schema: tradeCreateSchema } } },
     },
     responses: {
@@ -51,8 +54,8 @@ function closeTradeRoute(deps: ApiDeps) {
     tags: ["trading"],
     security,
     middleware: [requireAuth(deps.jwtSecret)],
+    parameters: [idempotencyKeyParameter],
     request: {
-      headers: idempotencyHeaderSchema,
       body: { required: true, content: { "application/json": { schema: tradeCloseSchema } } },
     },
     responses: {
@@ -63,6 +66,15 @@ function closeTradeRoute(deps: ApiDeps) {
       504: json(errorSchema, "engine_timeout"),
     },
   });
+}
+
+/** The request's Idempotency-Key, undefined when absent, or the 400 for a malformed one. */
+function idempotencyKey(c: Context): string | undefined | Response {
+  const key = c.req.header("idempotency-key");
+  if (key === undefined || isIdempotencyKey(key)) return key;
+  return apiError(c, 400, "invalid_request", `idempotency-key: ${IDEMPOTENCY_KEY_RULE}`, [
+    { path: "idempotency-key", message: IDEMPOTENCY_KEY_RULE },
+  ]);
 }
 
 /** A decimal price at the asset's scale as integer units, or the reason it is refused. */
@@ -78,7 +90,8 @@ function priceUnits(asset: Asset, text: string, field: string): string | { error
 export function tradeRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
   route(app, createTradeRoute(deps), async (c) => {
     const body = c.req.valid("json");
-    const key = c.req.valid("header")["idempotency-key"];
+    const key = idempotencyKey(c);
+    if (key instanceof Response) return key;
     const quote = deps.engine.latestQuote(body.asset);
     const expectedText = body.price ?? (body.type === "long" ? quote?.ask : quote?.bid);
     if (expectedText === undefined) {
@@ -115,7 +128,8 @@ export function tradeRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
 
   route(app, closeTradeRoute(deps), async (c) => {
     const { orderId } = c.req.valid("json");
-    const key = c.req.valid("header")["idempotency-key"];
+    const key = idempotencyKey(c);
+    if (key instanceof Response) return key;
     const fields: InputFields = { kind: "close", userId: c.get("userId"), orderId };
     if (key !== undefined) fields.idempotencyKey = key;
     const answer = await askEngine(c, () => deps.engine.request(fields, deps.engineTimeoutMs));
