@@ -3,9 +3,9 @@
  * (the oldest kept by default), replays engine:input to its end without writing anything, and
  * prints entries replayed, rate and the state hash, to compare with the live engine's /health.
  */
-import { ConfigError, loadConfig } from "@trading/shared/config";
 import { connectPostgres, migrate } from "@trading/shared/db";
 import { createLogger } from "@trading/shared/log";
+import { loadConfigOrExit } from "@trading/shared/process";
 import { connectRedis, INPUT_STREAM } from "@trading/shared/redis";
 import { stateHash } from "./core/snapshot.ts";
 import { createState, DEFAULT_PARAMS, type EngineState } from "./core/state.ts";
@@ -19,14 +19,7 @@ function arg(name: string): string | undefined {
   return index >= 0 ? Deno.args[index + 1] : undefined;
 }
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  Deno.exit(2);
-}
+const config = loadConfigOrExit();
 if (config.databaseUrl === undefined && !Deno.args.includes("--from-start")) {
   console.error("DATABASE_URL is required to load a snapshot (or pass --from-start)");
   Deno.exit(2);

@@ -5,18 +5,22 @@ export const EXIT_FATAL = 3;
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 
-export function startProcess(
-  service: string,
-  options: { needsDatabase?: boolean } = {},
-): { config: Config; log: Logger; databaseUrl: string } {
-  let config: Config;
+/** The configuration from the environment, or its problem in one line and exit 2. */
+export function loadConfigOrExit(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);
     Deno.exit(2);
   }
+}
+
+export function startProcess(
+  service: string,
+  options: { needsDatabase?: boolean } = {},
+): { config: Config; log: Logger; databaseUrl: string } {
+  const config = loadConfigOrExit();
   const log = createLogger(service, config.logLevel);
   if (options.needsDatabase && config.databaseUrl === undefined) {
     log.error("DATABASE_URL is required (deno task start provides one)");
