@@ -8,7 +8,7 @@ import { connectPostgres, migrate } from "@trading/shared/db";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
 import { connectRedis, ENGINE_STATUS_KEY, INPUT_STREAM } from "@trading/shared/redis";
 import { DEFAULT_PARAMS } from "./core/state.ts";
-import { HistoryWriter } from "./io/history.ts";
+import { closeOf, HistoryWriter } from "./io/history.ts";
 import { EngineLease } from "./io/lock.ts";
 import { EngineLoop, lastOutputCause } from "./io/loop.ts";
 import { assertNoGap, loadStartingState, StreamGapError } from "./io/recovery.ts";
@@ -57,18 +57,22 @@ const snapshotter = new Snapshotter(state, store, log, config.snapshotIntervalMs
   }
   reportStatus();
 });
+const history = new HistoryWriter({ reader: historyReader, sql, log });
 const loop = new EngineLoop({
   redis,
   reader,
   state,
   log,
   suppressThroughId,
-  onBatch: () => snapshotter.maybeStart(Date.now()),
+  onBatch: (_entries, outputs) => {
+    snapshotter.maybeStart(Date.now());
+    // Outputs are written by now: the history writer reads them at once.
+    if (outputs.some((output) => closeOf(output) !== undefined)) history.notify();
+  },
 });
 await loop.catchUp();
 log.info("serving", { lastId: state.lastId, startupMs: Math.round(performance.now()) });
 loop.start();
-const history = new HistoryWriter({ reader: historyReader, sql, log });
 await history.start();
 
 function reportStatus() {

@@ -1,8 +1,14 @@
 /**
  * Trade history: a consumer group on engine:output writes every close (manual, stop-loss,
  * take-profit, liquidation) to Postgres. Upserts are idempotent on the order (ID and opening
- * time) and entries are
- * acknowledged only after the commit, so a crash anywhere loses and doubles nothing.
+ * time) and entries are acknowledged only after the commit, so a crash anywhere loses and
+ * doubles nothing.
+ *
+ * The writer reads `lingerMs` after the engine loop says it wrote a close (`notify`), so the
+ * closes of that window go to Postgres in one insert, and otherwise once every `idleMs`. A
+ * blocking read woke the engine process for every output written, prices and opens included,
+ * and a close each made a read, an insert and an acknowledgement: together they cost the
+ * engine as much CPU as applying the instructions.
  */
 import type { Redis } from "ioredis";
 import type { Sql } from "@trading/shared/db";
@@ -13,7 +19,12 @@ import {
   watchedRead,
   type XReadReply,
 } from "@trading/shared/redis";
-import { decodeOutput, outputHeader, type Result } from "@trading/shared/schemas";
+import {
+  decodeOutput,
+  type EngineOutput,
+  outputHeader,
+  type Result,
+} from "@trading/shared/schemas";
 
 export const HISTORY_GROUP = "history";
 
@@ -43,6 +54,17 @@ function fieldOf(flat: readonly string[], name: string): string {
   return "";
 }
 
+/** The close an output records in the history, if any (a replayed answer records none). */
+export function closeOf(output: EngineOutput): Closed | undefined {
+  if (output.kind === "event") return output.result;
+  if (
+    output.kind === "answer" && output.ok && output.result.event === "closed" && !output.replayed
+  ) {
+    return output.result;
+  }
+  return undefined;
+}
+
 /** The history rows an output batch carries. */
 export function historyRows(entries: readonly StreamEntryReply[]): HistoryRow[] {
   const rows: HistoryRow[] = [];
@@ -55,13 +77,7 @@ export function historyRows(entries: readonly StreamEntryReply[]): HistoryRow[] 
     }
     const output = decodeOutput(flat);
     if (output === undefined || output.kind === "price") continue;
-    let closed: Closed | undefined;
-    if (output.kind === "event") closed = output.result;
-    else if (
-      output.kind === "answer" && output.ok && output.result.event === "closed" && !output.replayed
-    ) {
-      closed = output.result;
-    }
+    const closed = closeOf(output);
     if (closed === undefined) continue;
     rows.push({
       order_id: closed.orderId,
@@ -84,18 +100,26 @@ export function historyRows(entries: readonly StreamEntryReply[]): HistoryRow[] 
 }
 
 export interface HistoryWriterOptions {
-  /** A dedicated connection: the group read blocks. */
+  /** A dedicated connection (reads and acknowledgements). */
   reader: Redis;
   sql: Sql;
   log: Logger;
   consumer?: string;
   batchSize?: number;
-  blockMs?: number;
+  /** How long the writer waits for a `notify` before it reads anyway. */
+  idleMs?: number;
+  /** How long after a `notify` it reads: the closes of this window make one insert. */
+  lingerMs?: number;
 }
 
 export class HistoryWriter {
   #running = false;
   #done: Promise<void> | undefined;
+  #notified = false;
+  /** Ends the wait (stop). */
+  #wake: (() => void) | undefined;
+  /** Shortens the wait to `lingerMs` (notify). */
+  #linger: (() => void) | undefined;
   written = 0;
 
   constructor(readonly options: HistoryWriterOptions) {}
@@ -112,34 +136,51 @@ export class HistoryWriter {
 
   async stop(): Promise<void> {
     this.#running = false;
+    this.#wake?.();
     await this.#done;
+  }
+
+  /** Outputs that make history rows were written to engine:output: read them now. */
+  notify(): void {
+    this.#notified = true;
+    this.#linger?.();
   }
 
   async #run(): Promise<void> {
     const { reader, log } = this.options;
     const consumer = this.options.consumer ?? "history-writer";
+    const batchSize = this.options.batchSize ?? 500;
+    const idleMs = this.options.idleMs ?? 1000;
+    const lingerMs = this.options.lingerMs ?? 20;
     // First what this consumer read but never acknowledged (a crash mid-batch), then new.
     let cursor = "0";
     while (this.#running) {
       try {
+        this.#notified = false;
+        // Not blocking; the watchdog still drops a connection whose reply never comes.
         const reply = await watchedRead(reader, () =>
           reader.xreadgroup(
             "GROUP",
             HISTORY_GROUP,
             consumer,
             "COUNT",
-            this.options.batchSize ?? 500,
-            "BLOCK",
-            this.options.blockMs ?? 1000,
+            batchSize,
             "STREAMS",
             OUTPUT_STREAM,
             cursor,
-          ), this.options.blockMs ?? 1000) as XReadReply;
+          ), 0) as XReadReply;
         const entries = reply?.[0]?.[1] ?? [];
-        if (cursor === "0" && entries.length === 0) cursor = ">";
-        if (entries.length === 0) continue;
-        await this.#commit(entries);
-        await reader.xack(OUTPUT_STREAM, HISTORY_GROUP, ...entries.map(([id]) => id));
+        if (cursor === "0" && entries.length === 0) {
+          cursor = ">";
+          continue;
+        }
+        if (entries.length > 0) {
+          await this.#commit(entries);
+          await reader.xack(OUTPUT_STREAM, HISTORY_GROUP, ...entries.map(([id]) => id));
+        }
+        // A full batch, or still draining what was pending: read on at once.
+        if (entries.length === batchSize || cursor === "0") continue;
+        await this.#idle(idleMs, lingerMs);
       } catch (error) {
         if (!this.#running) break;
         log.warn("history write failed; retrying", { error });
@@ -147,6 +188,26 @@ export class HistoryWriter {
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
+  }
+
+  /** `lingerMs` after a `notify` (one that came during the last batch counts), or `idleMs`. */
+  #idle(idleMs: number, lingerMs: number): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.#wake = this.#linger = undefined;
+        resolve();
+      };
+      let timer = setTimeout(finish, this.#notified ? lingerMs : idleMs);
+      this.#wake = finish;
+      if (this.#notified) return;
+      this.#linger = () => {
+        this.#linger = undefined;
+        clearTimeout(timer);
+        timer = setTimeout(finish, lingerMs);
+      };
+    });
   }
 
   async #commit(entries: readonly StreamEntryReply[]): Promise<void> {

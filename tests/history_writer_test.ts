@@ -1,0 +1,115 @@
+/**
+ * The history writer against real Redis and Postgres: it reads engine:output when the engine
+ * says it wrote a close (`notify`) and otherwise only every `idleMs`, and every output it reads
+ * is acknowledged, closes or not.
+ */
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { migrate } from "@trading/shared/db";
+import { createLogger } from "@trading/shared/log";
+import { OUTPUT_STREAM } from "@trading/shared/redis";
+import { encodeOutput, type EngineOutput } from "@trading/shared/schemas";
+import { HISTORY_GROUP, HistoryWriter } from "../engine/io/history.ts";
+import { Env, eventually, sleep } from "./harness.ts";
+
+const closed = (orderId: string, cause: string): EngineOutput => ({
+  kind: "event",
+  cause,
+  userId: "u1",
+  result: {
+    event: "closed",
+    orderId,
+    asset: "BTC",
+    type: "long",
+    margin: "1000",
+    leverage: 10,
+    openPrice: "97000.5",
+    quantity: "0.001",
+    liquidationPrice: "87785",
+    openedAt: 1_700_000_000_000,
+    closePrice: "97100",
+    pnl: "9",
+    balance: "10009",
+    closedAt: 1_700_000_001_000,
+    reason: "stop_loss",
+  },
+});
+const price = (cause: string): EngineOutput => ({
+  kind: "price",
+  cause,
+  asset: "BTC",
+  bid: "97000",
+  ask: "97001",
+  ts: 1,
+});
+
+async function withWriter(
+  idleMs: number,
+  body: (env: Env, writer: HistoryWriter, write: (o: EngineOutput) => Promise<void>) => Promise<
+    void
+  >,
+) {
+  const env = await Env.create();
+  const reader = new Redis(env.env.REDIS_URL!);
+  const writer = new HistoryWriter({
+    reader,
+    sql: env.sql,
+    log: createLogger("test", "error"),
+    idleMs,
+  });
+  try {
+    await migrate(env.sql);
+    const write = async (output: EngineOutput) => {
+      await env.redis.xadd(OUTPUT_STREAM, "*", ...encodeOutput(output));
+    };
+    await body(env, writer, write);
+  } finally {
+    await writer.stop();
+    reader.disconnect();
+    await env.close();
+  }
+}
+
+const orderIds = async (env: Env) =>
+  (await env.sql<{ order_id: string }[]>`SELECT order_id FROM trades ORDER BY order_id`)
+    .map((r) => r.order_id);
+
+Deno.test("history writer: a notify makes it read at once; without one it waits for idleMs", async () => {
+  await withWriter(60_000, async (env, writer, write) => {
+    await write(price("1-0"));
+    await write(closed("1", "1-1"));
+    await writer.start(); // reads what is there on start
+    await eventually(
+      "the close written before start",
+      async () => (await orderIds(env)).length === 1,
+    );
+
+    await write(closed("2", "1-2"));
+    await sleep(500);
+    assert.deepEqual(await orderIds(env), ["1"], "read without a notify before idleMs passed");
+
+    writer.notify();
+    await eventually(
+      "the close after notify",
+      async () => (await orderIds(env)).length === 2,
+      5000,
+    );
+    assert.deepEqual(await orderIds(env), ["1", "2"]);
+    assert.equal(writer.written, 2);
+    const pending = await env.redis.xpending(OUTPUT_STREAM, HISTORY_GROUP) as [number];
+    assert.equal(pending[0], 0, "every output read is acknowledged");
+  });
+});
+
+Deno.test("history writer: with no notify, closes are still written after idleMs", async () => {
+  await withWriter(200, async (env, writer, write) => {
+    await writer.start();
+    await sleep(100);
+    for (let i = 0; i < 3; i++) {
+      await write(price(`2-${2 * i}`));
+      await write(closed(String(10 + i), `2-${2 * i + 1}`));
+    }
+    await eventually("three closes", async () => (await orderIds(env)).length === 3, 5000);
+    assert.deepEqual(await orderIds(env), ["10", "11", "12"]);
+  });
+});
