@@ -7,7 +7,8 @@
  * worker threads (ws_reader_worker.ts, 2 by default, BENCH_READER_THREADS to change) so their
  * reads do not queue behind each other on one event loop. Next to the latency, the gateway's
  * own CPU time per delivery, read from /proc: the part of the fan-out that is ours, whatever
- * the load generator costs on the same cores.
+ * the load generator costs on the same cores; and the clients' CPU per delivery, which with the
+ * gateway's gives the least time one price can take to reach everyone on this machine's cores.
  */
 import { INPUT_STREAM } from "@trading/shared/redis";
 import { Env, sleep } from "../tests/harness.ts";
@@ -49,6 +50,7 @@ async function fanOut(
     ));
     await sleep(300);
     const cpuBefore = cpuSeconds(gatewayPid);
+    const clientCpuBefore = cpuSeconds(Deno.pid);
     for (let i = 0; i < prices; i++) {
       const bid = 9_700_000 + i;
       await env.redis.xadd(
@@ -61,6 +63,7 @@ async function fanOut(
     }
     await sleep(1000);
     const gatewayCpuSeconds = cpuSeconds(gatewayPid) - cpuBefore;
+    const clientCpuSeconds = cpuSeconds(Deno.pid) - clientCpuBefore;
     let received = 0;
     for (const worker of workers) {
       const { micros } = await ask<{ micros: Float64Array }>(worker, { type: "stop" }, "latencies");
@@ -73,6 +76,7 @@ async function fanOut(
       p99: latency.getValueAtPercentile(99) / 1000,
       received,
       gatewayMicrosPerDelivery: received > 0 ? gatewayCpuSeconds * 1e6 / received : Number.NaN,
+      clientMicrosPerDelivery: received > 0 ? clientCpuSeconds * 1e6 / received : Number.NaN,
     };
   } finally {
     for (const worker of workers) worker.terminate();
@@ -93,7 +97,14 @@ export async function gatewayBench(
     const rows: Row[] = [];
     for (const clients of clientCounts) {
       const r = await fanOut(env, gatewayPid, clients, prices, threads);
-      const cpu = `gateway CPU ${r.gatewayMicrosPerDelivery.toFixed(1)} µs per delivery`;
+      // Both sides' CPU for one price to every client, spread over every core at best.
+      const floorMs = (r.gatewayMicrosPerDelivery + r.clientMicrosPerDelivery) * clients / 1000 /
+        navigator.hardwareConcurrency;
+      const cpu = `CPU µs per delivery: gateway ${r.gatewayMicrosPerDelivery.toFixed(1)}, clients ${
+        r.clientMicrosPerDelivery.toFixed(1)
+      }; all of it on ${navigator.hardwareConcurrency} cores takes ≥ ${
+        floorMs.toFixed(0)
+      } ms a price`;
       console.log(
         `  ${clients} clients: p50 ${r.p50.toFixed(1)} ms, p99 ${
           r.p99.toFixed(1)
