@@ -19,6 +19,7 @@ if (section === "pipeline") {
   rows = await httpBench(
     quick ? [200, 500] : [100, 250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000],
     quick ? 1 : 3,
+    quick ? 0 : 2000,
   );
 } else if (section === "gateway") {
   console.log("\ngateway fan-out…");
