@@ -50,6 +50,20 @@ export interface Proc {
   kill(signal?: Deno.Signal): Promise<void>;
 }
 
+/** The variables a spawned process keeps from ours, out of an otherwise cleared environment. */
+const NETWORK_ENV = [
+  "NODE_EXTRA_CA_CERTS",
+  "DENO_CERT",
+  "DENO_TLS_CA_STORE",
+  "HTTPS_PROXY",
+  "HTTP_PROXY",
+  "NO_PROXY",
+  "https_proxy",
+  "http_proxy",
+  "no_proxy",
+  "NPM_CONFIG_REGISTRY",
+];
+
 export class Env {
   readonly processes: Proc[] = [];
   readonly env: Record<string, string>;
@@ -87,6 +101,12 @@ export class Env {
       ...extraEnv,
     };
     if (!this.env.DENO_DIR) delete this.env.DENO_DIR;
+    // How this machine reaches the npm registry (a proxy, an intercepting proxy's CA): the
+    // gateway's `deno bundle` may have to fetch esbuild.
+    for (const name of NETWORK_ENV) {
+      const value = Deno.env.get(name);
+      if (value !== undefined && this.env[name] === undefined) this.env[name] = value;
+    }
     this.redis = new Redis(this.env.REDIS_URL!, { maxRetriesPerRequest: 1 });
     this.redis.on("error", () => {}); // outage tests stop Redis on purpose
     this.sql = postgres(databaseUrl, { onnotice: () => {}, max: 2 });
