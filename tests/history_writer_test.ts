@@ -10,29 +10,14 @@ import { createLogger } from "@trading/shared/log";
 import { OUTPUT_STREAM } from "@trading/shared/redis";
 import { encodeOutput, type EngineOutput } from "@trading/shared/schemas";
 import { HISTORY_GROUP, HistoryWriter } from "../engine/io/history.ts";
+import { CLOSED } from "../engine/testdata/outputs.ts";
 import { Env, eventually, sleep } from "./harness.ts";
 
 const closed = (orderId: string, cause: string): EngineOutput => ({
   kind: "event",
   cause,
   userId: "u1",
-  result: {
-    event: "closed",
-    orderId,
-    asset: "BTC",
-    type: "long",
-    margin: "1000",
-    leverage: 10,
-    openPrice: "97000.5",
-    quantity: "0.001",
-    liquidationPrice: "87785",
-    openedAt: 1_700_000_000_000,
-    closePrice: "97100",
-    pnl: "9",
-    balance: "10009",
-    closedAt: 1_700_000_001_000,
-    reason: "stop_loss",
-  },
+  result: { ...CLOSED, orderId, reason: "stop_loss" },
 });
 const price = (cause: string): EngineOutput => ({
   kind: "price",

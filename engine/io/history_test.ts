@@ -2,27 +2,8 @@
 import assert from "node:assert/strict";
 import { encodeOutput, type EngineOutput } from "@trading/shared/schemas";
 import { historyRows } from "./history.ts";
+import { CLOSED as closed, ORDER as order } from "../testdata/outputs.ts";
 
-const order = {
-  orderId: "7",
-  asset: "BTC",
-  type: "long" as const,
-  margin: "1000",
-  leverage: 10,
-  openPrice: "97000.5",
-  quantity: "0.001",
-  liquidationPrice: "87785",
-  openedAt: 1_700_000_000_000,
-};
-const closed = {
-  ...order,
-  event: "closed" as const,
-  closePrice: "97100",
-  pnl: "9",
-  balance: "10009",
-  closedAt: 1_700_000_001_000,
-  reason: "manual" as const,
-};
 const answer = { kind: "answer" as const, requestId: "r", userId: "u1", ok: true as const };
 
 Deno.test("historyRows keeps closes (answers and events) and nothing else", () => {
