@@ -1,7 +1,7 @@
 /**
  * The history writer against real Redis and Postgres: it reads engine:output when the engine
- * says it wrote a close (`notify`) and otherwise only every `idleMs`, and every output it reads
- * is acknowledged, closes or not.
+ * says it wrote a close (`notify`), at most once every `minGapMs`, and otherwise only every
+ * `idleMs`; every output it reads is acknowledged, closes or not.
  */
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
@@ -29,7 +29,7 @@ const price = (cause: string): EngineOutput => ({
 });
 
 async function withWriter(
-  idleMs: number,
+  timing: { idleMs: number; minGapMs?: number },
   body: (env: Env, writer: HistoryWriter, write: (o: EngineOutput) => Promise<void>) => Promise<
     void
   >,
@@ -40,7 +40,7 @@ async function withWriter(
     reader,
     sql: env.sql,
     log: createLogger("test", "error"),
-    idleMs,
+    ...timing,
   });
   try {
     await migrate(env.sql);
@@ -60,7 +60,7 @@ const orderIds = async (env: Env) =>
     .map((r) => r.order_id);
 
 Deno.test("history writer: a notify makes it read at once; without one it waits for idleMs", async () => {
-  await withWriter(60_000, async (env, writer, write) => {
+  await withWriter({ idleMs: 60_000 }, async (env, writer, write) => {
     await write(price("1-0"));
     await write(closed("1", "1-1"));
     await writer.start(); // reads what is there on start
@@ -87,7 +87,7 @@ Deno.test("history writer: a notify makes it read at once; without one it waits 
 });
 
 Deno.test("history writer: with no notify, closes are still written after idleMs", async () => {
-  await withWriter(200, async (env, writer, write) => {
+  await withWriter({ idleMs: 200 }, async (env, writer, write) => {
     await writer.start();
     await sleep(100);
     for (let i = 0; i < 3; i++) {
@@ -96,5 +96,26 @@ Deno.test("history writer: with no notify, closes are still written after idleMs
     }
     await eventually("three closes", async () => (await orderIds(env)).length === 3, 5000);
     assert.deepEqual(await orderIds(env), ["10", "11", "12"]);
+  });
+});
+
+Deno.test("history writer: notifies closer than minGapMs make one read, the first at once", async () => {
+  await withWriter({ idleMs: 60_000, minGapMs: 3000 }, async (env, writer, write) => {
+    await writer.start();
+    await sleep(3200); // the start's reads are more than minGapMs ago
+    await write(closed("20", "3-1"));
+    const notifiedAt = performance.now();
+    writer.notify();
+    await eventually("the first close", async () => (await orderIds(env)).length === 1, 2000);
+    assert.ok(performance.now() - notifiedAt < 2000, "the first notify was read at once");
+
+    await write(closed("21", "3-2"));
+    writer.notify();
+    await write(closed("22", "3-3"));
+    writer.notify();
+    await sleep(500);
+    assert.deepEqual(await orderIds(env), ["20"], "read again before minGapMs passed");
+    await eventually("both later closes", async () => (await orderIds(env)).length === 3, 5000);
+    assert.deepEqual(await orderIds(env), ["20", "21", "22"]);
   });
 });

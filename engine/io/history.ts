@@ -4,8 +4,9 @@
  * time) and entries are acknowledged only after the commit, so a crash anywhere loses and
  * doubles nothing.
  *
- * The writer reads `lingerMs` after the engine loop says it wrote a close (`notify`), so the
- * closes of that window go to Postgres in one insert, and otherwise once every `idleMs`. A
+ * The writer reads as soon as the engine loop says it wrote a close (`notify`) but at most once
+ * every `minGapMs`, so under load the closes of that gap go to Postgres in one insert; with no
+ * notify it reads once every `idleMs`. A
  * blocking read woke the engine process for every output written, prices and opens included,
  * and a close each made a read, an insert and an acknowledgement: together they cost the
  * engine as much CPU as applying the instructions.
@@ -108,8 +109,8 @@ export interface HistoryWriterOptions {
   batchSize?: number;
   /** How long the writer waits for a `notify` before it reads anyway. */
   idleMs?: number;
-  /** How long after a `notify` it reads: the closes of this window make one insert. */
-  lingerMs?: number;
+  /** The least time between two reads after a `notify`: its closes make one insert. */
+  minGapMs?: number;
 }
 
 export class HistoryWriter {
@@ -118,8 +119,9 @@ export class HistoryWriter {
   #notified = false;
   /** Ends the wait (stop). */
   #wake: (() => void) | undefined;
-  /** Shortens the wait to `lingerMs` (notify). */
+  /** Shortens the wait to what is left of `minGapMs` (notify). */
   #linger: (() => void) | undefined;
+  #lastReadAtMs = Number.NEGATIVE_INFINITY;
   written = 0;
 
   constructor(readonly options: HistoryWriterOptions) {}
@@ -151,12 +153,13 @@ export class HistoryWriter {
     const consumer = this.options.consumer ?? "history-writer";
     const batchSize = this.options.batchSize ?? 500;
     const idleMs = this.options.idleMs ?? 1000;
-    const lingerMs = this.options.lingerMs ?? 20;
+    const minGapMs = this.options.minGapMs ?? 20;
     // First what this consumer read but never acknowledged (a crash mid-batch), then new.
     let cursor = "0";
     while (this.#running) {
       try {
         this.#notified = false;
+        this.#lastReadAtMs = performance.now();
         // Not blocking; the watchdog still drops a connection whose reply never comes.
         const reply = await watchedRead(reader, () =>
           reader.xreadgroup(
@@ -180,7 +183,7 @@ export class HistoryWriter {
         }
         // A full batch, or still draining what was pending: read on at once.
         if (entries.length === batchSize || cursor === "0") continue;
-        await this.#idle(idleMs, lingerMs);
+        await this.#idle(idleMs, minGapMs);
       } catch (error) {
         if (!this.#running) break;
         log.warn("history write failed; retrying", { error });
@@ -190,22 +193,28 @@ export class HistoryWriter {
     }
   }
 
-  /** `lingerMs` after a `notify` (one that came during the last batch counts), or `idleMs`. */
-  #idle(idleMs: number, lingerMs: number): Promise<void> {
-    if (!this.#running) return Promise.resolve();
+  /**
+   * Until a `notify` (one that came during the last batch counts) and `minGapMs` since the last
+   * read, or `idleMs`.
+   */
+  #idle(idleMs: number, minGapMs: number): Promise<void> {
+    const gapLeftMs = () => Math.max(0, this.#lastReadAtMs + minGapMs - performance.now());
+    if (!this.#running || (this.#notified && gapLeftMs() === 0)) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const finish = () => {
         clearTimeout(timer);
         this.#wake = this.#linger = undefined;
         resolve();
       };
-      let timer = setTimeout(finish, this.#notified ? lingerMs : idleMs);
+      let timer = setTimeout(finish, this.#notified ? gapLeftMs() : idleMs);
       this.#wake = finish;
       if (this.#notified) return;
       this.#linger = () => {
         this.#linger = undefined;
         clearTimeout(timer);
-        timer = setTimeout(finish, lingerMs);
+        const leftMs = gapLeftMs();
+        if (leftMs === 0) finish();
+        else timer = setTimeout(finish, leftMs);
       };
     });
   }
