@@ -8,7 +8,7 @@
 import { INPUT_STREAM } from "@trading/shared/redis";
 import { Env, eventually, freePort, newUser } from "../tests/harness.ts";
 import { HttpPool } from "./http_client.ts";
-import { cpuSeconds, histogram, type Row, sleep } from "./lib.ts";
+import { cpuSeconds, histogram, machineBusySeconds, type Row, sleep } from "./lib.ts";
 
 /**
  * Closed-loop requests/s of a bare `Deno.serve` hello world in a process of its own, driven by
@@ -84,6 +84,28 @@ async function openLoop(
   return { latency, errors, count };
 }
 
+/**
+ * What the CPU cost per trade at the highest rate run implies, whatever the latency on the day:
+ * the cores 5,000 trades/s takes on this machine (everything: API, engine, Redis, Postgres,
+ * kernel and load generator), and the most trades/s the API's single thread can serve. A trade
+ * costs less at higher rates (more work per wake-up), so from a low rate these are pessimistic.
+ */
+function capacityRows(cost: { rate: number; machineMicros: number; apiMicros: number }): Row[] {
+  const measure = `at ${cost.rate}/s; less at higher rates`;
+  return [{
+    section: "http",
+    measure: `cores 5,000 trades/s takes (whole machine's CPU per trade ${measure})`,
+    value: Math.round(cost.machineMicros * 5000 / 1e4) / 100,
+    unit: "cores",
+    reference: { label: "cores this machine has", value: navigator.hardwareConcurrency },
+  }, {
+    section: "http",
+    measure: `most trades/s the API's one thread can serve (its CPU per trade ${measure})`,
+    value: Math.round(1e6 / cost.apiMicros),
+    unit: "trades/s",
+  }];
+}
+
 /** The Redis server's pid when it runs on this machine (for its CPU time), else NaN. */
 async function redisPid(env: Env): Promise<number> {
   const info = await env.redis.info("server");
@@ -139,14 +161,26 @@ export async function httpBench(
     // Unrecorded warm-up at the first rate: JIT and connection pools, not the system, at first.
     await openLoop(pool, users, rates[0]!, 2);
     let best = 0;
+    let cost = { rate: 0, machineMicros: Number.NaN, apiMicros: Number.NaN };
     for (const rate of rates) {
       const before = Object.values(pids).map(cpuSeconds);
+      const machineBefore = machineBusySeconds();
+      const wallBefore = performance.now();
       const seconds = Math.max(secondsPerRate, minTrades / rate);
       const { latency, errors, count } = await openLoop(pool, users, rate, seconds);
-      const cpu = Object.keys(pids).map((name, i) => {
-        const micros = (cpuSeconds(Object.values(pids)[i]!) - before[i]!) * 1e6 / count;
-        return `${name} ${Number.isNaN(micros) ? "n/a" : Math.round(micros)}`;
-      }).join(", ");
+      const machineMicros = (machineBusySeconds() - machineBefore) * 1e6 / count;
+      const busy = machineMicros * count /
+        ((performance.now() - wallBefore) * 10 * navigator.hardwareConcurrency);
+      const micros = Object.values(pids).map((pid, i) =>
+        (cpuSeconds(pid) - before[i]!) * 1e6 / count
+      );
+      cost = { rate, machineMicros, apiMicros: micros[0]! };
+      const perProcess = Object.keys(pids).map((name, i) =>
+        `${name} ${Number.isNaN(micros[i]!) ? "n/a" : Math.round(micros[i]!)}`
+      ).join(", ");
+      const cpu = `${perProcess}; whole machine ${Math.round(machineMicros)} (${
+        Math.round(busy)
+      } % of its cores busy)`;
       const p = (q: number) => latency.getValueAtPercentile(q) / 1000;
       console.log(
         `  ${rate} trades/s: p50 ${p(50).toFixed(1)} ms, p99 ${p(99).toFixed(1)} ms, ` +
@@ -172,6 +206,7 @@ export async function httpBench(
       reference: { label: "bare Deno.serve hello world, req/s, closed loop", value: reference },
       target: "≥ 5,000 trades/s",
     });
+    rows.push(...capacityRows(cost));
     pool.close();
     feeding = false;
     await feed;

@@ -68,6 +68,21 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * CPU seconds the whole machine has spent busy so far (all cores: user, system, interrupts; not
+ * the time the hypervisor took away), from /proc/stat; NaN where there is none. It counts what
+ * per-process figures miss: the kernel's own work and other processes such as Postgres.
+ */
+export function machineBusySeconds(): number {
+  try {
+    const line = Deno.readTextFileSync("/proc/stat").split("\n")[0]!;
+    const [user, nice, system, , , irq, softirq] = line.trim().split(/\s+/).slice(1).map(Number);
+    return (user! + nice! + system! + irq! + softirq!) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** User + system CPU seconds a process has used so far (Linux /proc), or NaN when unreadable. */
 export function cpuSeconds(pid: number): number {
   try {
