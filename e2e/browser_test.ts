@@ -91,6 +91,12 @@ Deno.test({
         undefined,
         { timeout: 20_000 },
       );
+      // Balances come from GET /balance, prices from the socket: either can arrive first.
+      await page.waitForFunction(
+        `document.querySelector("#balance")?.textContent !== "–"`,
+        undefined,
+        { timeout: 20_000 },
+      );
       assert.match(await page.textContent("#balance") ?? "", /^\$5,000\.00$/);
 
       // The liquidation price is shown before sending.
