@@ -87,8 +87,9 @@ async function openLoop(
 /**
  * What the CPU cost per trade at the highest rate run implies, whatever the latency on the day:
  * the cores 5,000 trades/s takes on this machine (everything: API, engine, Redis, Postgres,
- * kernel and load generator), and the most trades/s the API's single thread can serve. A trade
- * costs less at higher rates (more work per wake-up), so from a low rate these are pessimistic.
+ * kernel and load generator), and the most trades/s one API process can serve (its JS runs on
+ * one thread; its CPU time per trade is the measure). A trade costs less at higher rates (more
+ * work per wake-up), so from a low rate these are pessimistic.
  */
 function capacityRows(cost: { rate: number; machineMicros: number; apiMicros: number }): Row[] {
   const measure = `at ${cost.rate}/s; less at higher rates`;
@@ -100,7 +101,7 @@ function capacityRows(cost: { rate: number; machineMicros: number; apiMicros: nu
     reference: { label: "cores this machine has", value: navigator.hardwareConcurrency },
   }, {
     section: "http",
-    measure: `most trades/s the API's one thread can serve (its CPU per trade ${measure})`,
+    measure: `most trades/s one API process can serve (its CPU per trade ${measure})`,
     value: Math.round(1e6 / cost.apiMicros),
     unit: "trades/s",
   }];
