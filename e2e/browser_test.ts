@@ -73,12 +73,28 @@ Deno.test({
       ],
     });
     const pageErrors: string[] = [];
+    const network: string[] = [];
     let page: Page | undefined;
     try {
       page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
       page.on("pageerror", (error) => pageErrors.push(error.message));
+      // What the page asked of the network and when, for a failure's message.
+      const at = () => `${((Date.now() - spawnedAt) / 1000).toFixed(2)} s`;
+      page.on("request", (r) => network.push(`${at()} ${r.method()} ${r.url()}`));
+      page.on("response", (r) => network.push(`${at()} ${r.status()} ${r.url()}`));
+      page.on(
+        "requestfailed",
+        (r) => network.push(`${at()} failed ${r.url()}: ${r.failure()?.errorText}`),
+      );
       const site = `http://localhost:${ports.GATEWAY_PORT}/`;
       await eventually("the page", async () => (await page!.goto(site))?.ok(), 60_000);
+      // The gateway can serve the page before the API listens: a click then would only get
+      // "Cannot reach the API" (in words, for 8 s). Sign up once the API answers.
+      await eventually("the API", async () => {
+        const response = await fetch(`http://127.0.0.1:${ports.API_PORT}/api/v1/supportedAssets`);
+        await response.body?.cancel();
+        return response.ok;
+      }, 60_000);
 
       // Sign up (which signs in) through the form.
       await page.fill("#email", `e2e-${crypto.randomUUID().slice(0, 8)}@example.com`);
@@ -168,9 +184,9 @@ Deno.test({
     } catch (error) {
       if (page) await page.screenshot({ path: `${SHOTS}/failure.png` }).catch(() => {});
       if (error instanceof Error) {
-        error.message += `\n--- page errors ---\n${pageErrors.join("\n")}\n--- demo output ---\n${
-          output.slice(-40).join("\n")
-        }`;
+        error.message += `\n--- page errors ---\n${pageErrors.join("\n")}\n--- network ---\n${
+          network.slice(-30).join("\n")
+        }\n--- demo output ---\n${output.slice(-40).join("\n")}`;
       }
       throw error;
     } finally {
