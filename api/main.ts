@@ -9,7 +9,10 @@ import { EngineClient } from "./engine_client.ts";
 import { postgresHistory } from "./stores/history.ts";
 import { postgresUsers } from "./stores/users.ts";
 
-const { config, log, databaseUrl } = startProcess("api", { needsDatabase: true });
+const { config, log, databaseUrl, jwtSecret } = startProcess("api", {
+  needsDatabase: true,
+  needsJwtSecret: true,
+});
 
 // Commands fail at once while Redis is down (503 quickly); the reader waits and reconnects.
 const redis = connectRedis(config.redisUrl, {
@@ -37,7 +40,7 @@ const app = buildApp({
   users: postgresUsers(sql),
   history: postgresHistory(sql),
   passwords: argon2id,
-  jwtSecret: config.jwtSecret,
+  jwtSecret,
   corsOrigins: config.corsOrigins,
   log,
   health: async () => {

@@ -5,13 +5,13 @@ import { redisReady } from "@trading/shared/wait";
 import { startGateway } from "./server.ts";
 import { webPage } from "./web_page.ts";
 
-const { config, log } = startProcess("gateway");
+const { config, log, jwtSecret } = startProcess("gateway", { needsJwtSecret: true });
 const reader = connectRedis(config.redisUrl, { name: "gateway-reader", log });
 await redisReady(reader);
 const gateway = await startGateway({
   port: config.gatewayPort,
   reader,
-  jwtSecret: config.jwtSecret,
+  jwtSecret,
   log,
   fallback: webPage({
     apiBase: config.publicApiUrl,

@@ -7,7 +7,9 @@ import { type Asset, ASSET_SYMBOLS, ASSETS, isAsset } from "./assets.ts";
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveMs = z.coerce.number().int().min(1).max(86_400_000);
-const flag = z.enum(["0", "1", "true", "false", ""]).transform((v) => v === "1" || v === "true");
+const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** An IPv4/IPv6 address or a host name to bind to. */
+const host = z.string().regex(/^[A-Za-z0-9.:_-]{1,253}$/, { message: "must be a host or address" });
 
 const envSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
@@ -17,8 +19,13 @@ const envSchema = z.object({
   SIM_PORT: port.default(3002),
   ENGINE_METRICS_PORT: port.default(3003),
   POLLER_METRICS_PORT: port.default(3004),
+  API_METRICS_PORT: port.default(3005),
+  GATEWAY_METRICS_PORT: port.default(3006),
+  /** Where the API, the gateway and the simulator listen (the demo sets 127.0.0.1). */
+  BIND_HOST: host.default("0.0.0.0"),
+  /** Where every /metrics listens: private by default. */
+  METRICS_HOST: host.default("127.0.0.1"),
   JWT_SECRET: z.string().optional(),
-  DEV: flag.default(false),
   FEED: z.enum(["backpack", "sim"]).default("backpack"),
   BACKPACK_WS_URL: z.url({ protocol: /^wss?$/ }).default("wss://ws.backpack.exchange"),
   SNAPSHOT_INTERVAL_MS: positiveMs.default(10_000),
@@ -34,6 +41,20 @@ const envSchema = z.object({
   PUBLIC_API_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** "BTC:BTC_USDC_PERP,ETH:ETH_USDC_PERP,…": which Backpack market prices each asset. */
   MARKETS: z.string().regex(/^[A-Z]+:[A-Z0-9_]+(,[A-Z]+:[A-Z0-9_]+)*$/).optional(),
+  /** Per account, in the engine: open positions and pending orders at most. */
+  MAX_OPEN_POSITIONS: count(1, 10_000).default(200),
+  MAX_PENDING_ORDERS: count(1, 10_000).default(50),
+  /** Per user: trading calls a second (bursts of twice as many, unless *_BURST says). */
+  TRADE_RATE: count(1, 100_000).default(20),
+  TRADE_BURST: count(1, 1_000_000).optional(),
+  /** Per user: all authenticated calls a second (bursts of twice as many). */
+  USER_RATE: count(1, 100_000).default(100),
+  USER_BURST: count(1, 1_000_000).optional(),
+  /** Per client IP: signups a minute. */
+  SIGNUP_RATE: count(1, 100_000).default(10),
+  /** WebSocket sockets open at once, per client IP and in all. */
+  WS_MAX_PER_IP: count(1, 1_000_000).default(50),
+  WS_MAX: count(1, 10_000_000).default(20_000),
 });
 
 export type Config = {
@@ -45,8 +66,12 @@ export type Config = {
   /** The engine and the poller serve /metrics on these; the API and gateway on their own ports. */
   engineMetricsPort: number;
   pollerMetricsPort: number;
-  jwtSecret: string;
-  dev: boolean;
+  apiMetricsPort: number;
+  gatewayMetricsPort: number;
+  bindHost: string;
+  metricsHost: string;
+  /** Required by the processes that sign or verify tokens (`startProcess` checks). */
+  jwtSecret: string | undefined;
   feed: "backpack" | "sim";
   backpackWsUrl: string;
   snapshotIntervalMs: number;
@@ -59,14 +84,19 @@ export type Config = {
   /** Browser origins allowed by CORS; by default the gateway's web page on localhost. */
   corsOrigins: string[];
   publicApiUrl: string | undefined;
+  maxOpenPositions: number;
+  maxPendingOrders: number;
+  /** Token buckets: refill per second and capacity. */
+  tradeRate: { perSecond: number; burst: number };
+  userRate: { perSecond: number; burst: number };
+  signupsPerMinute: number;
+  wsMaxPerIp: number;
+  wsMax: number;
 };
 
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
-
-/** A fixed secret for DEV=1 only; refused otherwise by the length/presence checks below. */
-const DEV_JWT_SECRET = "dev-only-secret-do-not-use-in-production-0123456789";
 
 export function parseConfig(env: Record<string, string | undefined>): Config {
   // An empty variable means "unset", as it does in most shells' `VAR= cmd`.
@@ -79,11 +109,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
   }
   const e = parsed.data;
-  let jwtSecret = e.JWT_SECRET;
-  if (jwtSecret === undefined) {
-    if (!e.DEV) throw new ConfigError("JWT_SECRET is required (or set DEV=1 for a local demo)");
-    jwtSecret = DEV_JWT_SECRET;
-  } else if (new TextEncoder().encode(jwtSecret).length < 32 && !e.DEV) {
+  // No built-in secret exists: `deno task demo` makes a random one per DATA_DIR.
+  const jwtSecret = e.JWT_SECRET;
+  if (jwtSecret !== undefined && new TextEncoder().encode(jwtSecret).length < 32) {
     throw new ConfigError("JWT_SECRET must be at least 32 bytes");
   }
   return {
@@ -94,8 +122,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     simPort: e.SIM_PORT,
     engineMetricsPort: e.ENGINE_METRICS_PORT,
     pollerMetricsPort: e.POLLER_METRICS_PORT,
+    apiMetricsPort: e.API_METRICS_PORT,
+    gatewayMetricsPort: e.GATEWAY_METRICS_PORT,
+    bindHost: e.BIND_HOST,
+    metricsHost: e.METRICS_HOST,
     jwtSecret,
-    dev: e.DEV,
     feed: e.FEED,
     backpackWsUrl: e.BACKPACK_WS_URL,
     snapshotIntervalMs: e.SNAPSHOT_INTERVAL_MS,
@@ -108,6 +139,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       ? [`http://localhost:${e.GATEWAY_PORT}`, `http://127.0.0.1:${e.GATEWAY_PORT}`]
       : e.CORS_ORIGINS.split(",").map((o) => o.trim()).filter((o) => o !== ""),
     publicApiUrl: e.PUBLIC_API_URL?.replace(/\/+$/, ""),
+    maxOpenPositions: e.MAX_OPEN_POSITIONS,
+    maxPendingOrders: e.MAX_PENDING_ORDERS,
+    tradeRate: { perSecond: e.TRADE_RATE, burst: e.TRADE_BURST ?? 2 * e.TRADE_RATE },
+    userRate: { perSecond: e.USER_RATE, burst: e.USER_BURST ?? 2 * e.USER_RATE },
+    signupsPerMinute: e.SIGNUP_RATE,
+    wsMaxPerIp: e.WS_MAX_PER_IP,
+    wsMax: e.WS_MAX,
   };
 }
 

@@ -56,11 +56,32 @@ Deno.test("parseConfig reads and coerces every variable", () => {
   assert.equal(config.mmrBps, 75);
 });
 
-Deno.test("parseConfig requires a JWT secret of 32 bytes unless DEV=1", () => {
-  assert.throws(() => parseConfig({}), /JWT_SECRET is required/);
+Deno.test("parseConfig accepts no built-in JWT secret and refuses one under 32 bytes", () => {
+  assert.equal(parseConfig({}).jwtSecret, undefined);
+  assert.equal(parseConfig({ DEV: "1" }).jwtSecret, undefined);
   assert.throws(() => parseConfig({ JWT_SECRET: "short" }), /at least 32 bytes/);
-  assert.ok(parseConfig({ DEV: "1" }).jwtSecret.length >= 32);
-  assert.equal(parseConfig({ DEV: "1", JWT_SECRET: "short" }).jwtSecret, "short");
+  assert.throws(() => parseConfig({ DEV: "1", JWT_SECRET: "short" }), /at least 32 bytes/);
+  assert.equal(parseConfig({ JWT_SECRET: SECRET }).jwtSecret, SECRET);
+});
+
+Deno.test("parseConfig reads the limits, listening hosts and metrics ports", () => {
+  const defaults = parseConfig({});
+  assert.equal(defaults.bindHost, "0.0.0.0");
+  assert.equal(defaults.metricsHost, "127.0.0.1");
+  assert.equal(defaults.apiMetricsPort, 3005);
+  assert.equal(defaults.gatewayMetricsPort, 3006);
+  assert.equal(defaults.maxOpenPositions, 200);
+  assert.equal(defaults.maxPendingOrders, 50);
+  assert.deepEqual(defaults.tradeRate, { perSecond: 20, burst: 40 });
+  assert.deepEqual(defaults.userRate, { perSecond: 100, burst: 200 });
+  assert.equal(defaults.signupsPerMinute, 10);
+  assert.equal(defaults.wsMaxPerIp, 50);
+  assert.equal(defaults.wsMax, 20_000);
+  const custom = parseConfig({ TRADE_RATE: "5", TRADE_BURST: "7", BIND_HOST: "::1" });
+  assert.deepEqual(custom.tradeRate, { perSecond: 5, burst: 7 });
+  assert.equal(custom.bindHost, "::1");
+  assert.throws(() => parseConfig({ MAX_OPEN_POSITIONS: "0" }), /MAX_OPEN_POSITIONS/);
+  assert.throws(() => parseConfig({ BIND_HOST: "a b" }), /BIND_HOST/);
 });
 
 Deno.test("parseConfig refuses bad values with the variable's name", () => {

@@ -18,14 +18,23 @@ export function loadConfigOrExit(): Config {
 
 export function startProcess(
   service: string,
-  options: { needsDatabase?: boolean } = {},
-): { config: Config; log: Logger; databaseUrl: string } {
+  options: { needsDatabase?: boolean; needsJwtSecret?: boolean } = {},
+): { config: Config; log: Logger; databaseUrl: string; jwtSecret: string } {
   const config = loadConfigOrExit();
   const log = createLogger(service, config.logLevel);
   if (options.needsDatabase && config.databaseUrl === undefined) {
     log.error("DATABASE_URL is required (deno task start provides one)");
     Deno.exit(2);
   }
-  // Checked above when needed; "" only for processes that never connect to Postgres.
-  return { config, log, databaseUrl: config.databaseUrl ?? "" };
+  if (options.needsJwtSecret && config.jwtSecret === undefined) {
+    log.error("JWT_SECRET is required (at least 32 bytes; deno task demo makes one)");
+    Deno.exit(2);
+  }
+  // Checked above when needed; "" only for processes that never use them.
+  return {
+    config,
+    log,
+    databaseUrl: config.databaseUrl ?? "",
+    jwtSecret: config.jwtSecret ?? "",
+  };
 }
