@@ -12,6 +12,14 @@ const ADMIN_DB = Deno.env.get("TEST_ADMIN_DATABASE_URL") ??
 const REDIS_BASE = Deno.env.get("TEST_REDIS_URL") ?? "redis://127.0.0.1:6379";
 export const JWT_SECRET = "test-secret-test-secret-test-secret-0123";
 
+/** Per-user and per-IP limits high enough that only the tests of those limits meet them. */
+export const GENEROUS_LIMITS: Record<string, string> = {
+  TRADE_RATE: "100000",
+  USER_RATE: "100000",
+  SIGNUP_RATE: "100000",
+  WS_MAX_PER_IP: "100000",
+};
+
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -79,6 +87,8 @@ export class Env {
       sim: number;
       engineMetrics: number;
       pollerMetrics: number;
+      apiMetrics: number;
+      gatewayMetrics: number;
     },
     extraEnv: Record<string, string>,
   ) {
@@ -95,6 +105,11 @@ export class Env {
       SIM_PORT: String(ports.sim),
       ENGINE_METRICS_PORT: String(ports.engineMetrics),
       POLLER_METRICS_PORT: String(ports.pollerMetrics),
+      API_METRICS_PORT: String(ports.apiMetrics),
+      GATEWAY_METRICS_PORT: String(ports.gatewayMetrics),
+      BIND_HOST: "127.0.0.1",
+      // Tests drive many users and trades from one IP: the limits' own tests set them low.
+      ...GENEROUS_LIMITS,
       FEED: "sim",
       SIM_RATE: "20",
       LOG_LEVEL: "info",
@@ -129,6 +144,8 @@ export class Env {
       sim: freePort(),
       engineMetrics: freePort(),
       pollerMetrics: freePort(),
+      apiMetrics: freePort(),
+      gatewayMetrics: freePort(),
     };
     const env = new Env(dbName, redisDb, ports, extraEnv);
     await env.redis.flushdb();
