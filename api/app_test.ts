@@ -132,15 +132,40 @@ Deno.test("HTTP layer: signup to close through app.request()", async (t) => {
       assert.equal(close.status, 400);
     });
 
-    await t.step("a repeated key returns the first refusal with its status", async () => {
-      const body = { asset: "BTC", type: "long", margin: 900000, leverage: 1, slippage: 100 };
-      const first = await call("POST", "/trade/create", body, token, { "idempotency-key": "k2" });
-      assert.equal(first.status, 422);
-      const again = await call("POST", "/trade/create", { ...body, margin: 100 }, token, {
-        "idempotency-key": "k2",
-      });
-      assert.equal(again.status, 422);
-      assert.equal(again.text, first.text);
+    await t.step(
+      "a refusal is not remembered; a key reused for another request is 422",
+      async () => {
+        const body = { asset: "BTC", type: "long", margin: 900000, leverage: 1, slippage: 100 };
+        const headers = { "idempotency-key": "k2" };
+        const first = await call("POST", "/trade/create", body, token, headers);
+        assert.equal(first.status, 422);
+        assert.equal(JSON.parse(first.text).error.code, "insufficient_balance");
+        assert.equal(first.headers.get("idempotency-key"), "k2");
+        const fits = await call("POST", "/trade/create", { ...body, margin: 100 }, token, headers);
+        assert.equal(fits.status, 200, fits.text);
+        const other = await call("POST", "/trade/create", { ...body, margin: 200 }, token, headers);
+        assert.equal(other.status, 422);
+        assert.equal(JSON.parse(other.text).error.code, "idempotency_key_reused");
+        const asClose = await call("POST", "/trade/close", { orderId: "1" }, token, headers);
+        assert.equal(asClose.status, 422);
+        assert.equal(JSON.parse(asClose.text).error.code, "idempotency_key_reused");
+        const again = await call("POST", "/trade/create", { ...body, margin: 100 }, token, headers);
+        assert.equal(again.status, 200);
+        assert.equal(JSON.parse(again.text).orderId, JSON.parse(fits.text).orderId);
+      },
+    );
+
+    await t.step("a create or close without a key gets one from the API", async () => {
+      const body = { asset: "BTC", type: "long", margin: 100, leverage: 1, slippage: 100 };
+      const made = await call("POST", "/trade/create", body, token);
+      assert.equal(made.status, 200);
+      const key = made.headers.get("idempotency-key");
+      assert.match(key ?? "", /^api-[0-9a-f-]{36}$/);
+      const retried = await call("POST", "/trade/create", body, token, { "idempotency-key": key! });
+      assert.equal(JSON.parse(retried.text).orderId, JSON.parse(made.text).orderId);
+      const refused = await call("POST", "/trade/close", { orderId: "999" }, token);
+      assert.equal(refused.status, 404);
+      assert.match(refused.headers.get("idempotency-key") ?? "", /^api-/);
     });
 
     await t.step("security headers and the error shape", async () => {

@@ -33,6 +33,9 @@ export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
   quantity_too_small: 422,
   order_not_found: 404,
   order_closed: 409,
+  too_many_positions: 422,
+  too_many_orders: 422,
+  idempotency_key_reused: 422,
 };
 
 /** A refusal's public code: malformed instructions surface as API.md's `invalid_request`. */

@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { toApiJson } from "@trading/shared/schemas";
 import type { Answer } from "@trading/shared/schemas";
-import { apiError, REFUSAL_STATUS, refusalCode } from "./errors.ts";
+import { apiError, errorBody, REFUSAL_STATUS, refusalCode } from "./errors.ts";
 import { EngineTimeoutError, EngineUnavailableError } from "./engine_client.ts";
 
 /** A JSON response whose cents fields are written exactly as numbers. */
@@ -11,21 +11,24 @@ export function sendJson(c: Context, status: ContentfulStatusCode, value: unknow
   return c.body(toApiJson(value), status, { "content-type": "application/json; charset=utf-8" });
 }
 
-/** Asks the engine; turns a timeout into 504 and an unreachable Redis into 503. */
+/**
+ * Asks the engine; turns a timeout into 504 and an unreachable Redis into 503. A keyed
+ * request's 504 names its key, the one way to learn what happened without doing it twice.
+ */
 export async function askEngine(
   c: Context,
   ask: () => Promise<Answer>,
+  idempotencyKey?: string,
 ): Promise<Answer | Response> {
   try {
     return await ask();
   } catch (error) {
     if (error instanceof EngineTimeoutError) {
-      return apiError(
-        c,
-        504,
-        "engine_timeout",
-        "the engine did not answer in time; retry with the same Idempotency-Key",
-      );
+      if (idempotencyKey === undefined) {
+        return apiError(c, 504, "engine_timeout", "the engine did not answer in time; retry");
+      }
+      const message = "the engine did not answer in time; retry with the same Idempotency-Key";
+      return c.json({ ...errorBody("engine_timeout", message), idempotencyKey }, 504);
     }
     if (error instanceof EngineUnavailableError) {
       return apiError(c, 503, "unavailable", "the trading engine is unreachable; retry shortly");

@@ -1,6 +1,7 @@
 /** HTTP request and response schemas: validation and the OpenAPI document come from these. */
 import { z } from "@hono/zod-openapi";
 import { ASSET_SYMBOLS } from "@trading/shared/assets";
+import { OPEN_PAGE_DEFAULT, OPEN_PAGE_MAX } from "@trading/shared/schemas";
 
 const decimalText = z.string().regex(/^\d{1,20}(\.\d{1,18})?$/, {
   message: 'must be a plain decimal string such as "97000.5"',
@@ -14,6 +15,10 @@ export const errorSchema = z.object({
     issues: z.array(z.unknown()).optional(),
   }),
 }).openapi("Error");
+
+/** A 504 to a keyed request: the error and the key to retry with. */
+export const timeoutSchema = errorSchema.extend({ idempotencyKey: z.string() })
+  .openapi("EngineTimeout");
 
 export const credentialsSchema = z.strictObject({
   email: z.email().max(254),
@@ -37,9 +42,16 @@ export const tradeCreateSchema = z.strictObject({
   takeProfit: decimalText.optional(),
 }).openapi("TradeCreate");
 
-export const tradeCloseSchema = z.strictObject({
-  orderId: z.string().regex(/^[1-9][0-9]{0,15}$/, { message: "must be an order ID" }),
-}).openapi("TradeClose");
+const orderIdText = z.string().regex(/^[1-9][0-9]{0,15}$/, { message: "must be an order ID" });
+
+export const tradeCloseSchema = z.strictObject({ orderId: orderIdText }).openapi("TradeClose");
+
+export const openTradesQuerySchema = z.object({
+  limit: z.string().regex(/^[1-9][0-9]{0,2}$/).optional().openapi({
+    description: `1–${OPEN_PAGE_MAX}, default ${OPEN_PAGE_DEFAULT}`,
+  }),
+  cursor: orderIdText.optional().openapi({ description: "nextCursor of the previous page" }),
+});
 
 const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,64}$/;
 export const IDEMPOTENCY_KEY_RULE = "Idempotency-Key must be 1–64 printable characters";
@@ -54,7 +66,8 @@ export const idempotencyKeyParameter = {
   name: "idempotency-key",
   in: "header" as const,
   required: false,
-  description: "repeats with the same key return the first answer",
+  description:
+    "a repeat of the same request with the same key returns the first answer (422 idempotency_key_reused for another request); without one the API makes a key, returned in the Idempotency-Key response header",
   schema: { type: "string" as const, pattern: IDEMPOTENCY_KEY_RE.source },
 };
 

@@ -408,7 +408,7 @@ function refreshAll(): void {
   refreshing = (async () => {
     try {
       const [open, balance, history] = await Promise.all([
-        api.call<{ trades: OpenTrade[] }>("GET", "/trades/open"),
+        api.call<{ trades: OpenTrade[] }>("GET", "/trades/open?limit=500"),
         api.call<{ usd: { balance: bigint; locked: bigint } }>("GET", "/balance"),
         api.call<{ trades: ClosedTrade[] }>("GET", "/trades?limit=20"),
       ]);

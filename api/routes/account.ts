@@ -1,7 +1,7 @@
 /** GET /balance, /balance/usd, /trades/open (engine queries) and /trades (history). */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { Answer } from "@trading/shared/schemas";
+import { type Answer, type InputFields, OPEN_PAGE_MAX } from "@trading/shared/schemas";
 import { apiError } from "../errors.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { requireAuth } from "../auth/middleware.ts";
@@ -12,30 +12,43 @@ import {
   historyQuerySchema,
   historyTradeSchema,
   openTradeSchema,
+  openTradesQuerySchema,
 } from "../schemas.ts";
 
 const json = jsonContent;
 
-type AccountState = Extract<Extract<Answer, { ok: true }>["result"], { event: "account_state" }>;
+type Result = Extract<Answer, { ok: true }>["result"];
+type AccountState = Extract<Result, { event: "account_state" }>;
+type OpenPositions = Extract<Result, { event: "open_positions" }>;
 
 export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
   const auth = [requireAuth(deps.jwtSecret)];
   const security = [{ bearer: [] }];
   const unauthorized = json(errorSchema, "unauthorized");
 
-  /** The user's account as the engine holds it, read in stream order. */
-  async function accountState(c: Context<AppEnv>): Promise<AccountState | Response> {
+  /** A read of the user's account as the engine holds it, in stream order. */
+  async function query<E extends Result["event"]>(
+    c: Context<AppEnv>,
+    event: E,
+    fields: InputFields,
+  ): Promise<Extract<Result, { event: E }> | Response> {
     const answer = await askEngine(
       c,
-      () => deps.engine.request({ kind: "query", userId: c.get("userId") }, deps.engineTimeoutMs),
+      () =>
+        deps.engine.request(
+          { kind: "query", userId: c.get("userId"), ...fields },
+          deps.engineTimeoutMs,
+        ),
     );
     if (answer instanceof Response) return answer;
     if (!answer.ok) return refusal(c, answer);
-    if (answer.result.event !== "account_state") {
-      throw new Error("unexpected engine answer to query");
-    }
-    return answer.result;
+    if (answer.result.event !== event) throw new Error("unexpected engine answer to query");
+    return answer.result as Extract<Result, { event: E }>;
   }
+
+  /** Money only: never the positions, whatever their number. */
+  const accountState = (c: Context<AppEnv>): Promise<AccountState | Response> =>
+    query(c, "account_state", { scope: "balance" });
 
   route(
     app,
@@ -96,15 +109,27 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
       tags: ["trading"],
       security,
       middleware: auth,
+      request: { query: openTradesQuerySchema },
       responses: {
-        200: json(z.object({ trades: z.array(openTradeSchema) }), "open positions"),
+        200: json(
+          z.object({ trades: z.array(openTradeSchema), nextCursor: z.string().nullable() }),
+          "open positions, oldest first, a page at a time",
+        ),
+        400: json(errorSchema, "invalid_request"),
         401: unauthorized,
       },
     }),
     async (c) => {
-      const account = await accountState(c);
-      if (account instanceof Response) return account;
-      return sendJson(c, 200, { trades: account.positions });
+      const { limit, cursor } = c.req.valid("query");
+      if (limit !== undefined && Number(limit) > OPEN_PAGE_MAX) {
+        return apiError(c, 400, "invalid_request", `limit must be 1–${OPEN_PAGE_MAX}`);
+      }
+      const fields: InputFields = { scope: "open" };
+      if (limit !== undefined) fields.limit = limit;
+      if (cursor !== undefined) fields.cursor = cursor;
+      const page: OpenPositions | Response = await query(c, "open_positions", fields);
+      if (page instanceof Response) return page;
+      return sendJson(c, 200, { trades: page.positions, nextCursor: page.nextCursor });
     },
   );
 

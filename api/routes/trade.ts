@@ -1,6 +1,5 @@
 /** POST /trade/create and /trade/close: instructions to the engine, answered by it. */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import { type Asset, ASSETS } from "@trading/shared/assets";
 import { DecimalError, parseDecimal } from "@trading/shared/money";
 import type { InputFields } from "@trading/shared/schemas";
@@ -9,13 +8,13 @@ import type { ApiDeps, AppEnv } from "../deps.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import { askEngine, refusal, sendJson } from "../http.ts";
 import { jsonContent, route } from "../openapi.ts";
+import { idempotencyKeyFor, requestFingerprint } from "../idempotency.ts";
 import {
   closeSchema,
   errorSchema,
-  IDEMPOTENCY_KEY_RULE,
   idempotencyKeyParameter,
-  isIdempotencyKey,
   orderSchema,
+  timeoutSchema,
   tradeCloseSchema,
   tradeCreateSchema,
 } from "../schemas.ts";
@@ -40,9 +39,10 @@ function createTradeRoute(deps: ApiDeps) {
       401: json(errorSchema, "unauthorized"),
       422: json(
         errorSchema,
-        "insufficient_balance, slippage_exceeded, no_price, stale_price, invalid_trigger, quantity_too_small",
+        "insufficient_balance, slippage_exceeded, no_price, stale_price, invalid_trigger, quantity_too_small, too_many_positions, idempotency_key_reused",
       ),
-      504: json(errorSchema, "engine_timeout"),
+      429: json(errorSchema, "rate_limited"),
+      504: json(timeoutSchema, "engine_timeout, with the Idempotency-Key to retry with"),
     },
   });
 }
@@ -63,18 +63,11 @@ function closeTradeRoute(deps: ApiDeps) {
       401: json(errorSchema, "unauthorized"),
       404: json(errorSchema, "order_not_found"),
       409: json(errorSchema, "order_closed"),
-      504: json(errorSchema, "engine_timeout"),
+      422: json(errorSchema, "idempotency_key_reused"),
+      429: json(errorSchema, "rate_limited"),
+      504: json(timeoutSchema, "engine_timeout, with the Idempotency-Key to retry with"),
     },
   });
-}
-
-/** The request's Idempotency-Key, undefined when absent, or the 400 for a malformed one. */
-function idempotencyKey(c: Context): string | undefined | Response {
-  const key = c.req.header("idempotency-key");
-  if (key === undefined || isIdempotencyKey(key)) return key;
-  return apiError(c, 400, "invalid_request", `idempotency-key: ${IDEMPOTENCY_KEY_RULE}`, [
-    { path: "idempotency-key", message: IDEMPOTENCY_KEY_RULE },
-  ]);
 }
 
 /** A decimal price at the asset's scale as integer units, or the reason it is refused. */
@@ -90,7 +83,7 @@ function priceUnits(asset: Asset, text: string, field: string): string | { error
 export function tradeRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
   route(app, createTradeRoute(deps), async (c) => {
     const body = c.req.valid("json");
-    const key = idempotencyKey(c);
+    const key = idempotencyKeyFor(c);
     if (key instanceof Response) return key;
     const quote = deps.engine.latestQuote(body.asset);
     const expectedText = body.price ?? (body.type === "long" ? quote?.ask : quote?.bid);
@@ -117,8 +110,22 @@ export function tradeRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
       if (typeof units !== "string") return apiError(c, 400, "invalid_request", units.error);
       fields[field] = units;
     }
-    if (key !== undefined) fields.idempotencyKey = key;
-    const answer = await askEngine(c, () => deps.engine.request(fields, deps.engineTimeoutMs));
+    fields.idempotencyKey = key;
+    fields.fingerprint = requestFingerprint("create", [
+      body.asset,
+      body.type,
+      body.margin,
+      body.leverage,
+      body.slippage,
+      body.price,
+      body.stopLoss,
+      body.takeProfit,
+    ]);
+    const answer = await askEngine(
+      c,
+      () => deps.engine.request(fields, deps.engineTimeoutMs),
+      key,
+    );
     if (answer instanceof Response) return answer;
     if (!answer.ok) return refusal(c, answer);
     if (answer.result.event !== "opened") throw new Error("unexpected engine answer to open");
@@ -128,11 +135,20 @@ export function tradeRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
 
   route(app, closeTradeRoute(deps), async (c) => {
     const { orderId } = c.req.valid("json");
-    const key = idempotencyKey(c);
+    const key = idempotencyKeyFor(c);
     if (key instanceof Response) return key;
-    const fields: InputFields = { kind: "close", userId: c.get("userId"), orderId };
-    if (key !== undefined) fields.idempotencyKey = key;
-    const answer = await askEngine(c, () => deps.engine.request(fields, deps.engineTimeoutMs));
+    const fields: InputFields = {
+      kind: "close",
+      userId: c.get("userId"),
+      orderId,
+      idempotencyKey: key,
+      fingerprint: requestFingerprint("close", [orderId]),
+    };
+    const answer = await askEngine(
+      c,
+      () => deps.engine.request(fields, deps.engineTimeoutMs),
+      key,
+    );
     if (answer instanceof Response) return answer;
     if (!answer.ok) return refusal(c, answer);
     if (answer.result.event !== "closed") throw new Error("unexpected engine answer to close");

@@ -16,7 +16,8 @@ import type {
   TriggerEvent,
 } from "@trading/shared/schemas";
 import { isAsset } from "@trading/shared/assets";
-import { invariant, REFUSAL_MESSAGES, type RefusalCode } from "./codes.ts";
+import { OPEN_PAGE_DEFAULT } from "@trading/shared/schemas";
+import { invariant, InvariantError, REFUSAL_MESSAGES, type RefusalCode } from "./codes.ts";
 import {
   type ClosedResult,
   closeView,
@@ -28,7 +29,7 @@ import {
   triggerReason,
 } from "./positions.ts";
 import type { Account, EngineState, Position, Quote } from "./state.ts";
-import { idempotencyMapKey, idempotentAnswer } from "./state.ts";
+import { idempotencyMapKey, idempotentAnswer, storedAnswerOf } from "./state.ts";
 
 const NO_OUTPUTS: readonly EngineOutput[] = Object.freeze([]);
 
@@ -135,38 +136,88 @@ function applyInstruction(
   id: string,
 ): Answer {
   const { requestId, userId } = entry;
-  const idempotencyKey = entry.kind === "open" || entry.kind === "close"
-    ? entry.idempotencyKey
-    : undefined;
-  const mapKey = idempotencyKey === undefined
-    ? undefined
-    : idempotencyMapKey(userId, idempotencyKey);
+  const keyed = entry.kind === "open" || entry.kind === "close" ? entry : undefined;
+  const key = keyed?.idempotencyKey;
+  const fingerprint = keyed?.fingerprint ?? "";
+  const mapKey = key === undefined ? undefined : idempotencyMapKey(userId, key);
   if (mapKey !== undefined) {
     const first = state.idempotency.get(mapKey);
-    if (first !== undefined) return { ...first.answer, cause: id, requestId, replayed: true };
-  }
-  const outcome = entry.kind === "create_account"
-    ? createAccount(state, entry)
-    : entry.kind === "open"
-    ? openPosition(state, entry)
-    : entry.kind === "close"
-    ? closeByUser(state, entry)
-    : accountState(state, entry.userId);
-  const answer: Answer = typeof outcome === "string"
-    ? {
-      kind: "answer",
-      cause: id,
-      requestId,
-      userId,
-      ok: false,
-      code: outcome,
-      message: REFUSAL_MESSAGES[outcome],
+    if (first !== undefined) {
+      // The same key for another request would otherwise silently answer the first one.
+      if (first.fingerprint !== fingerprint) {
+        return refused(id, requestId, userId, "idempotency_key_reused");
+      }
+      return { ...storedAnswerOf(first), cause: id, requestId, replayed: true };
     }
-    : { kind: "answer", cause: id, requestId, userId, ok: true, result: outcome };
-  if (mapKey !== undefined) {
-    state.idempotency.set(mapKey, idempotentAnswer(userId, idempotencyKey!, state.lastMs, answer));
   }
+  const outcome = outcomeOf(state, entry);
+  if (typeof outcome === "string") return refused(id, requestId, userId, outcome);
+  const answer: Answer = {
+    kind: "answer",
+    cause: id,
+    requestId,
+    userId,
+    ok: true,
+    result: outcome,
+  };
+  // Only a change of state is remembered: a refusal is evaluated again on a retry.
+  if (mapKey !== undefined) remember(state, mapKey, userId, key!, fingerprint, answer);
   return answer;
+}
+
+function outcomeOf(state: EngineState, entry: InstructionEntry): Outcome {
+  switch (entry.kind) {
+    case "create_account":
+      return createAccount(state, entry);
+    case "open":
+      return openPosition(state, entry);
+    case "close":
+      return closeByUser(state, entry);
+    case "query":
+      return entry.scope === "open"
+        ? openPositions(state, entry.userId, entry.limit, entry.cursor)
+        : accountState(state, entry.userId);
+    default: {
+      const unknown: never = entry;
+      throw new InvariantError(`unknown instruction ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+function refused(id: string, requestId: string, userId: string, code: RefusalCode): Answer {
+  return {
+    kind: "answer",
+    cause: id,
+    requestId,
+    userId,
+    ok: false,
+    code,
+    message: REFUSAL_MESSAGES[code],
+  };
+}
+
+/** Remembers a keyed answer; past the account's cap its oldest key is forgotten first. */
+function remember(
+  state: EngineState,
+  mapKey: string,
+  userId: string,
+  key: string,
+  fingerprint: string,
+  answer: Answer,
+): void {
+  const account = state.accounts.get(userId);
+  invariant(account !== undefined, `a keyed state change for ${userId}, who has no account`);
+  const keys = account.idempotencyKeys;
+  while (keys.size >= state.params.maxIdempotencyKeys) {
+    const oldest = keys.values().next().value!;
+    keys.delete(oldest);
+    state.idempotency.delete(oldest);
+  }
+  keys.add(mapKey);
+  state.idempotency.set(
+    mapKey,
+    idempotentAnswer(userId, key, state.lastMs, fingerprint, answer),
+  );
 }
 
 function createAccount(state: EngineState, entry: CreateAccountEntry): Outcome {
@@ -181,31 +232,55 @@ function createAccount(state: EngineState, entry: CreateAccountEntry): Outcome {
     balanceCents: credit,
     lockedCents: 0n,
     openSeqs: new Set(),
+    idempotencyKeys: new Set(),
   });
   state.creditedCents += credit;
   return { event: "account", balance: credit.toString(), created: true };
 }
 
-/** Balance, locked margin, equity and open positions valued at the latest exit quotes. */
+/** Balance, locked margin and equity (open positions valued at the latest exit quotes). */
 function accountState(state: EngineState, userId: string): Outcome {
   const account = state.accounts.get(userId);
   if (account === undefined) return "account_not_found";
   let unrealizedCents = 0n;
-  const positions = [];
-  for (const seq of account.openSeqs) {
-    const position = state.positions.get(seq)!;
-    const quote = state.quotes.get(position.asset)!;
-    const pnl = pnlCents(position, exitPrice(position.side, quote.bid, quote.ask));
-    unrealizedCents += pnl;
-    positions.push({ ...position.view, unrealizedPnl: pnl.toString() });
-  }
+  for (const seq of account.openSeqs) unrealizedCents += unrealizedPnl(state, seq);
   return {
     event: "account_state",
     balance: account.balanceCents.toString(),
     locked: account.lockedCents.toString(),
     equity: (account.balanceCents + account.lockedCents + unrealizedCents).toString(),
-    positions,
   };
+}
+
+/** Up to `limit` open positions after the order `cursor`, in creation order. */
+function openPositions(
+  state: EngineState,
+  userId: string,
+  limit = OPEN_PAGE_DEFAULT,
+  cursor?: string,
+): Outcome {
+  const account = state.accounts.get(userId);
+  if (account === undefined) return "account_not_found";
+  const after = cursor === undefined ? 0 : Number(cursor);
+  const positions = [];
+  let more = false;
+  for (const seq of account.openSeqs) {
+    if (seq <= after) continue;
+    if (positions.length === limit) {
+      more = true;
+      break;
+    }
+    const pnl = unrealizedPnl(state, seq);
+    positions.push({ ...state.positions.get(seq)!.view, unrealizedPnl: pnl.toString() });
+  }
+  const nextCursor = more ? positions[positions.length - 1]!.orderId : null;
+  return { event: "open_positions", positions, nextCursor };
+}
+
+function unrealizedPnl(state: EngineState, seq: number): bigint {
+  const position = state.positions.get(seq)!;
+  const quote = state.quotes.get(position.asset)!;
+  return pnlCents(position, exitPrice(position.side, quote.bid, quote.ask));
 }
 
 /** The asset's quote if it may be traded on now, else the refusal. */
@@ -220,6 +295,7 @@ function tradableQuote(state: EngineState, asset: string): Quote | RefusalCode {
 function openPosition(state: EngineState, entry: OpenEntry): Outcome {
   const account = state.accounts.get(entry.userId);
   if (account === undefined) return "account_not_found";
+  if (account.openSeqs.size >= state.params.maxOpenPositions) return "too_many_positions";
   const quote = tradableQuote(state, entry.asset);
   if (typeof quote === "string") return quote;
   const asset = entry.asset as Position["asset"];
@@ -319,6 +395,7 @@ function pruneExpired(state: EngineState): void {
   for (const [key, stored] of state.idempotency) {
     if (stored.atMs > idempotencyCutoff) break;
     state.idempotency.delete(key);
+    state.accounts.get(stored.userId)?.idempotencyKeys.delete(key);
   }
   state.orders.prune(state.lastMs - state.params.orderMemoryMs);
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { apply } from "./apply.ts";
 import { InvariantError } from "./codes.ts";
 import { decodeState, encodeState, SnapshotError } from "./snapshot.ts";
-import { createState } from "./state.ts";
+import { createState, DEFAULT_PARAMS } from "./state.ts";
 import { applyFields } from "./step.ts";
 
 const price = { kind: "price", asset: "BTC", bid: 100n, ask: 101n, ts: 0n } as const;
@@ -45,7 +45,8 @@ Deno.test("decodeState refuses malformed snapshots with a SnapshotError", () => 
   const bad = [
     "not json",
     "null",
-    good.replace('"v":1', '"v":2'),
+    good.replace('"v":2', '"v":3'),
+    good.replace('"v":2', '"v":0'),
     good.replace('"lastId":"0-0"', '"lastId":"zero"'),
     good.replace('"houseCents":"0"', '"houseCents":0.5'),
     good.replace('"accounts":[]', '"accounts":{}'),
@@ -56,4 +57,30 @@ Deno.test("decodeState refuses malformed snapshots with a SnapshotError", () => 
   ];
   for (const text of bad) assert.throws(() => decodeState(text), SnapshotError, text);
   assert.equal(encodeState(decodeState(good)), good);
+});
+
+Deno.test("a version 1 snapshot loads: default caps, refusals dropped, keys counted per account", () => {
+  const answer = (ok: boolean) =>
+    ok
+      ? { kind: "answer", cause: "5-0", requestId: "r", userId: "u1", ok: true, result: {} }
+      : { kind: "answer", cause: "5-0", requestId: "r", userId: "u1", ok: false, code: "no_price" };
+  const v1 = JSON.stringify({
+    v: 1,
+    params: [50, 5000, 86_400_000, 86_400_000, "500000"],
+    lastId: "5-0",
+    nextOrderSeq: 1,
+    houseCents: "0",
+    creditedCents: "500000",
+    quotes: [],
+    accounts: [["u1", "500000"]],
+    positions: [],
+    idempotency: [["u1", "kept", 5, answer(true)], ["u1", "refused", 5, answer(false)]],
+    orders: [1, []],
+  });
+  const state = decodeState(v1);
+  assert.equal(state.params.maxOpenPositions, DEFAULT_PARAMS.maxOpenPositions);
+  assert.equal(state.params.maxIdempotencyKeys, DEFAULT_PARAMS.maxIdempotencyKeys);
+  assert.deepEqual([...state.idempotency.values()].map((e) => e.key), ["kept"]);
+  assert.equal(state.accounts.get("u1")!.idempotencyKeys.size, 1);
+  assert.equal(encodeState(decodeState(encodeState(state))), encodeState(state));
 });

@@ -15,6 +15,9 @@ export const REFUSAL_MESSAGES: Readonly<Record<RefusalCode, string>> = {
   quantity_too_small: "margin × leverage buys less than the smallest quantity",
   order_not_found: "no such order",
   order_closed: "the order is already closed",
+  too_many_positions: "the account holds as many open positions as it may",
+  too_many_orders: "the account holds as many pending orders as it may",
+  idempotency_key_reused: "this Idempotency-Key was already used for a different request",
 };
 
 /** Thrown only for a broken invariant: a bug, never a user's input. */

@@ -10,9 +10,11 @@ import { addPosition } from "./apply.ts";
 import { OrderLog } from "./order_log.ts";
 import { positionRow } from "./snapshot_rows.ts";
 import type { Account, EngineState, Position, StoredAnswer } from "./state.ts";
-import { createState, idempotencyMapKey, idempotentAnswer } from "./state.ts";
+import { createState, DEFAULT_PARAMS, idempotencyMapKey, idempotentAnswer } from "./state.ts";
 
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
+/** Version 1 (before per-account caps and fingerprints) still loads; see `decodeState`. */
+const OLDEST_READABLE_VERSION = 1;
 
 export class SnapshotError extends Error {
   override name = "SnapshotError";
@@ -43,6 +45,9 @@ export function captureState(state: EngineState): StateView {
     p.idempotencyTtlMs,
     p.orderMemoryMs,
     p.demoCreditCents.toString(),
+    p.maxOpenPositions,
+    p.maxPendingOrders,
+    p.maxIdempotencyKeys,
   ];
   const quotes: Row[] = [];
   for (const [asset, q] of state.quotes) {
@@ -133,7 +138,13 @@ export function decodeState(encoded: string): EngineState {
     throw new SnapshotError(`snapshot is not JSON: ${(error as Error).message}`);
   }
   check(typeof doc === "object" && doc !== null, "snapshot is not an object");
-  check(doc.v === SNAPSHOT_VERSION, `unsupported snapshot version ${String(doc.v)}`);
+  const version = doc.v;
+  check(
+    typeof version === "number" && version >= OLDEST_READABLE_VERSION &&
+      version <= SNAPSHOT_VERSION,
+    `unsupported snapshot version ${String(version)}`,
+  );
+  const v1 = version === 1;
   const params = rows(doc.params, "params");
   const state = createState({
     mmrBps: int(params[0], "params.mmrBps"),
@@ -141,6 +152,10 @@ export function decodeState(encoded: string): EngineState {
     idempotencyTtlMs: int(params[2], "params.idempotencyTtlMs"),
     orderMemoryMs: int(params[3], "params.orderMemoryMs"),
     demoCreditCents: big(params[4], "params.demoCreditCents"),
+    // Version 1 had no caps: it gets today's defaults.
+    maxOpenPositions: v1 ? DEFAULT_PARAMS.maxOpenPositions : int(params[5], "params.maxOpen"),
+    maxPendingOrders: v1 ? DEFAULT_PARAMS.maxPendingOrders : int(params[6], "params.maxPending"),
+    maxIdempotencyKeys: v1 ? DEFAULT_PARAMS.maxIdempotencyKeys : int(params[7], "params.maxKeys"),
   });
   const lastId = str(doc.lastId, "lastId");
   const idMatch = /^(\d{1,15})-(\d{1,15})$/.exec(lastId);
@@ -167,6 +182,7 @@ export function decodeState(encoded: string): EngineState {
       balanceCents: big(row[1], "account.balance"),
       lockedCents: 0n,
       openSeqs: new Set(),
+      idempotencyKeys: new Set(),
     };
     state.accounts.set(userId, account);
   }
@@ -178,14 +194,23 @@ export function decodeState(encoded: string): EngineState {
     addPosition(state, account, position);
   }
   for (const row of rows(doc.idempotency, "idempotency") as Row[]) {
+    // Version 1 rows had no fingerprint and kept refusals too: those are dropped now.
+    const answer = (v1 ? row[3] : row[4]) as StoredAnswer;
+    check(typeof answer === "object" && answer !== null, "idempotency answer");
+    if (v1 && answer.ok !== true) continue;
     const entry = idempotentAnswer(
       str(row[0], "idempotency.userId"),
       str(row[1], "idempotency.key"),
       int(row[2], "idempotency.atMs"),
-      row[3] as StoredAnswer,
+      v1 ? "" : str(row[3], "idempotency.fingerprint"),
+      answer,
     );
-    check(typeof entry.answer === "object" && entry.answer !== null, "idempotency answer");
-    state.idempotency.set(idempotencyMapKey(entry.userId, entry.key), entry);
+    const mapKey = idempotencyMapKey(entry.userId, entry.key);
+    const account = state.accounts.get(entry.userId);
+    check(account !== undefined, `idempotency key of ${entry.userId}, who has no account`);
+    check(!state.idempotency.has(mapKey), "an idempotency key appears twice");
+    state.idempotency.set(mapKey, entry);
+    account.idempotencyKeys.add(mapKey);
   }
   const orders = rows(doc.orders, "orders");
   const owners = rows(orders[1], "orders.owners") as Row[];

@@ -20,6 +20,12 @@ export interface EngineParams {
   orderMemoryMs: number;
   /** The one-time demo credit of a new account. */
   demoCreditCents: bigint;
+  /** Open positions an account may hold at once (`too_many_positions` beyond). */
+  maxOpenPositions: number;
+  /** Pending orders an account may hold at once (`too_many_orders` beyond). */
+  maxPendingOrders: number;
+  /** Idempotency keys remembered per account; the oldest is forgotten first. */
+  maxIdempotencyKeys: number;
 }
 
 export const DEFAULT_PARAMS: EngineParams = {
@@ -28,6 +34,9 @@ export const DEFAULT_PARAMS: EngineParams = {
   idempotencyTtlMs: 24 * 60 * 60 * 1000,
   orderMemoryMs: 24 * 60 * 60 * 1000,
   demoCreditCents: 500_000n,
+  maxOpenPositions: 200,
+  maxPendingOrders: 50,
+  maxIdempotencyKeys: 1_000,
 };
 
 export interface Quote {
@@ -46,6 +55,8 @@ export interface Account {
   lockedCents: bigint;
   /** Derived: sequence numbers of this account's open positions, in creation order. */
   openSeqs: Set<number>;
+  /** Derived: this account's remembered idempotency map keys, oldest first. */
+  idempotencyKeys: Set<string>;
 }
 
 export type Side = "long" | "short";
@@ -74,13 +85,17 @@ export interface Position {
   row: string | undefined;
 }
 
-/** The first answer to an (user, Idempotency-Key), returned again on a repeat. */
+/**
+ * The answer that a state-changing keyed request got, returned again on a repeat with the same
+ * fingerprint. Only its canonical snapshot row is kept (the answer is parsed back from it on
+ * the rare repeat): one string per key is what bounds the engine's memory per account.
+ */
 export interface IdempotentAnswer {
   userId: string;
   key: string;
   atMs: number;
-  answer: StoredAnswer;
-  /** Derived: the canonical snapshot row, encoded once. */
+  fingerprint: string;
+  /** The canonical snapshot row: `[userId, key, atMs, fingerprint, answer]`. */
   row: string;
 }
 
@@ -88,9 +103,21 @@ export function idempotentAnswer(
   userId: string,
   key: string,
   atMs: number,
+  fingerprint: string,
   answer: StoredAnswer,
 ): IdempotentAnswer {
-  return { userId, key, atMs, answer, row: JSON.stringify([userId, key, atMs, answer]) };
+  return {
+    userId,
+    key,
+    atMs,
+    fingerprint,
+    row: JSON.stringify([userId, key, atMs, fingerprint, answer]),
+  };
+}
+
+/** The stored answer of an entry, as it was first sent. */
+export function storedAnswerOf(entry: IdempotentAnswer): StoredAnswer {
+  return (JSON.parse(entry.row) as unknown[])[4] as StoredAnswer;
 }
 
 /** The first answer as it was sent; a repeat gets it with its own requestId and cause. */

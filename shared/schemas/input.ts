@@ -15,6 +15,14 @@ export const requestIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 export const userIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 /** Order IDs are the engine's creation sequence numbers, written in decimal. */
 export const orderIdSchema = z.string().regex(/^[1-9][0-9]{0,15}$/);
+/**
+ * What a keyed request asked for (the API hashes its endpoint and body): a key sent again
+ * with another request is refused instead of answering the first one.
+ */
+export const fingerprintSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+/** Open positions a `query` of scope "open" returns at most, and by default. */
+export const OPEN_PAGE_MAX = 500;
+export const OPEN_PAGE_DEFAULT = 100;
 
 const MAX_DIGITS = MAX_UNITS.toString().length - 1;
 const unsignedIntRe = new RegExp(`^(0|[1-9][0-9]{0,${MAX_DIGITS - 1}})$`);
@@ -121,6 +129,7 @@ export const openEntrySchema = z.strictObject({
   requestId: requestIdSchema,
   userId: userIdSchema,
   idempotencyKey: idempotencyKeySchema.optional(),
+  fingerprint: fingerprintSchema.optional(),
   asset: assetText,
   side: z.enum(["long", "short"]),
   marginCents: positiveUnits,
@@ -136,14 +145,22 @@ export const closeEntrySchema = z.strictObject({
   requestId: requestIdSchema,
   userId: userIdSchema,
   idempotencyKey: idempotencyKeySchema.optional(),
+  fingerprint: fingerprintSchema.optional(),
   orderId: orderIdSchema,
 });
 
-/** A read of the user's balance and open positions, ordered with the trades around it. */
+/**
+ * A read of the user's account, ordered with the trades around it: its money ("balance", the
+ * default), or a page of its open positions ("open") after the order ID `cursor`, so no answer
+ * is larger than its caller needs.
+ */
 export const queryEntrySchema = z.strictObject({
   kind: z.literal("query"),
   requestId: requestIdSchema,
   userId: userIdSchema,
+  scope: z.enum(["balance", "open"]).optional(),
+  limit: smallInt(1, OPEN_PAGE_MAX).optional(),
+  cursor: orderIdSchema.optional(),
 });
 
 /** Instructions: every entry that is not a price. */
@@ -308,11 +325,13 @@ const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const KEY_RE = /^[\x21-\x7e]{1,64}$/;
 const ORDER_ID_RE = /^[1-9][0-9]{0,15}$/;
 const SMALL_INT_RE = /^(0|[1-9][0-9]{0,5})$/;
+const FINGERPRINT_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const OPEN_FIELDS = new Set([
   "kind",
   "requestId",
   "userId",
   "idempotencyKey",
+  "fingerprint",
   "asset",
   "side",
   "marginCents",
@@ -322,7 +341,14 @@ const OPEN_FIELDS = new Set([
   "stopLoss",
   "takeProfit",
 ]);
-const CLOSE_FIELDS = new Set(["kind", "requestId", "userId", "idempotencyKey", "orderId"]);
+const CLOSE_FIELDS = new Set([
+  "kind",
+  "requestId",
+  "userId",
+  "idempotencyKey",
+  "fingerprint",
+  "orderId",
+]);
 const PLAIN_FIELDS = new Set(["kind", "requestId", "userId"]);
 
 function onlyFields(fields: InputFields, allowed: ReadonlySet<string>): boolean {
@@ -342,7 +368,7 @@ function positive(text: string | undefined): bigint | undefined {
  * refusal. Replay and the live loop decode every instruction, so this is on their hot path.
  */
 function decodeInstructionFast(f: InputFields): InstructionEntry | undefined {
-  const { kind, requestId, userId, idempotencyKey } = f;
+  const { kind, requestId, userId, idempotencyKey, fingerprint } = f;
   if (
     requestId === undefined || userId === undefined || !ID_RE.test(requestId) || !ID_RE.test(userId)
   ) {
@@ -352,7 +378,11 @@ function decodeInstructionFast(f: InputFields): InstructionEntry | undefined {
     return onlyFields(f, PLAIN_FIELDS) ? { kind, requestId, userId } : undefined;
   }
   if (idempotencyKey !== undefined && !KEY_RE.test(idempotencyKey)) return undefined;
-  const keyed = idempotencyKey === undefined ? {} : { idempotencyKey };
+  if (fingerprint !== undefined && !FINGERPRINT_RE.test(fingerprint)) return undefined;
+  const keyed = {
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    ...(fingerprint === undefined ? {} : { fingerprint }),
+  };
   if (kind === "close") {
     if (!onlyFields(f, CLOSE_FIELDS) || f.orderId === undefined || !ORDER_ID_RE.test(f.orderId)) {
       return undefined;

@@ -18,6 +18,9 @@ export const REFUSAL_CODES = [
   "quantity_too_small",
   "order_not_found",
   "order_closed",
+  "too_many_positions",
+  "too_many_orders",
+  "idempotency_key_reused",
 ] as const;
 export type RefusalCode = typeof REFUSAL_CODES[number];
 
@@ -57,12 +60,12 @@ export type OpenTrade = z.infer<typeof openTradeSchema>;
 
 export const resultSchema = z.discriminatedUnion("event", [
   z.object({ event: z.literal("account"), balance: cents, created: z.boolean() }),
+  z.object({ event: z.literal("account_state"), balance: cents, locked: cents, equity: cents }),
   z.object({
-    event: z.literal("account_state"),
-    balance: cents,
-    locked: cents,
-    equity: cents,
+    event: z.literal("open_positions"),
     positions: z.array(openTradeSchema),
+    /** The last order ID of this page when more follow, else null. */
+    nextCursor: z.string().nullable(),
   }),
   orderViewSchema.extend({ event: z.literal("opened") }),
   closeViewSchema.extend({ event: z.literal("closed") }),

@@ -1,0 +1,35 @@
+/**
+ * Idempotency on the API's side: every create and close carries a key (the client's, or one
+ * made here), and a fingerprint of what was asked, so the engine can tell a retry of the same
+ * request from another request that reuses its key.
+ */
+import { createHash } from "node:crypto";
+import type { Context } from "hono";
+import { apiError } from "./errors.ts";
+import { IDEMPOTENCY_KEY_RULE, isIdempotencyKey } from "./schemas.ts";
+
+/**
+ * The request's Idempotency-Key, or a new one when it sent none, set on the response's
+ * `Idempotency-Key` header either way (so a client can retry whatever it gets back); a 400
+ * for a malformed one.
+ */
+export function idempotencyKeyFor(c: Context): string | Response {
+  const given = c.req.header("idempotency-key");
+  if (given !== undefined && !isIdempotencyKey(given)) {
+    return apiError(c, 400, "invalid_request", `idempotency-key: ${IDEMPOTENCY_KEY_RULE}`, [
+      { path: "idempotency-key", message: IDEMPOTENCY_KEY_RULE },
+    ]);
+  }
+  const key = given ?? `api-${crypto.randomUUID()}`;
+  c.header("Idempotency-Key", key);
+  return key;
+}
+
+/**
+ * 22 base64url characters (128 bits of SHA-256) of the endpoint and the fields in a fixed
+ * order; absent optional fields are null, so `{}` and `{price: undefined}` agree.
+ */
+export function requestFingerprint(endpoint: string, fields: readonly unknown[]): string {
+  const canonical = JSON.stringify([endpoint, ...fields.map((field) => field ?? null)]);
+  return createHash("sha256").update(canonical).digest("base64url").slice(0, 22);
+}
