@@ -32,7 +32,13 @@ lease.keep(() => {
 });
 
 const store = new SnapshotStore(sql, log);
-const params = { ...DEFAULT_PARAMS, mmrBps: config.mmrBps, priceMaxAgeMs: config.priceMaxAgeMs };
+const params = {
+  ...DEFAULT_PARAMS,
+  mmrBps: config.mmrBps,
+  priceMaxAgeMs: config.priceMaxAgeMs,
+  maxOpenPositions: config.maxOpenPositions,
+  maxPendingOrders: config.maxPendingOrders,
+};
 const { state } = await loadStartingState(store, params, log);
 try {
   await assertNoGap(redis, state.lastId);

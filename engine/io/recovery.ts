@@ -28,11 +28,14 @@ export async function loadStartingState(
     log.info("no snapshot: replaying the input stream from its start");
     return { state: createState(params), snapshotId: undefined };
   }
+  // Replay must decide as the live engine did: a changed setting takes effect on a new stream.
   const p = snapshot.state.params;
-  if (p.mmrBps !== params.mmrBps || p.priceMaxAgeMs !== params.priceMaxAgeMs) {
+  const differ = (Object.keys(params) as Array<keyof EngineParams>)
+    .filter((name) => p[name] !== params[name]);
+  if (differ.length > 0) {
     log.warn("configuration differs from the snapshot's; the snapshot's parameters stay in force", {
-      snapshot: { mmrBps: p.mmrBps, priceMaxAgeMs: p.priceMaxAgeMs },
-      config: { mmrBps: params.mmrBps, priceMaxAgeMs: params.priceMaxAgeMs },
+      snapshot: Object.fromEntries(differ.map((name) => [name, String(p[name])])),
+      config: Object.fromEntries(differ.map((name) => [name, String(params[name])])),
     });
   }
   log.info("snapshot loaded", {
