@@ -32,3 +32,18 @@ export function conservationGap(state: EngineState): bigint {
   const t = totalsOf(state);
   return t.balancesCents + t.lockedCents + t.houseCents - t.creditedCents;
 }
+
+/** What exceeds a per-account cap or disagrees with its derived count, if anything. */
+export function limitBreach(state: EngineState): string | undefined {
+  const { maxOpenPositions, maxIdempotencyKeys } = state.params;
+  let keys = 0;
+  for (const account of state.accounts.values()) {
+    if (account.openSeqs.size > maxOpenPositions) return `${account.userId}: too many positions`;
+    if (account.idempotencyKeys.size > maxIdempotencyKeys) {
+      return `${account.userId}: too many keys`;
+    }
+    keys += account.idempotencyKeys.size;
+  }
+  if (keys !== state.idempotency.size) return "per-account keys do not add up to the keys held";
+  return undefined;
+}

@@ -6,12 +6,14 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { EngineOutput } from "@trading/shared";
 import { type StreamEntry, toEntries, workloadArbitrary } from "../testdata/workload.ts";
-import { conservationGap, totalsOf } from "./invariants.ts";
+import { conservationGap, limitBreach, totalsOf } from "./invariants.ts";
 import { captureState, decodeState, encodeParts, encodeState, stateHash } from "./snapshot.ts";
-import { createState, type EngineState } from "./state.ts";
+import { createState, DEFAULT_PARAMS, type EngineParams, type EngineState } from "./state.ts";
 import { applyFields } from "./step.ts";
 
 const RUNS = { numRuns: 1000, seed: 20261125 };
+/** Caps small enough that random workloads meet them: refusals and forgotten keys replay too. */
+const CAPPED: EngineParams = { ...DEFAULT_PARAMS, maxOpenPositions: 2, maxIdempotencyKeys: 3 };
 
 function run(state: EngineState, entries: readonly StreamEntry[]): EngineOutput[] {
   const outputs: EngineOutput[] = [];
@@ -19,14 +21,15 @@ function run(state: EngineState, entries: readonly StreamEntry[]): EngineOutput[
   return outputs;
 }
 
-Deno.test("conservation holds and no balance goes negative after every entry", () => {
+Deno.test("conservation, no negative balance and the caps hold after every entry", () => {
   fc.assert(
     fc.property(workloadArbitrary, (ops) => {
-      const state = createState();
+      const state = createState(CAPPED);
       for (const entry of toEntries(ops)) {
         applyFields(state, entry.fields, entry.id);
         assert.equal(conservationGap(state), 0n);
         assert.ok(totalsOf(state).minBalanceCents >= 0n);
+        assert.equal(limitBreach(state), undefined);
       }
     }),
     RUNS,
@@ -51,9 +54,9 @@ Deno.test("snapshot at any point plus replay of the rest equals the straight run
     fc.property(workloadArbitrary, fc.nat(), (ops, cut) => {
       const entries = toEntries(ops);
       const at = cut % (entries.length + 1);
-      const straight = createState();
+      const straight = createState(CAPPED);
       const straightOutputs = run(straight, entries);
-      const before = createState();
+      const before = createState(CAPPED);
       const prefixOutputs = run(before, entries.slice(0, at));
       const restored = decodeState(encodeState(before));
       const restOutputs = run(restored, entries.slice(at));
@@ -67,7 +70,7 @@ Deno.test("snapshot at any point plus replay of the rest equals the straight run
 Deno.test("decode(encode(state)) equals the state, derived indexes included", () => {
   fc.assert(
     fc.property(workloadArbitrary, (ops) => {
-      const state = createState();
+      const state = createState(CAPPED);
       run(state, toEntries(ops));
       const encoded = encodeState(state);
       // Encoding in small parts (as the engine does while it keeps running) gives the same text.
@@ -95,7 +98,7 @@ Deno.test("workloads exercise opens, closes and every trigger kind", () => {
   const seen = new Map<string, number>();
   fc.assert(
     fc.property(workloadArbitrary, (ops) => {
-      for (const output of run(createState(), toEntries(ops))) {
+      for (const output of run(createState(CAPPED), toEntries(ops))) {
         const label = output.kind === "event"
           ? output.result.reason
           : output.kind === "answer"
@@ -106,7 +109,9 @@ Deno.test("workloads exercise opens, closes and every trigger kind", () => {
     }),
     RUNS,
   );
-  for (const label of ["opened", "closed", "stop_loss", "take_profit", "liquidation"]) {
+  const labels = ["opened", "closed", "stop_loss", "take_profit", "liquidation"];
+  labels.push("too_many_positions", "idempotency_key_reused", "open_positions");
+  for (const label of labels) {
     const counts = JSON.stringify(Object.fromEntries(seen));
     assert.ok((seen.get(label) ?? 0) >= 100, `${label} too rare in ${counts}`);
   }

@@ -25,6 +25,8 @@ export type Op =
     stopLossBps: number | null;
     takeProfitBps: number | null;
     key: number | null;
+    /** Which of two requests a keyed one claims to be: a reused key when they differ. */
+    fingerprint: number;
     dtMs: number;
   }
   | {
@@ -33,10 +35,11 @@ export type Op =
     order: number;
     stranger: boolean;
     key: number | null;
+    fingerprint: number;
     dtMs: number;
   }
   | { op: "garbage"; variant: number; dtMs: number }
-  | { op: "query"; user: number; dtMs: number };
+  | { op: "query"; user: number; page: number | null; cursor: number; dtMs: number };
 
 const USERS = 6;
 const dt = fc.oneof(
@@ -80,6 +83,7 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
       stopLossBps: fc.option(fc.integer({ min: -800, max: 200 })),
       takeProfitBps: fc.option(fc.integer({ min: -200, max: 800 })),
       key: fc.option(fc.nat(3)),
+      fingerprint: fc.nat(1),
       dtMs: dt,
     }),
   },
@@ -91,6 +95,7 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
       order: fc.nat(1000),
       stranger: fc.boolean(),
       key: fc.option(fc.nat(3)),
+      fingerprint: fc.nat(1),
       dtMs: dt,
     }),
   },
@@ -100,7 +105,13 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc.record({ op: fc.constant("query" as const), user: fc.nat(USERS), dtMs: dt }),
+    arbitrary: fc.record({
+      op: fc.constant("query" as const),
+      user: fc.nat(USERS),
+      page: fc.option(fc.integer({ min: 1, max: 3 })),
+      cursor: fc.nat(20),
+      dtMs: dt,
+    }),
   },
 );
 
@@ -182,7 +193,10 @@ export function toEntries(ops: readonly Op[], startMs = 1_700_000_000_000): Stre
         if (op.takeProfitBps !== null) {
           fields.takeProfit = String(bps(mid, sign * op.takeProfitBps));
         }
-        if (op.key !== null) fields.idempotencyKey = `k${op.key}`;
+        if (op.key !== null) {
+          fields.idempotencyKey = `k${op.key}`;
+          fields.fingerprint = `f${op.fingerprint}`;
+        }
         push(op.dtMs, fields);
         break;
       }
@@ -197,13 +211,23 @@ export function toEntries(ops: readonly Op[], startMs = 1_700_000_000_000): Stre
             target === undefined || op.order % 7 === 0 ? op.order % 50 + 1 : target.seq,
           ),
         };
-        if (op.key !== null) fields.idempotencyKey = `c${op.key}`;
+        if (op.key !== null) {
+          fields.idempotencyKey = `c${op.key}`;
+          fields.fingerprint = `f${op.fingerprint}`;
+        }
         push(op.dtMs, fields);
         break;
       }
-      case "query":
-        push(op.dtMs, { kind: "query", requestId, userId: `u${op.user}` });
+      case "query": {
+        const fields: InputFields = { kind: "query", requestId, userId: `u${op.user}` };
+        if (op.page !== null) {
+          fields.scope = "open";
+          fields.limit = String(op.page);
+          if (op.cursor > 0) fields.cursor = String(op.cursor);
+        }
+        push(op.dtMs, fields);
         break;
+      }
       case "garbage":
         push(op.dtMs, GARBAGE[op.variant % GARBAGE.length]!(requestId));
         break;
