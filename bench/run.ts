@@ -40,6 +40,7 @@ for (const section of ["pipeline", "http", "gateway"]) {
   if (runs(section)) rows.push(...await script("bench/section.ts", section));
 }
 if (runs("recovery")) rows.push(...await script("engine/bench/recovery_bench.ts"));
+if (runs("memory")) rows.push(...await script("engine/bench/memory_bench.ts"));
 
 const table = markdownTable(rows);
 console.log(`\n${table}\n`);

@@ -26,8 +26,10 @@ await migrate(sql);
 
 const lease = new EngineLease(redis, `${Deno.hostname()}:${Deno.pid}`, log);
 await lease.acquire();
-lease.keep(() => {
-  log.error("engine lease lost to another engine; exiting");
+// Called only when the lease cannot safely be ours again (lock.ts says when it takes it back):
+// another engine may have written, so this one stops and recovers on its restart.
+lease.keep((reason) => {
+  log.error(`${reason}; exiting`);
   Deno.exit(1);
 });
 

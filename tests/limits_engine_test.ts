@@ -29,7 +29,8 @@ async function snapshotAfterNow(env: Env): Promise<EngineState> {
 }
 
 const keysOf = (state: EngineState, userId: string) =>
-  [...state.idempotency.values()].filter((entry) => entry.userId === userId).map((e) => e.key);
+  [...state.idempotency.keys()].filter((mapKey) => mapKey.startsWith(`${userId}\n`))
+    .map((mapKey) => mapKey.slice(userId.length + 1));
 
 Deno.test("engine limits: positions cap, paged reads, idempotency that cannot be abused", async (t) => {
   const extra = { MAX_OPEN_POSITIONS: "3", SNAPSHOT_INTERVAL_MS: "300", ENGINE_TIMEOUT_MS: "1500" };

@@ -29,7 +29,7 @@ import {
   triggerReason,
 } from "./positions.ts";
 import type { Account, EngineState, Position, Quote } from "./state.ts";
-import { idempotencyMapKey, idempotentAnswer, storedAnswerOf } from "./state.ts";
+import { idempotencyMapKey, replayedAnswer, splitMapKey } from "./state.ts";
 
 const NO_OUTPUTS: readonly EngineOutput[] = Object.freeze([]);
 
@@ -147,22 +147,14 @@ function applyInstruction(
       if (first.fingerprint !== fingerprint) {
         return refused(id, requestId, userId, "idempotency_key_reused");
       }
-      return { ...storedAnswerOf(first), cause: id, requestId, replayed: true };
+      return replayedAnswer(first, id, requestId, userId);
     }
   }
   const outcome = outcomeOf(state, entry);
   if (typeof outcome === "string") return refused(id, requestId, userId, outcome);
-  const answer: Answer = {
-    kind: "answer",
-    cause: id,
-    requestId,
-    userId,
-    ok: true,
-    result: outcome,
-  };
   // Only a change of state is remembered: a refusal is evaluated again on a retry.
-  if (mapKey !== undefined) remember(state, mapKey, userId, key!, fingerprint, answer);
-  return answer;
+  if (mapKey !== undefined) remember(state, mapKey, userId, fingerprint, outcome);
+  return { kind: "answer", cause: id, requestId, userId, ok: true, result: outcome };
 }
 
 function outcomeOf(state: EngineState, entry: InstructionEntry): Outcome {
@@ -201,9 +193,8 @@ function remember(
   state: EngineState,
   mapKey: string,
   userId: string,
-  key: string,
   fingerprint: string,
-  answer: Answer,
+  result: Result,
 ): void {
   const account = state.accounts.get(userId);
   invariant(account !== undefined, `a keyed state change for ${userId}, who has no account`);
@@ -214,10 +205,11 @@ function remember(
     state.idempotency.delete(oldest);
   }
   keys.add(mapKey);
-  state.idempotency.set(
-    mapKey,
-    idempotentAnswer(userId, key, state.lastMs, fingerprint, answer),
-  );
+  state.idempotency.set(mapKey, {
+    atMs: state.lastMs,
+    fingerprint,
+    result: JSON.stringify(result),
+  });
 }
 
 function createAccount(state: EngineState, entry: CreateAccountEntry): Outcome {
@@ -395,7 +387,7 @@ function pruneExpired(state: EngineState): void {
   for (const [key, stored] of state.idempotency) {
     if (stored.atMs > idempotencyCutoff) break;
     state.idempotency.delete(key);
-    state.accounts.get(stored.userId)?.idempotencyKeys.delete(key);
+    state.accounts.get(splitMapKey(key)[0])!.idempotencyKeys.delete(key);
   }
   state.orders.prune(state.lastMs - state.params.orderMemoryMs);
 }

@@ -9,8 +9,8 @@ import { isAsset } from "@trading/shared/assets";
 import { addPosition } from "./apply.ts";
 import { OrderLog } from "./order_log.ts";
 import { positionRow } from "./snapshot_rows.ts";
-import type { Account, EngineState, Position, StoredAnswer } from "./state.ts";
-import { createState, DEFAULT_PARAMS, idempotencyMapKey, idempotentAnswer } from "./state.ts";
+import type { Account, EngineState, IdempotentAnswer, Position } from "./state.ts";
+import { createState, DEFAULT_PARAMS, idempotencyMapKey, splitMapKey } from "./state.ts";
 
 export const SNAPSHOT_VERSION = 2;
 /** Version 1 (before per-account caps and fingerprints) still loads; see `decodeState`. */
@@ -33,7 +33,9 @@ export interface StateView {
   balances: bigint[];
   /** Open positions, by reference: they are immutable, their rows are encoded in parts. */
   positions: Position[];
-  idempotencyRows: string[];
+  /** Map keys and entries, by reference: entries are immutable, their rows made in parts. */
+  idempotencyKeys: string[];
+  idempotencyEntries: IdempotentAnswer[];
   orders: { firstSeq: number; owners: string[]; openedAtMs: number[] };
 }
 
@@ -65,10 +67,22 @@ export function captureState(state: EngineState): StateView {
     balances[i++] = account.balanceCents;
   }
   const positions = [...state.positions.values()];
-  const idempotencyRows: string[] = new Array(state.idempotency.size);
+  const idempotencyKeys: string[] = new Array(state.idempotency.size);
+  const idempotencyEntries: IdempotentAnswer[] = new Array(state.idempotency.size);
   i = 0;
-  for (const entry of state.idempotency.values()) idempotencyRows[i++] = entry.row;
-  return { head, userIds, balances, positions, idempotencyRows, orders: state.orders.capture() };
+  for (const [mapKey, entry] of state.idempotency) {
+    idempotencyKeys[i] = mapKey;
+    idempotencyEntries[i++] = entry;
+  }
+  return {
+    head,
+    userIds,
+    balances,
+    positions,
+    idempotencyKeys,
+    idempotencyEntries,
+    orders: state.orders.capture(),
+  };
 }
 
 /** The canonical text of a view, in parts of at most `rowsPerPart` rows each. */
@@ -95,7 +109,18 @@ export function* encodeParts(view: StateView, rowsPerPart = 2000): Generator<str
     yield (start > 0 ? "," : "") + rows.join(",");
   }
   yield `],"idempotency":[`;
-  yield* joinedParts(view.idempotencyRows, rowsPerPart * 4);
+  const { idempotencyKeys, idempotencyEntries } = view;
+  for (let start = 0; start < idempotencyKeys.length; start += rowsPerPart) {
+    const end = Math.min(start + rowsPerPart, idempotencyKeys.length);
+    const rows: string[] = new Array(end - start);
+    for (let i = start; i < end; i++) {
+      const [userId, key] = splitMapKey(idempotencyKeys[i]!);
+      const { atMs, fingerprint, result } = idempotencyEntries[i]!;
+      rows[i - start] = `[${JSON.stringify(userId)},${JSON.stringify(key)},${atMs},` +
+        `${JSON.stringify(fingerprint)},${result}]`;
+    }
+    yield (start > 0 ? "," : "") + rows.join(",");
+  }
   const { firstSeq, owners, openedAtMs } = view.orders;
   yield `],"orders":[${firstSeq},[`;
   for (let start = 0; start < owners.length; start += rowsPerPart) {
@@ -107,12 +132,6 @@ export function* encodeParts(view: StateView, rowsPerPart = 2000): Generator<str
     yield (start > 0 ? "," : "") + rows.join(",");
   }
   yield "]]}";
-}
-
-function* joinedParts(rows: readonly string[], perPart: number): Generator<string> {
-  for (let start = 0; start < rows.length; start += perPart) {
-    yield (start > 0 ? "," : "") + rows.slice(start, start + perPart).join(",");
-  }
 }
 
 /** The canonical text of the state. Same state, same text, byte for byte. */
@@ -194,20 +213,20 @@ export function decodeState(encoded: string): EngineState {
     addPosition(state, account, position);
   }
   for (const row of rows(doc.idempotency, "idempotency") as Row[]) {
-    // Version 1 rows had no fingerprint and kept refusals too: those are dropped now.
-    const answer = (v1 ? row[3] : row[4]) as StoredAnswer;
-    check(typeof answer === "object" && answer !== null, "idempotency answer");
-    if (v1 && answer.ok !== true) continue;
-    const entry = idempotentAnswer(
-      str(row[0], "idempotency.userId"),
-      str(row[1], "idempotency.key"),
-      int(row[2], "idempotency.atMs"),
-      v1 ? "" : str(row[3], "idempotency.fingerprint"),
-      answer,
-    );
-    const mapKey = idempotencyMapKey(entry.userId, entry.key);
-    const account = state.accounts.get(entry.userId);
-    check(account !== undefined, `idempotency key of ${entry.userId}, who has no account`);
+    // Version 1 rows held whole answers, refusals too, and no fingerprint: refusals are dropped.
+    const v1Answer = v1 ? row[3] as { ok?: unknown; result?: unknown } : undefined;
+    if (v1Answer !== undefined && v1Answer?.ok !== true) continue;
+    const result = v1 ? v1Answer!.result : row[4];
+    check(typeof result === "object" && result !== null, "idempotency result");
+    const userId = str(row[0], "idempotency.userId");
+    const entry: IdempotentAnswer = {
+      atMs: int(row[2], "idempotency.atMs"),
+      fingerprint: v1 ? "" : str(row[3], "idempotency.fingerprint"),
+      result: JSON.stringify(result),
+    };
+    const mapKey = idempotencyMapKey(userId, str(row[1], "idempotency.key"));
+    const account = state.accounts.get(userId);
+    check(account !== undefined, `idempotency key of ${userId}, who has no account`);
     check(!state.idempotency.has(mapKey), "an idempotency key appears twice");
     state.idempotency.set(mapKey, entry);
     account.idempotencyKeys.add(mapKey);

@@ -86,42 +86,28 @@ export interface Position {
 }
 
 /**
- * The answer that a state-changing keyed request got, returned again on a repeat with the same
- * fingerprint. Only its canonical snapshot row is kept (the answer is parsed back from it on
- * the rare repeat): one string per key is what bounds the engine's memory per account.
+ * What a state-changing keyed request got, returned again on a repeat with the same
+ * fingerprint. Only state changes are remembered, so it is always a result; its user and key
+ * are in the map key. One short string per key is what bounds the engine's memory per account
+ * (docs/design.md, "What the engine holds").
  */
 export interface IdempotentAnswer {
-  userId: string;
-  key: string;
   atMs: number;
   fingerprint: string;
-  /** The canonical snapshot row: `[userId, key, atMs, fingerprint, answer]`. */
-  row: string;
+  /** JSON of the result, parsed back on the rare repeat. */
+  result: string;
 }
 
-export function idempotentAnswer(
+/** The answer a repeat gets: the first result, under the repeat's own request and cause. */
+export function replayedAnswer(
+  stored: IdempotentAnswer,
+  cause: string,
+  requestId: string,
   userId: string,
-  key: string,
-  atMs: number,
-  fingerprint: string,
-  answer: StoredAnswer,
-): IdempotentAnswer {
-  return {
-    userId,
-    key,
-    atMs,
-    fingerprint,
-    row: JSON.stringify([userId, key, atMs, fingerprint, answer]),
-  };
+): Answer {
+  const result = JSON.parse(stored.result) as Extract<Answer, { ok: true }>["result"];
+  return { kind: "answer", cause, requestId, userId, ok: true, result, replayed: true };
 }
-
-/** The stored answer of an entry, as it was first sent. */
-export function storedAnswerOf(entry: IdempotentAnswer): StoredAnswer {
-  return (JSON.parse(entry.row) as unknown[])[4] as StoredAnswer;
-}
-
-/** The first answer as it was sent; a repeat gets it with its own requestId and cause. */
-export type StoredAnswer = Answer;
 
 export interface EngineState {
   params: EngineParams;
@@ -169,4 +155,10 @@ export function createState(params: EngineParams = DEFAULT_PARAMS): EngineState 
 
 export function idempotencyMapKey(userId: string, key: string): string {
   return `${userId}\n${key}`;
+}
+
+/** [userId, key] of a map key (neither may hold a newline). */
+export function splitMapKey(mapKey: string): [string, string] {
+  const at = mapKey.indexOf("\n");
+  return [mapKey.slice(0, at), mapKey.slice(at + 1)];
 }
