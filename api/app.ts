@@ -1,6 +1,8 @@
 /**
  * Builds the Hono app from its dependencies. Every error leaves as API.md's shape; bodies are
  * JSON only, at most 64 KiB; the OpenAPI document is generated from the same zod schemas.
+ * Each user's calls are rate limited before any other work; `/metrics` is not served here
+ * (main.ts serves the registry on its own, private port).
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
@@ -8,11 +10,13 @@ import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { PROMETHEUS_CONTENT_TYPE, Registry } from "@trading/shared/metrics";
+import { Registry } from "@trading/shared/metrics";
 import { apiError } from "./errors.ts";
 import { cors } from "./cors.ts";
 import { docsPage } from "./docs_page.ts";
-import type { ApiDeps, AppEnv } from "./deps.ts";
+import type { ApiDeps, AppEnv, Rate } from "./deps.ts";
+import { authenticate, limitUsers } from "./auth/middleware.ts";
+import { DEFAULT_MAX_KEYS, TokenBuckets } from "./auth/rate_limit.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { tradeRoutes } from "./routes/trade.ts";
 import { accountRoutes } from "./routes/account.ts";
@@ -20,6 +24,9 @@ import { marketRoutes } from "./routes/market.ts";
 
 export const BASE_PATH = "/api/v1";
 export const MAX_BODY_BYTES = 64 * 1024;
+/** API.md's defaults, for an app built without them (main.ts passes the configured ones). */
+const DEFAULT_TRADE_RATE: Rate = { perSecond: 20, burst: 40 };
+const DEFAULT_USER_RATE: Rate = { perSecond: 100, burst: 200 };
 
 const STATUS_CODES: Record<number, string> = {
   400: "invalid_request",
@@ -50,7 +57,20 @@ export function buildApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
       origins: deps.corsOrigins ?? [],
       allowHeaders: ["authorization", "content-type", "idempotency-key"],
       allowMethods: ["GET", "POST"],
+      exposeHeaders: ["idempotency-key", "retry-after"],
       maxAgeS: 600,
+    }),
+  );
+  // Once per request, before the body is read: an over-limit user costs a map lookup.
+  const maxKeys = deps.limiterMaxKeys ?? DEFAULT_MAX_KEYS;
+  api.use("*", authenticate(deps.jwtSecret));
+  api.use(
+    "*",
+    limitUsers({
+      calls: new TokenBuckets({ ...(deps.userRate ?? DEFAULT_USER_RATE), maxKeys }),
+      trades: new TokenBuckets({ ...(deps.tradeRate ?? DEFAULT_TRADE_RATE), maxKeys }),
+      basePath: BASE_PATH,
+      nowMs: deps.nowMs ?? Date.now,
     }),
   );
   api.use("*", async (c, next) => {
@@ -154,10 +174,6 @@ export function buildApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     requests.inc({ method: c.req.method, route, status: String(c.res.status) });
     latency.observe((performance.now() - started) / 1000, { route });
   });
-  app.get(
-    "/metrics",
-    (c) => c.body(metrics.render(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }),
-  );
   app.route(BASE_PATH, api);
   app.notFound((c) => apiError(c, 404, "not_found", "no such endpoint"));
   app.onError((_error, c) => apiError(c, 500, "internal", "internal error"));

@@ -11,6 +11,8 @@ export interface CorsOptions {
   origins: readonly string[];
   allowHeaders: readonly string[];
   allowMethods: readonly string[];
+  /** Response headers a page's script may read (e.g. the key to retry with, Retry-After). */
+  exposeHeaders: readonly string[];
   maxAgeS: number;
 }
 
@@ -21,6 +23,7 @@ export function cors(options: CorsOptions): MiddlewareHandler {
     "access-control-allow-headers": options.allowHeaders.join(","),
     "access-control-max-age": String(options.maxAgeS),
   };
+  const exposed = options.exposeHeaders.join(",");
   return async (c, next) => {
     const origin = c.req.header("origin");
     const allow = origin !== undefined && allowed.has(origin);
@@ -35,7 +38,10 @@ export function cors(options: CorsOptions): MiddlewareHandler {
     await next();
     const headers = c.res.headers;
     headers.append("vary", "Origin");
-    if (allow) headers.set("access-control-allow-origin", origin);
+    if (allow) {
+      headers.set("access-control-allow-origin", origin);
+      if (exposed !== "") headers.set("access-control-expose-headers", exposed);
+    }
     return undefined;
   };
 }

@@ -31,8 +31,25 @@ export interface ApiDeps {
   metrics?: Registry;
   /** Browser origins allowed by CORS; none when absent. */
   corsOrigins?: readonly string[];
-  /** Signin attempts allowed per minute, per IP and per email. */
+  /**
+   * Signin attempts a minute per (email, IP) pair; an IP gets 5 times as many across emails and
+   * an email 10 times as many across IPs (10 when absent).
+   */
   signinLimitPerMinute?: number;
+  /** Per user: trading calls (token bucket); API.md's 20 a second, bursts of 40, when absent. */
+  tradeRate?: Rate;
+  /** Per user: all authenticated calls; 100 a second, bursts of 200, when absent. */
+  userRate?: Rate;
+  /** Per client IP: signups a minute (10 when absent). */
+  signupsPerMinute?: number;
+  /** Keys each limiter remembers at most, least recently used forgotten first (100,000). */
+  limiterMaxKeys?: number;
+}
+
+/** A token bucket's refill rate and capacity. */
+export interface Rate {
+  perSecond: number;
+  burst: number;
 }
 
 export type AppEnv = { Variables: { userId: string } };

@@ -1,5 +1,9 @@
-/** The API process: Hono on Deno.serve, users in Postgres, instructions through Redis. */
+/**
+ * The API process: Hono on Deno.serve at BIND_HOST, users in Postgres, instructions through
+ * Redis, and `/metrics` on its own port at METRICS_HOST (never on the public one).
+ */
 import { startProcess } from "@trading/shared/process";
+import { Registry, serveMetrics } from "@trading/shared/metrics";
 import { connectPostgres, migrate } from "@trading/shared/db";
 import { connectRedis, ENGINE_STATUS_KEY } from "@trading/shared/redis";
 import { redisReady, withTimeout } from "@trading/shared/wait";
@@ -35,8 +39,13 @@ const engine = new EngineClient({
 });
 await engine.start();
 
+const metrics = new Registry();
 const app = buildApp({
   engine,
+  metrics,
+  tradeRate: config.tradeRate,
+  userRate: config.userRate,
+  signupsPerMinute: config.signupsPerMinute,
   users: postgresUsers(sql),
   history: postgresHistory(sql),
   passwords: argon2id,
@@ -62,13 +71,19 @@ const app = buildApp({
 
 const server = Deno.serve({
   port: config.apiPort,
-  hostname: "0.0.0.0",
-  onListen: ({ port }) => log.info("api listening", { port }),
+  hostname: config.bindHost,
+  onListen: ({ hostname, port }) => log.info("api listening", { hostname, port }),
 }, app.fetch);
+const metricsServer = serveMetrics(
+  metrics,
+  config.apiMetricsPort,
+  (error) => log.warn("cannot serve /metrics", { port: config.apiMetricsPort, error }),
+  config.metricsHost,
+);
 
 async function shutdown(signal: string) {
   log.info("api stopping", { signal });
-  await server.shutdown();
+  await Promise.all([server.shutdown(), metricsServer?.shutdown()]);
   await engine.stop();
   redis.disconnect();
   reader.disconnect();

@@ -131,6 +131,7 @@ const metricsServer = serveMetrics(
   metrics,
   config.engineMetricsPort,
   (error) => log.warn("cannot serve /metrics", { port: config.engineMetricsPort, error }),
+  config.metricsHost,
 );
 
 async function shutdown(signal: string) {

@@ -66,6 +66,7 @@ const metricsServer = serveMetrics(
   metrics,
   config.pollerMetricsPort,
   (error) => log.warn("cannot serve /metrics", { port: config.pollerMetricsPort, error }),
+  config.metricsHost,
 );
 log.info("poller started", { url, markets: [...config.markets.keys()] });
 

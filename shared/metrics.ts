@@ -111,17 +111,19 @@ export class Registry {
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /**
- * Serves `/metrics` alone, for processes without an HTTP server of their own. A port already
- * in use costs the metrics, not the process: it is reported and undefined is returned.
+ * Serves `/metrics` alone, on its own port, apart from any public one. A port already in use
+ * costs the metrics, not the process: it is reported and undefined is returned. `hostname` is
+ * where it listens: config.metricsHost, private unless an operator opens it.
  */
 export function serveMetrics(
   registry: Registry,
   port: number,
   onError: (error: unknown) => void,
+  hostname: string,
 ): Deno.HttpServer | undefined {
   try {
     return Deno.serve(
-      { port, hostname: "0.0.0.0", onListen: () => {} },
+      { port, hostname, onListen: () => {} },
       (request) =>
         new URL(request.url).pathname === "/metrics"
           ? new Response(registry.render(), {

@@ -12,7 +12,7 @@ Deno.test("each service serves /metrics in Prometheus text format", async () => 
       assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0.0.4/);
       return await response.text();
     };
-    const api = await scrape(`http://127.0.0.1:${env.ports.api}/metrics`);
+    const api = await scrape(`http://127.0.0.1:${env.ports.apiMetrics}/metrics`);
     assert.match(
       api,
       /api_requests_total\{method="POST",route="\/api\/v1\/signup",status="201"\} 1/,
@@ -31,7 +31,7 @@ Deno.test("each service serves /metrics in Prometheus text format", async () => 
     assert.match(engine, /engine_accounts 1/);
     const ws = new WebSocket(`ws://127.0.0.1:${env.ports.gateway}/ws`);
     await new Promise((resolve) => ws.onopen = resolve);
-    const gateway = await scrape(`http://127.0.0.1:${env.ports.gateway}/metrics`);
+    const gateway = await scrape(`http://127.0.0.1:${env.ports.gatewayMetrics}/metrics`);
     assert.match(gateway, /gateway_clients 1/);
     ws.close();
     const poller = await eventually("quotes in the poller's metrics", async () => {
