@@ -7,6 +7,8 @@ import { EXIT_FATAL, startProcess } from "@trading/shared/process";
 import { connectPostgres, migrate } from "@trading/shared/db";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
 import { connectRedis, ENGINE_STATUS_KEY, INPUT_STREAM } from "@trading/shared/redis";
+import { encodeInput } from "@trading/shared/schemas";
+import { configureEntryFor } from "./core/configure.ts";
 import { DEFAULT_PARAMS } from "./core/state.ts";
 import { closeOf, HistoryWriter } from "./io/history.ts";
 import { EngineLease } from "./io/lock.ts";
@@ -41,7 +43,7 @@ const params = {
   maxOpenPositions: config.maxOpenPositions,
   maxPendingOrders: config.maxPendingOrders,
 };
-const { state } = await loadStartingState(store, params, log);
+const { state } = await loadStartingState(store, log);
 try {
   await assertNoGap(redis, state.lastId);
 } catch (error) {
@@ -79,6 +81,14 @@ const loop = new EngineLoop({
   },
 });
 await loop.catchUp();
+// A configuration that differs from the stream's parameters goes into the stream, after all
+// that was there: replays change them at the same place (core/configure.ts).
+const reconfigure = configureEntryFor(state.params, params);
+if (reconfigure !== undefined) {
+  await redis.xadd(INPUT_STREAM, "*", ...Object.entries(encodeInput(reconfigure)).flat());
+  await loop.catchUp();
+  log.info("parameters changed", { ...reconfigure, atId: state.lastId });
+}
 log.info("serving", { lastId: state.lastId, startupMs: Math.round(performance.now()) });
 loop.start();
 await history.start();

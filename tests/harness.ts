@@ -216,7 +216,8 @@ export class Env {
 
   async startEngine(extraEnv: Record<string, string> = {}): Promise<Proc> {
     const engine = this.spawn("engine", "engine/main.ts", extraEnv);
-    await eventually("engine", () => engine.output.some((l) => l.includes("engine starting")));
+    // "serving": caught up, and its configuration (a `configure` entry) applied.
+    await eventually("engine", () => engine.output.some((l) => l.includes('"serving"')));
     return engine;
   }
 
@@ -231,8 +232,8 @@ export class Env {
     return api;
   }
 
-  async startGateway(): Promise<Proc> {
-    const gateway = this.spawn("gateway", "gateway/main.ts");
+  async startGateway(extraEnv: Record<string, string> = {}): Promise<Proc> {
+    const gateway = this.spawn("gateway", "gateway/main.ts", extraEnv);
     await eventually("gateway", () => gateway.output.some((l) => l.includes("gateway listening")));
     return gateway;
   }

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createLogger } from "@trading/shared/log";
-import { ENGINE_STATUS_KEY } from "@trading/shared/redis";
+import { INPUT_STREAM } from "@trading/shared/redis";
 import { compareStreamIds } from "../engine/core/stream_id.ts";
 import type { EngineState } from "../engine/core/state.ts";
 import { SnapshotStore } from "../engine/io/snapshots.ts";
@@ -16,10 +16,8 @@ type Trade = { orderId: string };
 
 /** The engine's state as its first snapshot taken after everything sent so far. */
 async function snapshotAfterNow(env: Env): Promise<EngineState> {
-  const applied = await eventually("engine status", async () => {
-    const status = await env.redis.hgetall(ENGINE_STATUS_KEY);
-    return status.lastId || undefined;
-  });
+  // The stream's last entry now: every request answered so far stands at or before it.
+  const applied = (await env.redis.xrevrange(INPUT_STREAM, "+", "-", "COUNT", 1))[0]![0];
   const store = new SnapshotStore(env.sql, createLogger("test", "error"));
   return await eventually("a snapshot after the requests", async () => {
     const newest = (await store.list())[0];
@@ -160,6 +158,18 @@ Deno.test("engine limits: positions cap, paged reads, idempotency that cannot be
       });
       const open = await openTrades(dave.token);
       assert.deepEqual(open.trades.map((trade) => trade.orderId), [retried.body.orderId]);
+    });
+
+    await t.step("a new MAX_OPEN_POSITIONS takes effect at restart, in the stream", async () => {
+      const engine = env.processes.filter((p) => p.name === "engine").at(-1)!;
+      await engine.kill("SIGTERM");
+      const restarted = await env.startEngine({ MAX_OPEN_POSITIONS: "5" });
+      assert.ok(restarted.output.some((line) => line.includes('"parameters changed"')));
+      let opened = (await openTrades(alice.token)).trades.length;
+      for (; opened < 5; opened++) assert.equal((await create(alice.token, long)).status, 200);
+      assert.equal((await create(alice.token, long)).body.error?.code, "too_many_positions");
+      const state = await snapshotAfterNow(env);
+      assert.equal(state.params.maxOpenPositions, 5);
     });
   });
 });

@@ -18,6 +18,7 @@ import type {
 import { isAsset } from "@trading/shared/assets";
 import { OPEN_PAGE_DEFAULT } from "@trading/shared/schemas";
 import { invariant, InvariantError, REFUSAL_MESSAGES, type RefusalCode } from "./codes.ts";
+import { applyConfigure } from "./configure.ts";
 import {
   type ClosedResult,
   closeView,
@@ -38,6 +39,10 @@ export function apply(state: EngineState, entry: InputEntry, id: string): readon
   advanceTime(state, id);
   if (entry.kind === "price") return applyPrice(state, entry, id);
   pruneExpired(state);
+  if (entry.kind === "configure") {
+    state.params = applyConfigure(state.params, entry);
+    return NO_OUTPUTS;
+  }
   return [applyInstruction(state, entry, id)];
 }
 

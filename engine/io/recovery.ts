@@ -5,7 +5,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "@trading/shared/log";
 import { INPUT_STREAM } from "@trading/shared/redis";
-import { createState, type EngineParams, type EngineState } from "../core/state.ts";
+import { createState, DEFAULT_PARAMS, type EngineState } from "../core/state.ts";
 import { compareStreamIds } from "../core/stream_id.ts";
 import type { SnapshotStore } from "./snapshots.ts";
 
@@ -18,25 +18,16 @@ export interface Recovered {
   snapshotId: string | undefined;
 }
 
-export async function loadStartingState(
-  store: SnapshotStore,
-  params: EngineParams,
-  log: Logger,
-): Promise<Recovered> {
+/**
+ * The newest snapshot that verifies, or a new state with the default parameters: a stream's
+ * parameters are set by its `configure` entries (see core/configure.ts), never by the
+ * environment of whichever process replays it.
+ */
+export async function loadStartingState(store: SnapshotStore, log: Logger): Promise<Recovered> {
   const snapshot = await store.loadNewestValid();
   if (snapshot === undefined) {
     log.info("no snapshot: replaying the input stream from its start");
-    return { state: createState(params), snapshotId: undefined };
-  }
-  // Replay must decide as the live engine did: a changed setting takes effect on a new stream.
-  const p = snapshot.state.params;
-  const differ = (Object.keys(params) as Array<keyof EngineParams>)
-    .filter((name) => p[name] !== params[name]);
-  if (differ.length > 0) {
-    log.warn("configuration differs from the snapshot's; the snapshot's parameters stay in force", {
-      snapshot: Object.fromEntries(differ.map((name) => [name, String(p[name])])),
-      config: Object.fromEntries(differ.map((name) => [name, String(params[name])])),
-    });
+    return { state: createState(DEFAULT_PARAMS), snapshotId: undefined };
   }
   log.info("snapshot loaded", {
     id: snapshot.id,

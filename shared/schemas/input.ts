@@ -35,6 +35,10 @@ const smallInt = (min: number, max: number) =>
   z.string().regex(/^(0|[1-9][0-9]{0,5})$/, { message: "must be an integer" })
     .transform((text) => Number(text))
     .refine((value) => value >= min && value <= max, { message: `must be ${min}..${max}` });
+const boundedInt = (min: number, max: number) =>
+  z.string().regex(/^(0|[1-9][0-9]{0,14})$/, { message: "must be an integer" })
+    .transform((text) => Number(text))
+    .refine((value) => value >= min && value <= max, { message: `must be ${min}..${max}` });
 /** Asset symbols are checked by the engine (refusal `unknown_asset`), only shaped here. */
 const assetText = z.string().regex(/^[A-Z0-9]{1,10}$/);
 
@@ -171,12 +175,34 @@ export const instructionEntrySchema = z.discriminatedUnion("kind", [
   queryEntrySchema,
 ]);
 
+/**
+ * A change of the engine's parameters, written by the engine itself at start when its
+ * configuration differs from its state's: in the stream, so a replay changes them at the same
+ * place the live engine did. It answers nothing.
+ */
+export const configureEntrySchema = z.strictObject({
+  kind: z.literal("configure"),
+  mmrBps: smallInt(1, 99).optional(),
+  priceMaxAgeMs: boundedInt(1, 86_400_000).optional(),
+  maxOpenPositions: smallInt(1, 10_000).optional(),
+  maxPendingOrders: smallInt(1, 10_000).optional(),
+});
+
+const nonPriceEntrySchema = z.discriminatedUnion("kind", [
+  createAccountEntrySchema,
+  openEntrySchema,
+  closeEntrySchema,
+  queryEntrySchema,
+  configureEntrySchema,
+]);
+
 export type CreateAccountEntry = z.output<typeof createAccountEntrySchema>;
 export type OpenEntry = z.output<typeof openEntrySchema>;
 export type CloseEntry = z.output<typeof closeEntrySchema>;
 export type QueryEntry = z.output<typeof queryEntrySchema>;
 export type InstructionEntry = z.output<typeof instructionEntrySchema>;
-export type InputEntry = PriceEntry | InstructionEntry;
+export type ConfigureEntry = z.output<typeof configureEntrySchema>;
+export type InputEntry = PriceEntry | InstructionEntry | ConfigureEntry;
 /** The wire form: what a producer passes to XADD, field by field. */
 export type InputFields = Record<string, string>;
 
@@ -203,7 +229,7 @@ export function decodeInput(fields: unknown): DecodedInput {
     if (typeof parsed !== "string") return { ok: true, entry: parsed };
     reason = parsed;
   } else {
-    const parsed = instructionEntrySchema.safeParse(fields);
+    const parsed = nonPriceEntrySchema.safeParse(fields);
     if (parsed.success) return { ok: true, entry: parsed.data };
     reason = parsed.error.issues.slice(0, 3)
       .map((issue) => `${issue.path.join(".") || "entry"}: ${issue.message}`).join("; ");
