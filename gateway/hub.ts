@@ -1,6 +1,7 @@
 /**
- * Pure fan-out bookkeeping for the gateway: who is subscribed to what, and what to answer to a
- * client's message. No sockets here; the server owns those.
+ * Pure bookkeeping for the gateway: who is subscribed to what, what to answer to a client's
+ * message, whose token runs out when, and how many sockets each client address holds. No
+ * sockets here; the server owns those.
  */
 import { type Asset, ASSET_SYMBOLS } from "@trading/shared/assets";
 
@@ -9,16 +10,29 @@ export const CHANNELS: readonly string[] = [
   ...ASSET_SYMBOLS.map((a) => `prices.${a}`),
   "orders",
 ];
+/** The server refuses longer frames before reading them; this guards the hub on its own. */
 const MAX_MESSAGE_CHARS = 4096;
 
 export type Reply =
   | { type: "subscribed"; channels: string[] }
   | { type: "unsubscribed"; channels: string[] }
+  | { type: "authenticated"; userId: string; expiresAt: number }
   | { type: "pong" }
   | { type: "error"; code: string; message: string };
 
+/**
+ * `{"type":"auth","token"}` asks the server to verify a token (asynchronous, so not here); it
+ * then calls `authenticate` with the token's claims or answers `unauthorized`.
+ */
+export interface AuthRequest {
+  type: "auth";
+  token: string;
+}
+
 interface Client {
   userId: string | undefined;
+  /** When the token the client authenticated with expires, in seconds since the epoch. */
+  expSec: number | undefined;
   channels: Set<string>;
 }
 
@@ -32,8 +46,33 @@ export class Hub {
     return this.#clients.size;
   }
 
-  add(clientId: number, userId: string | undefined): void {
-    this.#clients.set(clientId, { userId, channels: new Set() });
+  add(clientId: number, userId?: string, expSec?: number): void {
+    this.#clients.set(clientId, {
+      userId,
+      expSec: userId === undefined ? undefined : expSec,
+      channels: new Set(),
+    });
+  }
+
+  /**
+   * Binds a client to a verified token's user. The same user may authenticate again (a fresh
+   * token moves the expiry); another user may not: the socket's order subscription is one
+   * user's, so switching users means a new socket.
+   */
+  authenticate(clientId: number, userId: string, expSec: number): Reply {
+    const client = this.#clients.get(clientId);
+    if (client === undefined) return error("unknown_client", "not connected");
+    if (client.userId !== undefined && client.userId !== userId) {
+      return error("already_authenticated", "this socket belongs to another user");
+    }
+    client.userId = userId;
+    client.expSec = expSec;
+    return { type: "authenticated", userId, expiresAt: expSec * 1000 };
+  }
+
+  /** When the client's token expires (seconds since the epoch); undefined if anonymous. */
+  expiresAtSec(clientId: number): number | undefined {
+    return this.#clients.get(clientId)?.expSec;
   }
 
   remove(clientId: number): void {
@@ -43,8 +82,8 @@ export class Hub {
     this.#clients.delete(clientId);
   }
 
-  /** Applies one client message and returns the reply to send back. */
-  handle(clientId: number, text: string): Reply {
+  /** Applies one client message and returns the reply to send back (or a token to verify). */
+  handle(clientId: number, text: string): Reply | AuthRequest {
     const client = this.#clients.get(clientId);
     if (client === undefined) return error("unknown_client", "not connected");
     if (text.length > MAX_MESSAGE_CHARS) return error("too_large", "messages are at most 4 KiB");
@@ -57,10 +96,19 @@ export class Hub {
     if (typeof message !== "object" || message === null || Array.isArray(message)) {
       return error("invalid_message", "a message is an object with a type");
     }
-    const { type, channels } = message as { type?: unknown; channels?: unknown };
+    const { type, channels, token } = message as {
+      type?: unknown;
+      channels?: unknown;
+      token?: unknown;
+    };
     if (type === "ping") return { type: "pong" };
+    if (type === "auth") {
+      return typeof token === "string" && token !== ""
+        ? { type: "auth", token }
+        : error("invalid_message", "auth needs a token (a JWT string)");
+    }
     if (type !== "subscribe" && type !== "unsubscribe") {
-      return error("unknown_type", "type must be subscribe, unsubscribe or ping");
+      return error("unknown_type", "type must be auth, subscribe, unsubscribe or ping");
     }
     if (!Array.isArray(channels) || channels.length === 0 || channels.length > CHANNELS.length) {
       return error(
@@ -78,7 +126,10 @@ export class Hub {
       return { type: "unsubscribed", channels: names };
     }
     if (names.includes("orders") && client.userId === undefined) {
-      return error("unauthorized", "the orders channel needs ?token=<JWT> on connect");
+      return error(
+        "unauthorized",
+        'the orders channel needs a token: {"type":"auth","token"} first, or ?token= on connect',
+      );
     }
     for (const channel of names) this.#join(clientId, client, channel);
     return { type: "subscribed", channels: names };
@@ -119,4 +170,79 @@ export class Hub {
 
 function error(code: string, message: string): Reply {
   return { type: "error", code, message };
+}
+
+/** Why an upgrade is refused: too many sockets from one address, or in all. */
+export type Admission = "ok" | "per_ip" | "total";
+
+/**
+ * Open sockets per client address and in all. The server takes a place at the upgrade and
+ * gives it back exactly once when the socket closes; an address's entry is deleted at zero, so
+ * the map never holds more entries than there are open sockets.
+ */
+export class ConnectionCounter {
+  readonly #perIp = new Map<string, number>();
+  #total = 0;
+
+  constructor(readonly maxPerIp: number, readonly maxTotal: number) {}
+
+  get total(): number {
+    return this.#total;
+  }
+
+  /** Addresses with at least one open socket. */
+  get addresses(): number {
+    return this.#perIp.size;
+  }
+
+  countOf(ip: string): number {
+    return this.#perIp.get(ip) ?? 0;
+  }
+
+  tryOpen(ip: string): Admission {
+    const held = this.#perIp.get(ip) ?? 0;
+    if (held >= this.maxPerIp) return "per_ip";
+    if (this.#total >= this.maxTotal) return "total";
+    this.#perIp.set(ip, held + 1);
+    this.#total++;
+    return "ok";
+  }
+
+  release(ip: string): void {
+    const held = this.#perIp.get(ip);
+    if (held === undefined) return;
+    if (held <= 1) this.#perIp.delete(ip);
+    else this.#perIp.set(ip, held - 1);
+    this.#total--;
+  }
+}
+
+/**
+ * The key a client address counts under: IPv4 (also IPv4-mapped IPv6) as it is, IPv6 by its
+ * /64, since one IPv6 client is commonly given a whole /64 and could otherwise pick a new
+ * address per socket.
+ */
+export function addressKey(address: string | undefined): string {
+  if (address === undefined || address === "") return "unknown";
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (mapped !== null) return mapped[1]!;
+  if (!address.includes(":")) return address;
+  return ipv6Prefix64(address) ?? address;
+}
+
+/** "2001:db8:1:2:…" → "2001:db8:1:2::/64"; undefined if the text is not an IPv6 address. */
+function ipv6Prefix64(address: string): string | undefined {
+  const bare = address.split("%")[0]!.toLowerCase();
+  const halves = bare.split("::");
+  if (halves.length > 2) return undefined;
+  const head = halves[0] === "" ? [] : halves[0]!.split(":");
+  const tail = halves[1] === undefined || halves[1] === "" ? [] : halves[1].split(":");
+  // A dotted IPv4 tail stands for two groups.
+  const width = (groups: string[]) => groups.reduce((n, g) => n + (g.includes(".") ? 2 : 1), 0);
+  const missing = 8 - width(head) - width(tail);
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
+  const groups = [...head, ...Array<string>(halves.length === 1 ? 0 : missing).fill("0"), ...tail];
+  const prefix = groups.slice(0, 4);
+  if (!prefix.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return undefined;
+  return `${prefix.map((g) => Number.parseInt(g, 16).toString(16)).join(":")}::/64`;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Hub } from "./hub.ts";
+import { addressKey, ConnectionCounter, Hub } from "./hub.ts";
 
 Deno.test("price subscribers get each asset once, whether by prices or prices.<asset>", () => {
   const hub = new Hub();
@@ -52,4 +52,74 @@ Deno.test("bad messages get an error reply and change nothing", () => {
   for (const text of bad) assert.equal(hub.handle(1, text).type, "error", text);
   assert.deepEqual(hub.handle(1, '{"type":"ping"}'), { type: "pong" });
   assert.deepEqual([...hub.priceTargets("BTC")], []);
+});
+
+Deno.test("an auth message asks for verification; authenticate opens orders to that user only", () => {
+  const hub = new Hub();
+  hub.add(1);
+  assert.deepEqual(hub.handle(1, '{"type":"auth","token":"a.b.c"}'), {
+    type: "auth",
+    token: "a.b.c",
+  });
+  for (
+    const bad of ['{"type":"auth"}', '{"type":"auth","token":""}', '{"type":"auth","token":7}']
+  ) {
+    assert.equal(hub.handle(1, bad).type, "error", bad);
+  }
+  assert.equal(hub.expiresAtSec(1), undefined);
+  assert.deepEqual(hub.authenticate(1, "alice", 2_000_000_000), {
+    type: "authenticated",
+    userId: "alice",
+    expiresAt: 2_000_000_000_000,
+  });
+  assert.equal(hub.expiresAtSec(1), 2_000_000_000);
+  hub.handle(1, '{"type":"subscribe","channels":["orders"]}');
+  assert.deepEqual([...hub.orderTargets("alice")], [1]);
+  // A fresh token of the same user moves the expiry; another user's is refused.
+  assert.equal(hub.authenticate(1, "alice", 2_000_000_600).type, "authenticated");
+  assert.equal(hub.expiresAtSec(1), 2_000_000_600);
+  const other = hub.authenticate(1, "bob", 2_000_000_000);
+  assert.equal(other.type === "error" && other.code, "already_authenticated");
+  assert.deepEqual([...hub.orderTargets("bob")], []);
+  assert.equal(hub.authenticate(99, "alice", 1).type, "error");
+  // Connected with ?token=: authenticated from the start, with its expiry.
+  hub.add(2, "carol", 2_000_000_100);
+  assert.equal(hub.expiresAtSec(2), 2_000_000_100);
+  assert.equal(hub.handle(2, '{"type":"subscribe","channels":["orders"]}').type, "subscribed");
+});
+
+Deno.test("ConnectionCounter: per-address and total caps, and no entry left at zero", () => {
+  const counter = new ConnectionCounter(2, 3);
+  assert.equal(counter.tryOpen("a"), "ok");
+  assert.equal(counter.tryOpen("a"), "ok");
+  assert.equal(counter.tryOpen("a"), "per_ip");
+  assert.equal(counter.tryOpen("b"), "ok");
+  assert.equal(counter.tryOpen("c"), "total");
+  assert.equal(counter.total, 3);
+  assert.equal(counter.countOf("a"), 2);
+  counter.release("a");
+  counter.release("a");
+  counter.release("a"); // one too many: ignored, never negative
+  counter.release("nobody");
+  assert.equal(counter.countOf("a"), 0);
+  assert.equal(counter.total, 1);
+  assert.equal(counter.addresses, 1);
+  assert.equal(counter.tryOpen("c"), "ok");
+  counter.release("b");
+  counter.release("c");
+  assert.equal(counter.addresses, 0);
+  assert.equal(counter.total, 0);
+});
+
+Deno.test("addressKey: IPv4 as is, IPv4-mapped unwrapped, IPv6 by its /64", () => {
+  assert.equal(addressKey("203.0.113.7"), "203.0.113.7");
+  assert.equal(addressKey("::ffff:203.0.113.7"), "203.0.113.7");
+  assert.equal(addressKey("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+  assert.equal(addressKey("2001:0db8:0001:0002:ffff::1"), "2001:db8:1:2::/64");
+  assert.equal(addressKey("2001:db8::1"), "2001:db8:0:0::/64");
+  assert.equal(addressKey("2001:db8:1:2::1%eth0"), "2001:db8:1:2::/64");
+  assert.equal(addressKey("::1"), "0:0:0:0::/64");
+  assert.equal(addressKey("64:ff9b::192.0.2.1"), "64:ff9b:0:0::/64");
+  assert.equal(addressKey(undefined), "unknown");
+  assert.equal(addressKey("1:2:3::4::5"), "1:2:3::4::5"); // not an address: kept whole
 });

@@ -10,6 +10,10 @@ const reader = connectRedis(config.redisUrl, { name: "gateway-reader", log });
 await redisReady(reader);
 const gateway = await startGateway({
   port: config.gatewayPort,
+  hostname: config.bindHost,
+  metrics: { port: config.gatewayMetricsPort, hostname: config.metricsHost },
+  maxSocketsPerIp: config.wsMaxPerIp,
+  maxSockets: config.wsMax,
   reader,
   jwtSecret,
   log,
@@ -19,7 +23,7 @@ const gateway = await startGateway({
     mmrBps: config.mmrBps,
     log,
   }),
-  onListen: (port) => log.info("gateway listening", { port }),
+  onListen: (port) => log.info("gateway listening", { host: config.bindHost, port }),
 });
 const stop = async () => {
   await gateway.close();

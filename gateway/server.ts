@@ -1,20 +1,49 @@
 /**
  * The gateway's WebSocket server: reads engine:output (its own blocking connection, from the
- * stream's end at boot) and pushes prices and each user's own order events. A client whose
- * send buffer grows past the limit is closed with 1013 instead of buffering without bound.
+ * stream's end at boot) and pushes prices and each user's own order events.
+ *
+ * HTTP is node:http; the WebSocket protocol after the upgrade is ours (ws_frames.ts), because
+ * `Deno.upgradeWebSocket` reads each message whole (up to 64 MiB) before we can look at its
+ * size. Ours refuses a frame over 4 KiB by the length in its header (close 1009), before any
+ * of it is buffered. Sending costs no more than Deno's native sockets did: a price's frame is
+ * built once and the same bytes written to every subscriber.
+ *
+ * Limits: sockets per client address and in all (429 / 503 at the upgrade), messages per
+ * 10 s (1008), bytes waiting for a slow reader (1013), an authenticated socket closed when its
+ * token expires (4001), silent peers dropped after two heartbeats.
  */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Redis } from "ioredis";
 import { isAsset } from "@trading/shared/assets";
-import { verifyToken } from "@trading/shared/jwt";
+import { type TokenClaims, verifyTokenClaims } from "@trading/shared/jwt";
 import type { Logger } from "@trading/shared/log";
 import { lastStreamId, OUTPUT_STREAM, watchedRead, type XReadReply } from "@trading/shared/redis";
 import { decodeOutput, type EngineOutput, outputHeader, toApiJson } from "@trading/shared/schemas";
-import { PROMETHEUS_CONTENT_TYPE, Registry } from "@trading/shared/metrics";
-import { Hub } from "./hub.ts";
+import { Registry, serveMetrics } from "@trading/shared/metrics";
+import { addressKey, ConnectionCounter, Hub, type Reply } from "./hub.ts";
+import {
+  checkHandshake,
+  CLOSE,
+  closeFrame,
+  type FrameEvent,
+  FrameReader,
+  OPCODE,
+  serverFrame,
+  textFrame,
+} from "./ws_frames.ts";
+
+/** Client messages over this many bytes close the socket (1009) unread. */
+export const MAX_MESSAGE_BYTES = 4096;
+/** setTimeout's longest delay; a later expiry is re-armed when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface GatewayOptions {
   port: number;
+  /** Where the WebSocket and page server listens (config.bindHost). */
   hostname?: string;
+  /** /metrics on a server of its own (config.gatewayMetricsPort, config.metricsHost). */
+  metrics?: { port: number; hostname: string };
   /** A dedicated connection for the blocking read of engine:output. */
   reader: Redis;
   jwtSecret: string;
@@ -23,6 +52,13 @@ export interface GatewayOptions {
   maxBufferedBytes?: number;
   /** Messages a client may send per 10 s before it is closed (1008). */
   maxMessagesPer10s?: number;
+  /** Open sockets per client address, and in all; beyond, the upgrade gets 429 / 503. */
+  maxSocketsPerIp?: number;
+  maxSockets?: number;
+  /** A socket silent this long is pinged; one that stays silent a second period is dropped. */
+  heartbeatMs?: number;
+  /** How long a closing socket may take to answer our close frame before it is cut. */
+  closeGraceMs?: number;
   /** Extra HTTP routes (e.g. the web page), tried before the 404. */
   fallback?: (request: Request) => Response | undefined | Promise<Response | undefined>;
   onListen?: (port: number) => void;
@@ -30,42 +66,130 @@ export interface GatewayOptions {
 
 export interface Gateway {
   port: number;
+  /** The metrics server's port, if it is listening. */
+  metricsPort: number | undefined;
   clients(): number;
   close(): Promise<void>;
 }
 
+/** One upgraded socket's state; the hub knows it by `id`. */
+interface Connection {
+  readonly id: number;
+  readonly socket: Socket;
+  readonly reader: FrameReader;
+  state: "open" | "closing" | "closed";
+  windowStartMs: number;
+  messagesInWindow: number;
+  /** Heartbeats since the peer last sent anything. */
+  silentBeats: number;
+  /** Set while an auth message's token is being verified; later messages wait in `queued`. */
+  authPending: boolean;
+  queued: string[];
+  expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  closeTimer: ReturnType<typeof setTimeout> | undefined;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  404: "Not Found",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  503: "Service Unavailable",
+};
+
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { log, reader } = options;
   const hub = new Hub();
-  const sockets = new Map<number, WebSocket>();
+  const connections = new Map<number, Connection>();
+  const counter = new ConnectionCounter(
+    options.maxSocketsPerIp ?? 50,
+    options.maxSockets ?? 20_000,
+  );
   const maxBuffered = options.maxBufferedBytes ?? 1 << 20;
   const maxMessages = options.maxMessagesPer10s ?? 100;
+  const heartbeatMs = options.heartbeatMs ?? 30_000;
+  const closeGraceMs = options.closeGraceMs ?? 2_000;
   let nextId = 1;
   let running = true;
+
   const metrics = new Registry();
   metrics.gauge("gateway_clients", "connected WebSocket clients").track(() => hub.size);
+  metrics.gauge("gateway_sockets", "sockets counted against the limits (upgrade to close)")
+    .track(() => counter.total);
   const sent = metrics.counter("gateway_messages_sent_total", "messages sent to clients");
   const slow = metrics.counter("gateway_slow_clients_closed_total", "clients closed with 1013");
+  const refused = metrics.counter(
+    "gateway_upgrades_refused_total",
+    "upgrades refused, by reason (per_ip, total, token, handshake)",
+  );
+  const closedBy = metrics.counter(
+    "gateway_closes_total",
+    "sockets the gateway closed, by close code",
+  );
 
-  const send = (id: number, text: string) => {
-    const socket = sockets.get(id);
-    if (socket === undefined || socket.readyState !== WebSocket.OPEN) return;
-    if (socket.bufferedAmount > maxBuffered) {
-      log.warn("closing a slow client", { buffered: socket.bufferedAmount });
-      socket.close(1013, "client too slow");
+  // ---- sending ----
+
+  /** Writes a frame unless the socket is closing or its reader has fallen too far behind. */
+  const sendFrame = (connection: Connection, frame: Uint8Array, isMessage = true): void => {
+    if (connection.state !== "open") return;
+    if (connection.socket.writableLength > maxBuffered) {
+      log.warn("closing a slow client", { buffered: connection.socket.writableLength });
       slow.inc();
+      closeConnection(connection, CLOSE.tryAgainLater, "client too slow");
       return;
     }
-    socket.send(text);
-    sent.inc();
+    connection.socket.write(frame);
+    if (isMessage) sent.inc();
   };
+
+  const sendReply = (connection: Connection, reply: Reply): void =>
+    sendFrame(connection, textFrame(JSON.stringify(reply)));
+
+  /** Closes a socket on the gateway's initiative (1008, 1013, 4001, 1001, a protocol failure). */
+  const closeConnection = (
+    connection: Connection,
+    code: number,
+    reason: string,
+    { endNow = false } = {},
+  ): void => {
+    if (connection.state !== "open") return;
+    closedBy.inc({ code: String(code) });
+    beginClose(connection, closeFrame(code, reason), endNow);
+  };
+
+  /**
+   * Sends a close frame and takes the connection out of the fan-out. The TCP connection ends
+   * when the peer answers, or at once (`endNow`: a peer that broke the protocol gets no wait),
+   * and is cut after closeGraceMs whatever the peer does: its place must come back.
+   */
+  const beginClose = (connection: Connection, frame: Uint8Array, endNow: boolean): void => {
+    connection.state = "closing";
+    forget(connection);
+    connection.socket.write(frame);
+    if (endNow) connection.socket.end();
+    connection.closeTimer = setTimeout(() => connection.socket.destroy(), closeGraceMs);
+  };
+
+  /** Takes a connection out of the fan-out (its socket may still be flushing a close). */
+  const forget = (connection: Connection): void => {
+    connections.delete(connection.id);
+    hub.remove(connection.id);
+    clearTimeout(connection.expiryTimer);
+    connection.queued = [];
+  };
+
+  // ---- the engine's output ----
 
   const dispatch = (output: EngineOutput) => {
     if (output.kind === "price") {
       if (!isAsset(output.asset)) return;
+      const targets = hub.priceTargets(output.asset);
+      if (targets.size === 0) return;
       const { asset, bid, ask, ts } = output;
-      const text = JSON.stringify({ type: "price", asset, bid, ask, ts });
-      for (const id of hub.priceTargets(output.asset)) send(id, text);
+      // One frame for every subscriber: server frames are unmasked, so the bytes are the same.
+      const frame = textFrame(JSON.stringify({ type: "price", asset, bid, ask, ts }));
+      for (const id of targets) sendTo(id, frame);
       return;
     }
     let result;
@@ -76,8 +200,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (targets.size === 0) return;
     // The message's `type` is "order", so the position's long/short travels as `side`.
     const { type: side, ...fields } = result;
-    const text = toApiJson({ type: "order", ...fields, side });
-    for (const id of targets) send(id, text);
+    const frame = textFrame(toApiJson({ type: "order", ...fields, side }));
+    for (const id of [...targets]) sendTo(id, frame);
+  };
+
+  const sendTo = (id: number, frame: Uint8Array) => {
+    const connection = connections.get(id);
+    if (connection !== undefined) sendFrame(connection, frame);
   };
 
   let lastId = await lastStreamId(reader, OUTPUT_STREAM);
@@ -110,77 +239,337 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   })();
 
-  const server = Deno.serve({
-    port: options.port,
-    hostname: options.hostname ?? "0.0.0.0",
-    onListen: ({ port }) => options.onListen?.(port),
-  }, async (request) => {
-    const url = new URL(request.url);
-    if (url.pathname === "/health") return Response.json({ status: "ok", clients: hub.size });
-    if (url.pathname === "/metrics") {
-      return new Response(metrics.render(), {
-        headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
-      });
+  // ---- a client's messages ----
+
+  const onFrame = (connection: Connection, event: FrameEvent): void => {
+    if (connection.state === "closed") return;
+    switch (event.kind) {
+      case "close":
+        // The peer's close: echoed, unless ours went out first; either way the exchange is over.
+        if (connection.state === "open") {
+          beginClose(connection, closeFrame(event.code ?? CLOSE.normal, ""), true);
+        } else {
+          connection.socket.end();
+        }
+        return;
+      case "fail":
+        closeConnection(connection, event.code, event.reason, { endNow: true });
+        return;
+      case "pong":
+        return;
     }
+    if (connection.state !== "open" || !withinRate(connection)) return;
+    if (event.kind === "ping") {
+      sendFrame(connection, serverFrame(OPCODE.pong, event.payload), false);
+    } else if (event.kind === "binary") {
+      sendReply(connection, { type: "error", code: "binary", message: "send text frames" });
+    } else if (connection.authPending) {
+      // Answered in order: a subscribe sent right behind an auth sees its outcome.
+      connection.queued.push(event.text);
+    } else {
+      handleText(connection, event.text);
+    }
+  };
+
+  /** Counts a message against the client's budget; closes the socket (1008) past it. */
+  const withinRate = (connection: Connection): boolean => {
+    const nowMs = Date.now();
+    if (nowMs - connection.windowStartMs > 10_000) {
+      connection.windowStartMs = nowMs;
+      connection.messagesInWindow = 0;
+    }
+    if (++connection.messagesInWindow > maxMessages) {
+      closeConnection(connection, CLOSE.policy, "too many messages");
+      return false;
+    }
+    return true;
+  };
+
+  const handleText = (connection: Connection, text: string): void => {
+    const result = hub.handle(connection.id, text);
+    if (result.type !== "auth") {
+      sendReply(connection, result);
+      return;
+    }
+    connection.authPending = true;
+    void completeAuth(connection, result.token);
+  };
+
+  /** Verifies an auth message's token, answers it, then the messages that waited behind it. */
+  const completeAuth = async (connection: Connection, token: string): Promise<void> => {
+    let claims: TokenClaims | undefined;
+    try {
+      claims = await verifyTokenClaims(token, options.jwtSecret);
+    } catch (error) {
+      log.warn("token verification failed", { error });
+    }
+    if (connection.state !== "open") return;
+    connection.authPending = false;
+    sendReply(connection, authenticate(connection, claims));
+    while (connection.state === "open" && !connection.authPending) {
+      const next = connection.queued.shift();
+      if (next === undefined) break;
+      handleText(connection, next);
+    }
+  };
+
+  const authenticate = (connection: Connection, claims: TokenClaims | undefined): Reply => {
+    if (claims === undefined) {
+      return { type: "error", code: "unauthorized", message: "invalid or expired token" };
+    }
+    const reply = hub.authenticate(connection.id, claims.userId, claims.expSec);
+    if (reply.type === "authenticated") armExpiry(connection);
+    return reply;
+  };
+
+  /** Closes the socket (4001) when the token it authenticated with expires. */
+  const armExpiry = (connection: Connection): void => {
+    clearTimeout(connection.expiryTimer);
+    const expSec = hub.expiresAtSec(connection.id);
+    if (expSec === undefined) return;
+    const delayMs = expSec * 1000 - Date.now();
+    if (delayMs <= 0) {
+      closeConnection(connection, CLOSE.tokenExpired, "token expired");
+      return;
+    }
+    connection.expiryTimer = setTimeout(
+      () => armExpiry(connection),
+      Math.min(delayMs, MAX_TIMER_MS),
+    );
+  };
+
+  // ---- the upgrade ----
+
+  const upgrade = async (request: IncomingMessage, socket: Socket, head: Uint8Array) => {
+    socket.on("error", (error) => log.debug("WebSocket socket error", { error }));
+    // node:http sockets are half-open capable: a peer's FIN alone would leave ours open (and
+    // its place held) forever. A WebSocket has no use for half a connection.
+    socket.on("end", () => socket.end());
+    const url = parseUrl(request);
     if (url.pathname !== "/ws") {
-      return (await options.fallback?.(request)) ??
-        Response.json({ error: { code: "not_found", message: "no such endpoint" } }, {
-          status: 404,
-        });
+      return refuse(socket, 404, "not_found", "no such endpoint");
     }
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return Response.json(
-        { error: { code: "upgrade_required", message: "connect with a WebSocket" } },
-        { status: 426 },
-      );
+    const handshake = checkHandshake(request.method, request.headers);
+    if (!handshake.ok) {
+      refused.inc({ reason: "handshake" });
+      return refuse(socket, handshake.status, handshake.code, handshake.message);
     }
+    const ip = addressKey(socket.remoteAddress);
+    const admission = counter.tryOpen(ip);
+    if (admission !== "ok") {
+      refused.inc({ reason: admission });
+      return admission === "per_ip"
+        ? refuse(socket, 429, "rate_limited", "too many WebSockets from this address")
+        : refuse(socket, 503, "unavailable", "the gateway is at its WebSocket limit");
+    }
+    // The place is held from here until the socket closes, however it closes.
+    let held = true;
+    const release = () => {
+      if (held) counter.release(ip);
+      held = false;
+    };
+    socket.once("close", release);
+    if (socket.destroyed) return release();
+
     const token = url.searchParams.get("token");
-    const userId = token === null ? undefined : await verifyToken(token, options.jwtSecret);
-    if (token !== null && userId === undefined) {
-      return Response.json({ error: { code: "unauthorized", message: "invalid token" } }, {
-        status: 401,
-      });
+    let claims: TokenClaims | undefined;
+    if (token !== null) {
+      claims = await verifyTokenClaims(token, options.jwtSecret);
+      if (claims === undefined) {
+        refused.inc({ reason: "token" });
+        return refuse(socket, 401, "unauthorized", "invalid token");
+      }
     }
-    const { socket, response } = Deno.upgradeWebSocket(request, { idleTimeout: 60 });
-    const id = nextId++;
-    let windowStart = Date.now();
-    let messages = 0;
-    socket.onopen = () => {
-      sockets.set(id, socket);
-      hub.add(id, userId);
+    if (socket.destroyed || !running) return socket.destroy();
+    open(socket, handshake.accept, claims, head);
+  };
+
+  const open = (
+    socket: Socket,
+    accept: string,
+    claims: TokenClaims | undefined,
+    head: Uint8Array,
+  ) => {
+    socket.setNoDelay(true);
+    socket.setTimeout(0);
+    socket.write(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
+    const connection: Connection = {
+      id: nextId++,
+      socket,
+      reader: new FrameReader(MAX_MESSAGE_BYTES),
+      state: "open",
+      windowStartMs: Date.now(),
+      messagesInWindow: 0,
+      silentBeats: 0,
+      authPending: false,
+      queued: [],
+      expiryTimer: undefined,
+      closeTimer: undefined,
     };
-    socket.onmessage = (event) => {
-      if (Date.now() - windowStart > 10_000) {
-        windowStart = Date.now();
-        messages = 0;
+    connections.set(connection.id, connection);
+    hub.add(connection.id, claims?.userId, claims?.expSec);
+    armExpiry(connection);
+    const onData = (chunk: Uint8Array) => {
+      connection.silentBeats = 0;
+      try {
+        connection.reader.push(chunk, (event) => onFrame(connection, event));
+      } catch (error) {
+        // A bug, not the client's fault; still, one socket is all it may cost.
+        log.error("WebSocket message handling failed", { error });
+        socket.destroy();
       }
-      if (++messages > maxMessages) {
-        socket.close(1008, "too many messages");
-        return;
-      }
-      if (typeof event.data !== "string") {
-        send(id, JSON.stringify({ type: "error", code: "binary", message: "send text frames" }));
-        return;
-      }
-      send(id, JSON.stringify(hub.handle(id, event.data)));
     };
-    const forget = () => {
-      sockets.delete(id);
-      hub.remove(id);
-    };
-    socket.onclose = forget;
-    socket.onerror = forget;
-    return response;
-  });
+    socket.on("data", onData);
+    socket.on("close", () => {
+      if (connection.state === "open") forget(connection);
+      connection.state = "closed";
+      clearTimeout(connection.closeTimer);
+    });
+    if (head.length > 0) onData(head);
+  };
+
+  // ---- plain HTTP ----
+
+  const respond = async (request: IncomingMessage, response: ServerResponse) => {
+    try {
+      const url = parseUrl(request);
+      let answer: Response | undefined;
+      if (url.pathname === "/health") {
+        answer = Response.json({ status: "ok", clients: hub.size });
+      } else if (url.pathname === "/ws") {
+        answer = jsonError(426, "upgrade_required", "connect with a WebSocket");
+      } else if (request.method === "GET" || request.method === "HEAD") {
+        // The fallback (the page) serves GET and HEAD only: no request body to carry over.
+        answer = await options.fallback?.(toFetchRequest(request, url));
+      }
+      await writeResponse(
+        response,
+        answer ?? jsonError(404, "not_found", "no such endpoint"),
+        request.method === "HEAD",
+      );
+    } catch (error) {
+      log.error("request failed", { error });
+      if (!response.headersSent) response.writeHead(500, { "content-type": "application/json" });
+      response.end('{"error":{"code":"internal","message":"internal error"}}');
+    }
+  };
+
+  // ---- heartbeats: a peer that vanished without a FIN must not hold its place forever ----
+
+  const heartbeat = setInterval(() => {
+    const ping = serverFrame(OPCODE.ping, new Uint8Array(0));
+    for (const connection of connections.values()) {
+      // Silent for a whole beat: pinged; still silent a beat later: gone.
+      if (++connection.silentBeats >= 2) connection.socket.destroy();
+      else sendFrame(connection, ping, false);
+    }
+  }, heartbeatMs);
+
+  const server = createServer((request, response) => void respond(request, response));
+  // An HTTP server's upgrade socket is a net.Socket (a Duplex in the types, for HTTP/2's sake).
+  server.on(
+    "upgrade",
+    (request, socket, head) =>
+      upgrade(request, socket as Socket, head).catch((error) => {
+        log.error("WebSocket upgrade failed", { error });
+        socket.destroy();
+      }),
+  );
+  server.on("clientError", (_error, socket) => socket.destroy());
+  const port = await listen(server, options.port, options.hostname ?? "0.0.0.0");
+  options.onListen?.(port);
+
+  const metricsServer = options.metrics === undefined ? undefined : serveMetrics(
+    metrics,
+    options.metrics.port,
+    (error) => log.warn("cannot serve /metrics", { port: options.metrics?.port, error }),
+    options.metrics.hostname,
+  );
 
   return {
-    port: server.addr.port,
+    port,
+    metricsPort: (metricsServer?.addr as Deno.NetAddr | undefined)?.port,
     clients: () => hub.size,
     async close() {
       running = false;
-      for (const socket of sockets.values()) socket.close(1001, "server stopping");
-      await server.shutdown();
+      clearInterval(heartbeat);
+      for (const connection of [...connections.values()]) {
+        closeConnection(connection, CLOSE.goingAway, "server stopping", { endNow: true });
+      }
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections?.();
+      });
+      await metricsServer?.shutdown();
       await pump;
     },
   };
+}
+
+/** The request's URL; a malformed target or Host header gives a URL that matches no route. */
+function parseUrl(request: IncomingMessage): URL {
+  try {
+    return new URL(request.url ?? "/", "http://gateway");
+  } catch {
+    return new URL("http://gateway/invalid");
+  }
+}
+
+function toFetchRequest(request: IncomingMessage, url: URL): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (typeof value === "string") headers.set(name, value);
+    else for (const item of value ?? []) headers.append(name, item);
+  }
+  const host = request.headers.host ?? "gateway";
+  let target: URL;
+  try {
+    target = new URL(url.pathname + url.search, `http://${host}`);
+  } catch {
+    target = url;
+  }
+  return new Request(target, { method: request.method, headers });
+}
+
+async function writeResponse(
+  target: ServerResponse,
+  answer: Response,
+  headOnly: boolean,
+): Promise<void> {
+  const body = new Uint8Array(await answer.arrayBuffer());
+  const headers: Record<string, string> = {};
+  answer.headers.forEach((value, name) => headers[name] = value);
+  headers["content-length"] = String(body.length);
+  target.writeHead(answer.status, headers);
+  target.end(headOnly ? undefined : body);
+}
+
+function jsonError(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status });
+}
+
+/** Answers an upgrade request with an HTTP error (the socket never became a WebSocket). */
+function refuse(socket: Socket, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  const extra = status === 426 ? "sec-websocket-version: 13\r\n" : "";
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${new TextEncoder().encode(body).length}\r\nconnection: close\r\n${extra}` +
+      `\r\n${body}`,
+    () => socket.destroy(),
+  );
+}
+
+function listen(server: Server, port: number, hostname: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, hostname, () => {
+      server.off("error", reject);
+      const address = server.address();
+      resolve(typeof address === "object" && address !== null ? address.port : port);
+    });
+  });
 }

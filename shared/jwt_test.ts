@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { sign } from "hono/jwt";
-import { signToken, verifyToken } from "./jwt.ts";
+import { signToken, verifyToken, verifyTokenClaims } from "./jwt.ts";
 
 const A = "secret-a-secret-a-secret-a-secret-a";
 const B = "secret-b-secret-b-secret-b-secret-b";
@@ -21,4 +21,17 @@ Deno.test("signToken issues HS256 tokens with sub and exp that verifyToken accep
   assert.equal(JSON.parse(atob(token.split(".")[0]!)).alg, "HS256");
   assert.equal(await verifyToken(token, A), "user-2");
   assert.equal(await verifyToken(token.slice(0, -2) + "xx", A), undefined);
+});
+
+Deno.test("verifyTokenClaims gives the user and the token's exp, cached or not", async () => {
+  const exp = Math.floor(Date.now() / 1000) + 60;
+  const token = await sign({ sub: "user-3", exp }, A, "HS256");
+  assert.deepEqual(await verifyTokenClaims(token, A), { userId: "user-3", expSec: exp });
+  const cached = await verifyTokenClaims(token, A);
+  assert.deepEqual(cached, { userId: "user-3", expSec: exp });
+  cached!.expSec = exp + 1000; // a caller's copy: the cache keeps the verified exp
+  assert.deepEqual(await verifyTokenClaims(token, A), { userId: "user-3", expSec: exp });
+  assert.equal(await verifyTokenClaims(token, B), undefined);
+  const noExp = await sign({ sub: "user-3" }, A, "HS256");
+  assert.equal(await verifyTokenClaims(noExp, A), undefined);
 });

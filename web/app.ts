@@ -132,20 +132,28 @@ $("signout").addEventListener("click", signedOut);
 function connect(): void {
   socket?.close();
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const query = api.token ? `?token=${encodeURIComponent(api.token)}` : "";
-  const ws = new WebSocket(`${scheme}://${location.host}/ws${query}`);
+  // The token travels in a message, not in the URL, which proxies and servers write to logs.
+  const ws = new WebSocket(`${scheme}://${location.host}/ws`);
   socket = ws;
   ws.onopen = () => {
     socketRetryMs = 500;
     $("ws-dot").classList.add("live");
     $("ws-state").textContent = "live";
+    // Back to back: the gateway answers the subscribe only once the auth is settled.
+    if (api.token) ws.send(JSON.stringify({ type: "auth", token: api.token }));
     const channels = api.token ? ["prices", "orders"] : ["prices"];
     ws.send(JSON.stringify({ type: "subscribe", channels }));
   };
   ws.onmessage = (event) => onMessage(String(event.data));
-  ws.onclose = () => {
+  ws.onclose = (event) => {
     if (socket !== ws) return;
     $("ws-dot").classList.remove("live");
+    // 4001: the token expired, and the API refuses it as well; signing out reconnects for prices.
+    if (event.code === 4001 && api.token) {
+      say("Your session expired; sign in again.", "error");
+      signedOut();
+      return;
+    }
     $("ws-state").textContent = "reconnecting";
     setTimeout(() => socket === ws && connect(), socketRetryMs);
     socketRetryMs = Math.min(socketRetryMs * 2, 10_000);
@@ -182,6 +190,12 @@ function onMessage(text: string): void {
       );
     }
     refreshAll();
+    return;
+  }
+  if (message.type === "error" && message.code === "unauthorized" && api.token) {
+    // The stored token no longer passes (expired, or the server's secret changed).
+    say("Your session expired; sign in again.", "error");
+    signedOut();
     return;
   }
   if (message.type === "error") say(`Live feed: ${message.message}`, "error");
