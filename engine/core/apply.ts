@@ -30,7 +30,13 @@ import {
   triggerReason,
 } from "./positions.ts";
 import type { Account, EngineState, Position, Quote } from "./state.ts";
-import { idempotencyMapKey, replayedAnswer, splitMapKey } from "./state.ts";
+import {
+  closedRecently,
+  idempotencyMapKey,
+  rememberClosed,
+  replayedAnswer,
+  splitMapKey,
+} from "./state.ts";
 
 const NO_OUTPUTS: readonly EngineOutput[] = Object.freeze([]);
 
@@ -148,8 +154,10 @@ function applyInstruction(
   if (mapKey !== undefined) {
     const first = state.idempotency.get(mapKey);
     if (first !== undefined) {
-      // The same key for another request would otherwise silently answer the first one.
-      if (first.fingerprint !== fingerprint) {
+      // The same key for another request would otherwise silently answer the first one. A key
+      // stored or sent without a fingerprint (before fingerprints existed) matches any.
+      const known = first.fingerprint !== "" && fingerprint !== "";
+      if (known && first.fingerprint !== fingerprint) {
         return refused(id, requestId, userId, "idempotency_key_reused");
       }
       return replayedAnswer(first, id, requestId, userId);
@@ -230,6 +238,7 @@ function createAccount(state: EngineState, entry: CreateAccountEntry): Outcome {
     lockedCents: 0n,
     openSeqs: new Set(),
     idempotencyKeys: new Set(),
+    closedSeqs: [],
   });
   state.creditedCents += credit;
   return { event: "account", balance: credit.toString(), created: true };
@@ -338,7 +347,6 @@ function openPosition(state: EngineState, entry: OpenEntry): Outcome {
     row: undefined,
   };
   account.balanceCents -= entry.marginCents;
-  state.orders.record(position.seq, position.userId, position.openedAtMs);
   addPosition(state, account, position);
   return { event: "opened", ...position.view };
 }
@@ -356,7 +364,9 @@ function closeByUser(state: EngineState, entry: CloseEntry): Outcome {
   const seq = Number(entry.orderId);
   const position = state.positions.get(seq);
   if (position === undefined || position.userId !== entry.userId) {
-    const own = position === undefined && state.orders.ownerOf(seq) === entry.userId;
+    const account = state.accounts.get(entry.userId);
+    const own = position === undefined && account !== undefined &&
+      closedRecently(account, seq, state.params.closedOrdersKept);
     return own ? "order_closed" : "order_not_found";
   }
   const quote = tradableQuote(state, position.asset);
@@ -380,13 +390,14 @@ function closePosition(
   account.balanceCents += payout;
   account.lockedCents -= position.marginCents;
   account.openSeqs.delete(position.seq);
+  rememberClosed(account, position.seq, state.params.closedOrdersKept);
   state.houseCents += position.marginCents - payout;
   state.positions.delete(position.seq);
   state.triggers.get(position.asset)!.remove(position, state.isOpen);
   return closeView(position, price, pnl, account.balanceCents, state.lastMs, reason);
 }
 
-/** Forgets idempotency keys and order owners older than their retention, oldest first. */
+/** Forgets idempotency keys older than their retention, oldest first. */
 function pruneExpired(state: EngineState): void {
   const idempotencyCutoff = state.lastMs - state.params.idempotencyTtlMs;
   for (const [key, stored] of state.idempotency) {
@@ -394,5 +405,4 @@ function pruneExpired(state: EngineState): void {
     state.idempotency.delete(key);
     state.accounts.get(splitMapKey(key)[0])!.idempotencyKeys.delete(key);
   }
-  state.orders.prune(state.lastMs - state.params.orderMemoryMs);
 }

@@ -83,4 +83,14 @@ Deno.test("a version 1 snapshot loads: default caps, refusals dropped, keys coun
   assert.deepEqual([...state.idempotency.keys()], ["u1\nkept"]);
   assert.equal(state.accounts.get("u1")!.idempotencyKeys.size, 1);
   assert.equal(encodeState(decodeState(encodeState(state))), encodeState(state));
+  // A retry after the upgrade carries a fingerprint; the key kept from before has none.
+  const retry = applyFields(state, {
+    kind: "close",
+    requestId: "r2",
+    userId: "u1",
+    orderId: "1",
+    idempotencyKey: "kept",
+    fingerprint: "abc",
+  }, "6-0").outputs[0]!;
+  assert.equal(retry.kind === "answer" && retry.ok && retry.replayed, true);
 });

@@ -33,15 +33,19 @@ export function conservationGap(state: EngineState): bigint {
   return t.balancesCents + t.lockedCents + t.houseCents - t.creditedCents;
 }
 
-/** What exceeds a per-account cap or disagrees with its derived count, if anything. */
+/**
+ * What exceeds a per-account cap or disagrees with its derived count, if anything. Holds while
+ * the parameters stay as they were: a lowered cap (a `configure` entry) leaves accounts above it.
+ */
 export function limitBreach(state: EngineState): string | undefined {
-  const { maxOpenPositions, maxIdempotencyKeys } = state.params;
+  const { maxOpenPositions, maxIdempotencyKeys, closedOrdersKept } = state.params;
   let keys = 0;
   for (const account of state.accounts.values()) {
     if (account.openSeqs.size > maxOpenPositions) return `${account.userId}: too many positions`;
     if (account.idempotencyKeys.size > maxIdempotencyKeys) {
       return `${account.userId}: too many keys`;
     }
+    if (account.closedSeqs.length >= 2 * closedOrdersKept) return `${account.userId}: closed`;
     keys += account.idempotencyKeys.size;
   }
   if (keys !== state.idempotency.size) return "per-account keys do not add up to the keys held";

@@ -7,7 +7,6 @@ import { createHash } from "node:crypto";
 import type { Asset } from "@trading/shared/assets";
 import { isAsset } from "@trading/shared/assets";
 import { addPosition } from "./apply.ts";
-import { OrderLog } from "./order_log.ts";
 import { positionRow } from "./snapshot_rows.ts";
 import type { Account, EngineState, IdempotentAnswer, Position } from "./state.ts";
 import { createState, DEFAULT_PARAMS, idempotencyMapKey, splitMapKey } from "./state.ts";
@@ -29,14 +28,17 @@ type Row = unknown[];
  */
 export interface StateView {
   head: string;
+  closedOrdersKept: number;
   userIds: string[];
   balances: bigint[];
+  /** Each account's closed-order array and its length then (appends later do not show). */
+  closedSeqs: number[][];
+  closedLengths: number[];
   /** Open positions, by reference: they are immutable, their rows are encoded in parts. */
   positions: Position[];
   /** Map keys and entries, by reference: entries are immutable, their rows made in parts. */
   idempotencyKeys: string[];
   idempotencyEntries: IdempotentAnswer[];
-  orders: { firstSeq: number; owners: string[]; openedAtMs: number[] };
 }
 
 export function captureState(state: EngineState): StateView {
@@ -45,7 +47,7 @@ export function captureState(state: EngineState): StateView {
     p.mmrBps,
     p.priceMaxAgeMs,
     p.idempotencyTtlMs,
-    p.orderMemoryMs,
+    p.closedOrdersKept,
     p.demoCreditCents.toString(),
     p.maxOpenPositions,
     p.maxPendingOrders,
@@ -61,9 +63,13 @@ export function captureState(state: EngineState): StateView {
     `"quotes":${JSON.stringify(quotes)}`;
   const userIds: string[] = new Array(state.accounts.size);
   const balances: bigint[] = new Array(state.accounts.size);
+  const closedSeqs: number[][] = new Array(state.accounts.size);
+  const closedLengths: number[] = new Array(state.accounts.size);
   let i = 0;
   for (const account of state.accounts.values()) {
     userIds[i] = account.userId;
+    closedSeqs[i] = account.closedSeqs;
+    closedLengths[i] = account.closedSeqs.length;
     balances[i++] = account.balanceCents;
   }
   const positions = [...state.positions.values()];
@@ -76,24 +82,29 @@ export function captureState(state: EngineState): StateView {
   }
   return {
     head,
+    closedOrdersKept: p.closedOrdersKept,
     userIds,
     balances,
+    closedSeqs,
+    closedLengths,
     positions,
     idempotencyKeys,
     idempotencyEntries,
-    orders: state.orders.capture(),
   };
 }
 
 /** The canonical text of a view, in parts of at most `rowsPerPart` rows each. */
 export function* encodeParts(view: StateView, rowsPerPart = 2000): Generator<string> {
   yield view.head + `,"accounts":[`;
-  const { userIds, balances } = view;
+  const { userIds, balances, closedSeqs, closedLengths } = view;
+  const kept = view.closedOrdersKept;
   for (let start = 0; start < userIds.length; start += rowsPerPart) {
     const end = Math.min(start + rowsPerPart, userIds.length);
     const rows: string[] = new Array(end - start);
     for (let i = start; i < end; i++) {
-      rows[i - start] = `[${JSON.stringify(userIds[i])},"${balances[i]}"]`;
+      const length = closedLengths[i]!;
+      const closed = closedSeqs[i]!.slice(Math.max(0, length - kept), length).join(",");
+      rows[i - start] = `[${JSON.stringify(userIds[i])},"${balances[i]}",[${closed}]]`;
     }
     yield (start > 0 ? "," : "") + rows.join(",");
   }
@@ -121,17 +132,7 @@ export function* encodeParts(view: StateView, rowsPerPart = 2000): Generator<str
     }
     yield (start > 0 ? "," : "") + rows.join(",");
   }
-  const { firstSeq, owners, openedAtMs } = view.orders;
-  yield `],"orders":[${firstSeq},[`;
-  for (let start = 0; start < owners.length; start += rowsPerPart) {
-    const end = Math.min(start + rowsPerPart, owners.length);
-    const rows: string[] = new Array(end - start);
-    for (let i = start; i < end; i++) {
-      rows[i - start] = `[${JSON.stringify(owners[i])},${openedAtMs[i]}]`;
-    }
-    yield (start > 0 ? "," : "") + rows.join(",");
-  }
-  yield "]]}";
+  yield "]}";
 }
 
 /** The canonical text of the state. Same state, same text, byte for byte. */
@@ -165,16 +166,17 @@ export function decodeState(encoded: string): EngineState {
   );
   const v1 = version === 1;
   const params = rows(doc.params, "params");
+  // Version 1 had no caps and kept order owners for a time: it gets today's defaults.
+  const d = DEFAULT_PARAMS;
   const state = createState({
-    mmrBps: int(params[0], "params.mmrBps"),
-    priceMaxAgeMs: int(params[1], "params.priceMaxAgeMs"),
-    idempotencyTtlMs: int(params[2], "params.idempotencyTtlMs"),
-    orderMemoryMs: int(params[3], "params.orderMemoryMs"),
+    mmrBps: positive(params[0], "params.mmrBps"),
+    priceMaxAgeMs: positive(params[1], "params.priceMaxAgeMs"),
+    idempotencyTtlMs: positive(params[2], "params.idempotencyTtlMs"),
+    closedOrdersKept: v1 ? d.closedOrdersKept : positive(params[3], "params.closedKept"),
     demoCreditCents: big(params[4], "params.demoCreditCents"),
-    // Version 1 had no caps: it gets today's defaults.
-    maxOpenPositions: v1 ? DEFAULT_PARAMS.maxOpenPositions : int(params[5], "params.maxOpen"),
-    maxPendingOrders: v1 ? DEFAULT_PARAMS.maxPendingOrders : int(params[6], "params.maxPending"),
-    maxIdempotencyKeys: v1 ? DEFAULT_PARAMS.maxIdempotencyKeys : int(params[7], "params.maxKeys"),
+    maxOpenPositions: v1 ? d.maxOpenPositions : positive(params[5], "params.maxOpen"),
+    maxPendingOrders: v1 ? d.maxPendingOrders : positive(params[6], "params.maxPending"),
+    maxIdempotencyKeys: v1 ? d.maxIdempotencyKeys : positive(params[7], "params.maxKeys"),
   });
   const lastId = str(doc.lastId, "lastId");
   const idMatch = /^(\d{1,15})-(\d{1,15})$/.exec(lastId);
@@ -202,6 +204,7 @@ export function decodeState(encoded: string): EngineState {
       lockedCents: 0n,
       openSeqs: new Set(),
       idempotencyKeys: new Set(),
+      closedSeqs: v1 ? [] : rows(row[2], "account.closed").map((seq) => positive(seq, "closed")),
     };
     state.accounts.set(userId, account);
   }
@@ -215,7 +218,8 @@ export function decodeState(encoded: string): EngineState {
   for (const row of rows(doc.idempotency, "idempotency") as Row[]) {
     // Version 1 rows held whole answers, refusals too, and no fingerprint: refusals are dropped.
     const v1Answer = v1 ? row[3] as { ok?: unknown; result?: unknown } : undefined;
-    if (v1Answer !== undefined && v1Answer?.ok !== true) continue;
+    if (v1) check(typeof v1Answer === "object" && v1Answer !== null, "idempotency answer");
+    if (v1Answer !== undefined && v1Answer.ok !== true) continue;
     const result = v1 ? v1Answer!.result : row[4];
     check(typeof result === "object" && result !== null, "idempotency result");
     const userId = str(row[0], "idempotency.userId");
@@ -231,14 +235,25 @@ export function decodeState(encoded: string): EngineState {
     state.idempotency.set(mapKey, entry);
     account.idempotencyKeys.add(mapKey);
   }
-  const orders = rows(doc.orders, "orders");
-  const owners = rows(orders[1], "orders.owners") as Row[];
-  state.orders = OrderLog.fromRows(
-    int(orders[0], "orders.firstSeq"),
-    owners.map((row) => [str(row[0], "order.userId"), int(row[1], "order.openedAtMs")] as const),
-  );
-  check(state.orders.nextSeq === state.nextOrderSeq, "orders do not end at nextOrderSeq");
+  if (v1) closedFromOrderLog(state, rows(doc.orders, "orders"));
+  check(doc.orders === undefined || v1, "orders belong to version 1");
   return state;
+}
+
+/** Version 1 kept every recent order's owner: the closed ones become their owners' history. */
+function closedFromOrderLog(state: EngineState, orders: Row): void {
+  const firstSeq = int(orders[0], "orders.firstSeq");
+  const owners = rows(orders[1], "orders.owners") as Row[];
+  check(firstSeq + owners.length === state.nextOrderSeq, "orders do not end at nextOrderSeq");
+  owners.forEach((row, i) => {
+    const seq = firstSeq + i;
+    const account = state.accounts.get(str(row[0], "order.userId"));
+    check(account !== undefined, `order ${seq} has no account`);
+    if (!state.positions.has(seq)) account.closedSeqs.push(seq);
+  });
+  for (const account of state.accounts.values()) {
+    account.closedSeqs = account.closedSeqs.slice(-state.params.closedOrdersKept);
+  }
 }
 
 function decodePosition(row: Row): Position {
@@ -278,6 +293,12 @@ function str(value: unknown, what: string): string {
 
 function int(value: unknown, what: string): number {
   check(Number.isSafeInteger(value), what);
+  return value as number;
+}
+
+/** A parameter or count that must be at least 1 (a cap of 0 would loop or refuse everything). */
+function positive(value: unknown, what: string): number {
+  check(Number.isSafeInteger(value) && (value as number) >= 1, what);
   return value as number;
 }
 

@@ -6,7 +6,6 @@
 import type { Answer, OrderView } from "@trading/shared/schemas";
 import type { Asset } from "@trading/shared/assets";
 import { ASSET_SYMBOLS } from "@trading/shared/assets";
-import { OrderLog } from "./order_log.ts";
 import { TriggerIndex } from "./triggers.ts";
 
 export interface EngineParams {
@@ -16,8 +15,8 @@ export interface EngineParams {
   priceMaxAgeMs: number;
   /** How long an (user, Idempotency-Key) pair returns its first answer, in stream time. */
   idempotencyTtlMs: number;
-  /** How long after its opening an order's owner is remembered (for `order_closed`). */
-  orderMemoryMs: number;
+  /** How many of an account's latest closed orders it remembers (for `order_closed`). */
+  closedOrdersKept: number;
   /** The one-time demo credit of a new account. */
   demoCreditCents: bigint;
   /** Open positions an account may hold at once (`too_many_positions` beyond). */
@@ -32,7 +31,7 @@ export const DEFAULT_PARAMS: EngineParams = {
   mmrBps: 50,
   priceMaxAgeMs: 5_000,
   idempotencyTtlMs: 24 * 60 * 60 * 1000,
-  orderMemoryMs: 24 * 60 * 60 * 1000,
+  closedOrdersKept: 1_000,
   demoCreditCents: 500_000n,
   maxOpenPositions: 200,
   maxPendingOrders: 50,
@@ -57,6 +56,11 @@ export interface Account {
   openSeqs: Set<number>;
   /** Derived: this account's remembered idempotency map keys, oldest first. */
   idempotencyKeys: Set<string>;
+  /**
+   * Seqs of this account's closed orders in closing order; the last `closedOrdersKept` count.
+   * Append-only: compaction makes a new array, so a snapshot's capture may hold the old one.
+   */
+  closedSeqs: number[];
 }
 
 export type Side = "long" | "short";
@@ -125,8 +129,6 @@ export interface EngineState {
   positions: Map<number, Position>;
   /** Keyed by `${userId}\n${key}`; insertion order is time order (used to expire). */
   idempotency: Map<string, IdempotentAnswer>;
-  /** Owners of the orders opened within `orderMemoryMs`, by seq. */
-  orders: OrderLog;
   /** Derived: per asset, the trigger indexes of its open positions. */
   triggers: Map<Asset, TriggerIndex>;
   /** Derived: whether an order is open (one closure, shared by the trigger indexes). */
@@ -147,7 +149,6 @@ export function createState(params: EngineParams = DEFAULT_PARAMS): EngineState 
     accounts: new Map(),
     positions,
     idempotency: new Map(),
-    orders: new OrderLog(),
     triggers: new Map(ASSET_SYMBOLS.map((asset) => [asset, new TriggerIndex()])),
     isOpen: (seq) => positions.has(seq),
   };
@@ -161,4 +162,20 @@ export function idempotencyMapKey(userId: string, key: string): string {
 export function splitMapKey(mapKey: string): [string, string] {
   const at = mapKey.indexOf("\n");
   return [mapKey.slice(0, at), mapKey.slice(at + 1)];
+}
+
+/** Remembers a closed order of the account, keeping the latest `kept` (amortised O(1)). */
+export function rememberClosed(account: Account, seq: number, kept: number): void {
+  account.closedSeqs.push(seq);
+  // A new array, never a shortened one: a snapshot being written may still read the old.
+  if (account.closedSeqs.length >= 2 * kept) account.closedSeqs = account.closedSeqs.slice(-kept);
+}
+
+/** Whether `seq` is among the account's latest `kept` closed orders. */
+export function closedRecently(account: Account, seq: number, kept: number): boolean {
+  const seqs = account.closedSeqs;
+  for (let i = Math.max(0, seqs.length - kept); i < seqs.length; i++) {
+    if (seqs[i] === seq) return true;
+  }
+  return false;
 }

@@ -376,6 +376,7 @@ const CLOSE_FIELDS = new Set([
   "orderId",
 ]);
 const PLAIN_FIELDS = new Set(["kind", "requestId", "userId"]);
+const QUERY_FIELDS = new Set(["kind", "requestId", "userId", "scope", "limit", "cursor"]);
 
 function onlyFields(fields: InputFields, allowed: ReadonlySet<string>): boolean {
   for (const name in fields) if (!allowed.has(name)) return false;
@@ -400,9 +401,10 @@ function decodeInstructionFast(f: InputFields): InstructionEntry | undefined {
   ) {
     return undefined;
   }
-  if (kind === "create_account" || kind === "query") {
+  if (kind === "create_account") {
     return onlyFields(f, PLAIN_FIELDS) ? { kind, requestId, userId } : undefined;
   }
+  if (kind === "query") return decodeQueryFast(f, requestId, userId);
   if (idempotencyKey !== undefined && !KEY_RE.test(idempotencyKey)) return undefined;
   if (fingerprint !== undefined && !FINGERPRINT_RE.test(fingerprint)) return undefined;
   const keyed = {
@@ -449,6 +451,31 @@ function decodeInstructionFast(f: InputFields): InstructionEntry | undefined {
     expectedPrice,
     ...(stopLossValue === undefined ? {} : { stopLoss: stopLossValue }),
     ...(takeProfitValue === undefined ? {} : { takeProfit: takeProfitValue }),
+  };
+}
+
+function decodeQueryFast(
+  f: InputFields,
+  requestId: string,
+  userId: string,
+): InstructionEntry | undefined {
+  if (!onlyFields(f, QUERY_FIELDS)) return undefined;
+  const { scope, limit, cursor } = f;
+  if (scope !== undefined && scope !== "balance" && scope !== "open") return undefined;
+  if (cursor !== undefined && !ORDER_ID_RE.test(cursor)) return undefined;
+  let limitValue: number | undefined;
+  if (limit !== undefined) {
+    if (!SMALL_INT_RE.test(limit)) return undefined;
+    limitValue = Number(limit);
+    if (limitValue < 1 || limitValue > OPEN_PAGE_MAX) return undefined;
+  }
+  return {
+    kind: "query",
+    requestId,
+    userId,
+    ...(scope === undefined ? {} : { scope }),
+    ...(limitValue === undefined ? {} : { limit: limitValue }),
+    ...(cursor === undefined ? {} : { cursor }),
   };
 }
 

@@ -264,14 +264,20 @@ Deno.test("the instruction fast path accepts exactly what zod accepts, with the 
     stopLoss: value(["9000000"]),
     takeProfit: value(["12000000"]),
     orderId: value(["1", "42", "9999999999999999"]),
+    fingerprint: value(["f1", "AbC_-9"]),
+    scope: value(["balance", "open"]),
+    limit: value(["1", "100", "500", "501"]),
+    cursor: value(["1", "42"]),
     extra: value(["1"]),
   };
   const entry = fc.constantFrom(...Object.keys(fieldsOf)).chain((kind) => {
     const required = fieldsOf[kind]!;
     const optional = kind === "open"
-      ? ["idempotencyKey", "stopLoss", "takeProfit"]
+      ? ["idempotencyKey", "fingerprint", "stopLoss", "takeProfit"]
       : kind === "close"
-      ? ["idempotencyKey"]
+      ? ["idempotencyKey", "fingerprint"]
+      : kind === "query"
+      ? ["scope", "limit", "cursor"]
       : [];
     const keys = [...required, ...optional];
     const shape = Object.fromEntries(keys.map((k) => [k, values[k]!]));
