@@ -16,6 +16,7 @@ import { cors } from "./cors.ts";
 import { docsPage } from "./docs_page.ts";
 import type { ApiDeps, AppEnv, Rate } from "./deps.ts";
 import { authenticate, limitUsers } from "./auth/middleware.ts";
+import { KEYED_PATHS, keyRequest } from "./idempotency.ts";
 import { DEFAULT_MAX_KEYS, TokenBuckets } from "./auth/rate_limit.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { tradeRoutes } from "./routes/trade.ts";
@@ -61,6 +62,8 @@ export function buildApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
       maxAgeS: 600,
     }),
   );
+  // First, so every answer to a create or close (a 400, 401 or 429 too) names its key.
+  for (const path of KEYED_PATHS) api.post(path, keyRequest);
   // Once per request, before the body is read: an over-limit user costs a map lookup.
   const maxKeys = deps.limiterMaxKeys ?? DEFAULT_MAX_KEYS;
   api.use("*", authenticate(deps.jwtSecret));

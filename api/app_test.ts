@@ -166,6 +166,15 @@ Deno.test("HTTP layer: signup to close through app.request()", async (t) => {
       const refused = await call("POST", "/trade/close", { orderId: "999" }, token);
       assert.equal(refused.status, 404);
       assert.match(refused.headers.get("idempotency-key") ?? "", /^api-/);
+      // Answers that never reached the engine name the key too: a retry is always safe.
+      const invalid = await call("POST", "/trade/create", { asset: "BTC" }, token);
+      assert.equal(invalid.status, 400);
+      assert.match(invalid.headers.get("idempotency-key") ?? "", /^api-/);
+      const anonymous = await call("POST", "/trade/close", { orderId: "1" }, undefined, {
+        "idempotency-key": "mine",
+      });
+      assert.equal(anonymous.status, 401);
+      assert.equal(anonymous.headers.get("idempotency-key"), "mine");
     });
 
     await t.step("security headers and the error shape", async () => {

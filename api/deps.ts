@@ -52,4 +52,7 @@ export interface Rate {
   burst: number;
 }
 
-export type AppEnv = { Variables: { userId: string } };
+export type AppEnv = {
+  /** `idempotencyKey`: set for trade/create and trade/close before anything else runs. */
+  Variables: { userId: string; idempotencyKey: string };
+};

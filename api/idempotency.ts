@@ -4,16 +4,21 @@
  * request from another request that reuses its key.
  */
 import { createHash } from "node:crypto";
-import type { Context } from "hono";
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "./deps.ts";
 import { apiError } from "./errors.ts";
 import { IDEMPOTENCY_KEY_RULE, isIdempotencyKey } from "./schemas.ts";
 
+/** The endpoints whose requests carry a key. */
+export const KEYED_PATHS = ["/trade/create", "/trade/close"] as const;
+
 /**
- * The request's Idempotency-Key, or a new one when it sent none, set on the response's
- * `Idempotency-Key` header either way (so a client can retry whatever it gets back); a 400
- * for a malformed one.
+ * Middleware of the keyed endpoints, before any other: the request's Idempotency-Key, or a new
+ * one when it sent none, goes on the response's `Idempotency-Key` header whatever the answer
+ * (so a client can retry whatever it gets back) and into `idempotencyKey`; a malformed one is
+ * a 400.
  */
-export function idempotencyKeyFor(c: Context): string | Response {
+export const keyRequest: MiddlewareHandler<AppEnv> = async (c, next) => {
   const given = c.req.header("idempotency-key");
   if (given !== undefined && !isIdempotencyKey(given)) {
     return apiError(c, 400, "invalid_request", `idempotency-key: ${IDEMPOTENCY_KEY_RULE}`, [
@@ -22,8 +27,9 @@ export function idempotencyKeyFor(c: Context): string | Response {
   }
   const key = given ?? `api-${crypto.randomUUID()}`;
   c.header("Idempotency-Key", key);
-  return key;
-}
+  c.set("idempotencyKey", key);
+  return await next();
+};
 
 /**
  * 22 base64url characters (128 bits of SHA-256) of the endpoint and the fields in a fixed

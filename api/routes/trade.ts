@@ -8,7 +8,7 @@ import type { ApiDeps, AppEnv } from "../deps.ts";
 import { requireAuth } from "../auth/middleware.ts";
 import { askEngine, refusal, sendJson } from "../http.ts";
 import { jsonContent, route } from "../openapi.ts";
-import { idempotencyKeyFor, requestFingerprint } from "../idempotency.ts";
+import { requestFingerprint } from "../idempotency.ts";
 import {
   closeSchema,
   errorSchema,
@@ -83,8 +83,7 @@ function priceUnits(asset: Asset, text: string, field: string): string | { error
 export function tradeRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
   route(app, createTradeRoute(deps), async (c) => {
     const body = c.req.valid("json");
-    const key = idempotencyKeyFor(c);
-    if (key instanceof Response) return key;
+    const key = c.get("idempotencyKey");
     const quote = deps.engine.latestQuote(body.asset);
     const expectedText = body.price ?? (body.type === "long" ? quote?.ask : quote?.bid);
     if (expectedText === undefined) {
@@ -135,8 +134,7 @@ export function tradeRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
 
   route(app, closeTradeRoute(deps), async (c) => {
     const { orderId } = c.req.valid("json");
-    const key = idempotencyKeyFor(c);
-    if (key instanceof Response) return key;
+    const key = c.get("idempotencyKey");
     const fields: InputFields = {
       kind: "close",
       userId: c.get("userId"),
