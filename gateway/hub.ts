@@ -1,7 +1,7 @@
 /**
  * Pure bookkeeping for the gateway: who is subscribed to what, what to answer to a client's
- * message, whose token runs out when, and how many sockets each client address holds. No
- * sockets here; the server owns those.
+ * message, whose token runs out when, how many sockets each client address holds, and how many
+ * bytes wait to be sent, per socket and in all. No sockets here; the server owns those.
  */
 import { type Asset, ASSET_SYMBOLS } from "@trading/shared/assets";
 
@@ -170,6 +170,65 @@ export class Hub {
 
 function error(code: string, message: string): Reply {
   return { type: "error", code, message };
+}
+
+/** A socket's bytes waiting to be sent, as last recorded (the server keeps it on its socket). */
+export interface Waiting {
+  waitingBytes: number;
+}
+
+/** What a send must do first: nothing, close this socket (too slow), or free some budget. */
+export type SendAdmission = "ok" | "slow" | "over_budget";
+
+/**
+ * Bytes waiting to be sent to slow readers, against two limits: a socket's own (`perSocket`),
+ * and all sockets' together (`total`), so that 20,000 sockets each under their own limit cannot
+ * add up to more memory than the gateway has. The server records a socket's waiting bytes when
+ * it writes to it and when a write is flushed; the total is their sum, kept as they change, so
+ * checking a send costs O(1). Only when a send would take the total past the budget does the
+ * server look for the socket with the most waiting (O(sockets)) and close it.
+ */
+export class SendBudget<T extends Waiting> {
+  #total = 0;
+
+  constructor(readonly perSocket: number, readonly total: number) {}
+
+  /** Bytes waiting in all, as last recorded. */
+  get waitingBytes(): number {
+    return this.#total;
+  }
+
+  /** Records that `entry` has `bytes` waiting now. */
+  record(entry: T, bytes: number): void {
+    this.#total += bytes - entry.waitingBytes;
+    entry.waitingBytes = bytes;
+  }
+
+  /** Takes a closed socket's bytes out of the total. */
+  forget(entry: T): void {
+    this.record(entry, 0);
+  }
+
+  /**
+   * Before `frameBytes` are written to `entry`, which has `buffered` bytes waiting: "slow" if
+   * the socket is over its own limit, "over_budget" if the write would take the total past the
+   * budget (close `largest` and ask again), else "ok".
+   */
+  admit(entry: T, buffered: number, frameBytes: number): SendAdmission {
+    this.record(entry, buffered);
+    if (buffered > this.perSocket) return "slow";
+    if (this.#total + frameBytes > this.total && this.#total > 0) return "over_budget";
+    return "ok";
+  }
+
+  /** The entry with the most bytes waiting (the first of equals), if any has some. */
+  largest(entries: Iterable<T>): T | undefined {
+    let most: T | undefined;
+    for (const entry of entries) {
+      if (entry.waitingBytes > (most?.waitingBytes ?? 0)) most = entry;
+    }
+    return most;
+  }
 }
 
 /** Why an upgrade is refused: too many sockets from one address, or in all. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { addressKey, ConnectionCounter, Hub } from "./hub.ts";
+import { addressKey, ConnectionCounter, Hub, SendBudget } from "./hub.ts";
 
 Deno.test("price subscribers get each asset once, whether by prices or prices.<asset>", () => {
   const hub = new Hub();
@@ -122,4 +122,36 @@ Deno.test("addressKey: IPv4 as is, IPv4-mapped unwrapped, IPv6 by its /64", () =
   assert.equal(addressKey("64:ff9b::192.0.2.1"), "64:ff9b:0:0::/64");
   assert.equal(addressKey(undefined), "unknown");
   assert.equal(addressKey("1:2:3::4::5"), "1:2:3::4::5"); // not an address: kept whole
+});
+
+Deno.test("SendBudget: a socket over its own limit is slow; past the total, the largest goes", () => {
+  const budget = new SendBudget<{ name: string; waitingBytes: number }>(100, 250);
+  const [a, b, c] = ["a", "b", "c"].map((name) => ({ name, waitingBytes: 0 }));
+  assert.equal(budget.admit(a!, 0, 10), "ok");
+  assert.equal(budget.admit(a!, 100, 10), "ok");
+  assert.equal(budget.admit(a!, 101, 10), "slow");
+  budget.record(a!, 90);
+  budget.record(b!, 80);
+  budget.record(c!, 70);
+  assert.equal(budget.waitingBytes, 240);
+  // Up to the budget exactly is fine; a byte more is not, whoever is being sent to.
+  assert.equal(budget.admit(c!, 70, 10), "ok");
+  assert.equal(budget.admit(c!, 70, 11), "over_budget");
+  assert.equal(budget.admit(b!, 80, 11), "over_budget");
+  assert.equal(budget.largest([a!, b!, c!]), a);
+  // The largest closed: its bytes leave the total, and the send fits.
+  budget.forget(a!);
+  assert.equal(budget.waitingBytes, 150);
+  assert.equal(budget.admit(c!, 70, 11), "ok");
+  // A write flushed: what it recorded as waiting comes off again.
+  budget.record(b!, 0);
+  assert.equal(budget.waitingBytes, 70);
+  // admit records what the socket reports now, in place of a stale figure.
+  assert.equal(budget.admit(c!, 5, 1), "ok");
+  assert.equal(budget.waitingBytes, 5);
+  budget.forget(c!);
+  assert.equal(budget.waitingBytes, 0);
+  assert.equal(budget.largest([a!, b!, c!]), undefined);
+  // Nothing waiting anywhere: a frame larger than the budget still goes (it cannot be helped).
+  assert.equal(budget.admit(a!, 0, 1000), "ok");
 });

@@ -8,9 +8,22 @@
  * of it is buffered. Sending costs no more than Deno's native sockets did: a price's frame is
  * built once and the same bytes written to every subscriber.
  *
- * Limits: sockets per client address and in all (429 / 503 at the upgrade), messages per
- * 10 s (1008), bytes waiting for a slow reader (1013), an authenticated socket closed when its
- * token expires (4001), silent peers dropped after two heartbeats.
+ * Limits, so that what a client costs is bounded whatever it sends:
+ * - TCP connections in all (`server.maxConnections`: the WebSockets' cap plus 1,000 for plain
+ *   HTTP and handshakes in progress; past it a new connection is closed at once), and a request
+ *   whose headers are not all in within 10 s is cut (`headersTimeout`/`requestTimeout`), so a
+ *   half-sent upgrade cannot hold a connection;
+ * - sockets per client address and in all (429 / 503 at the upgrade);
+ * - a message is at most 4 KiB (1009, by the frame's declared length) and at most 16 frames
+ *   (1008); a fragmented message is copied into one buffer of at most 4 KiB per socket;
+ * - per socket and 10 s: 100 messages (text, binary and pings), and 1,000 frames of any kind
+ *   (fragments, pings and pongs included); past either, 1008;
+ * - bytes waiting for a slow reader: 256 KiB a socket, and 64 MiB across all sockets; past
+ *   its own limit a socket is closed (1013), and a send that would take the total past the
+ *   budget first closes the socket with the most waiting (1013);
+ * - an authenticated socket is closed when its token expires (4001);
+ * - a peer that sends no whole frame for two heartbeats (30 s each) is dropped: it is pinged
+ *   after one; bytes of a frame never finished do not count as being there.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
@@ -21,7 +34,7 @@ import type { Logger } from "@trading/shared/log";
 import { lastStreamId, OUTPUT_STREAM, watchedRead, type XReadReply } from "@trading/shared/redis";
 import { decodeOutput, type EngineOutput, outputHeader, toApiJson } from "@trading/shared/schemas";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
-import { addressKey, ConnectionCounter, Hub, type Reply } from "./hub.ts";
+import { addressKey, ConnectionCounter, Hub, type Reply, SendBudget } from "./hub.ts";
 import {
   checkHandshake,
   CLOSE,
@@ -35,6 +48,12 @@ import {
 
 /** Client messages over this many bytes close the socket (1009) unread. */
 export const MAX_MESSAGE_BYTES = 4096;
+/** Bytes a socket may have waiting before it is closed as too slow (1013). */
+export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024;
+/** Bytes waiting across all sockets; a send past it closes the socket with the most (1013). */
+export const DEFAULT_MAX_BUFFERED_BYTES_TOTAL = 64 * 1024 * 1024;
+/** TCP connections beyond the WebSockets' cap: plain HTTP, and handshakes in progress. */
+const HTTP_CONNECTIONS = 1_000;
 /** setTimeout's longest delay; a later expiry is re-armed when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -48,13 +67,21 @@ export interface GatewayOptions {
   reader: Redis;
   jwtSecret: string;
   log: Logger;
-  /** Bytes a client may have waiting before it is closed as too slow. */
+  /** Bytes a client may have waiting before it is closed as too slow (1013). */
   maxBufferedBytes?: number;
-  /** Messages a client may send per 10 s before it is closed (1008). */
+  /** Bytes waiting across all clients; a send past it closes the one with the most (1013). */
+  maxBufferedBytesTotal?: number;
+  /** Messages (text, binary, pings) a client may send per 10 s before it is closed (1008). */
   maxMessagesPer10s?: number;
+  /** Frames of any kind a client may send per 10 s before it is closed (1008). */
+  maxFramesPer10s?: number;
   /** Open sockets per client address, and in all; beyond, the upgrade gets 429 / 503. */
   maxSocketsPerIp?: number;
   maxSockets?: number;
+  /** TCP connections in all, WebSockets included (server.maxConnections). */
+  maxConnections?: number;
+  /** How long an HTTP request (an upgrade's too) may take to arrive whole before it is cut. */
+  requestTimeoutMs?: number;
   /** A socket silent this long is pinged; one that stays silent a second period is dropped. */
   heartbeatMs?: number;
   /** How long a closing socket may take to answer our close frame before it is cut. */
@@ -80,8 +107,13 @@ interface Connection {
   state: "open" | "closing" | "closed";
   windowStartMs: number;
   messagesInWindow: number;
-  /** Heartbeats since the peer last sent anything. */
+  framesInWindow: number;
+  /** Heartbeats since the peer last sent a whole frame. */
   silentBeats: number;
+  /** Bytes waiting to be sent, as the send budget last recorded them. */
+  waitingBytes: number;
+  /** Passed to each write: records what is still waiting once the write is flushed. */
+  readonly onFlushed: () => void;
   /** Set while an auth message's token is being verified; later messages wait in `queued`. */
   authPending: boolean;
   queued: string[];
@@ -106,8 +138,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     options.maxSocketsPerIp ?? 50,
     options.maxSockets ?? 20_000,
   );
-  const maxBuffered = options.maxBufferedBytes ?? 1 << 20;
+  const budget = new SendBudget<Connection>(
+    options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
+    options.maxBufferedBytesTotal ?? DEFAULT_MAX_BUFFERED_BYTES_TOTAL,
+  );
   const maxMessages = options.maxMessagesPer10s ?? 100;
+  const maxFrames = options.maxFramesPer10s ?? 1_000;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   const heartbeatMs = options.heartbeatMs ?? 30_000;
   const closeGraceMs = options.closeGraceMs ?? 2_000;
   let nextId = 1;
@@ -117,6 +154,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   metrics.gauge("gateway_clients", "connected WebSocket clients").track(() => hub.size);
   metrics.gauge("gateway_sockets", "sockets counted against the limits (upgrade to close)")
     .track(() => counter.total);
+  metrics.gauge("gateway_buffered_bytes", "bytes waiting to be sent, across open sockets")
+    .track(() => budget.waitingBytes);
   const sent = metrics.counter("gateway_messages_sent_total", "messages sent to clients");
   const slow = metrics.counter("gateway_slow_clients_closed_total", "clients closed with 1013");
   const refused = metrics.counter(
@@ -130,17 +169,35 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   // ---- sending ----
 
-  /** Writes a frame unless the socket is closing or its reader has fallen too far behind. */
+  /**
+   * Writes a frame unless the socket is closing or its reader has fallen too far behind. A
+   * write that would take all sockets' waiting bytes past the budget first closes the socket
+   * with the most waiting, which may be this one.
+   */
   const sendFrame = (connection: Connection, frame: Uint8Array, isMessage = true): void => {
     if (connection.state !== "open") return;
-    if (connection.socket.writableLength > maxBuffered) {
-      log.warn("closing a slow client", { buffered: connection.socket.writableLength });
-      slow.inc();
-      closeConnection(connection, CLOSE.tryAgainLater, "client too slow");
-      return;
+    const buffered = connection.socket.writableLength;
+    for (;;) {
+      const admission = budget.admit(connection, buffered, frame.length);
+      if (admission === "ok") break;
+      const victim = admission === "slow" ? connection : budget.largest(connections.values());
+      // Only open sockets are in `connections`, and closing one takes it out: this ends.
+      if (victim === undefined || victim.state !== "open") break;
+      closeSlow(victim, admission);
+      if (victim === connection) return;
     }
-    connection.socket.write(frame);
+    connection.socket.write(frame, connection.onFlushed);
+    budget.record(connection, buffered + frame.length);
     if (isMessage) sent.inc();
+  };
+
+  const closeSlow = (connection: Connection, why: "slow" | "over_budget"): void => {
+    log.warn(why === "slow" ? "closing a slow client" : "closing the slowest client: send budget", {
+      buffered: connection.socket.writableLength,
+      waitingInAll: budget.waitingBytes,
+    });
+    slow.inc();
+    closeConnection(connection, CLOSE.tryAgainLater, "client too slow");
   };
 
   const sendReply = (connection: Connection, reply: Reply): void =>
@@ -175,6 +232,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const forget = (connection: Connection): void => {
     connections.delete(connection.id);
     hub.remove(connection.id);
+    // Its bytes still waiting go with the socket, cut closeGraceMs from now at the latest.
+    budget.forget(connection);
     clearTimeout(connection.expiryTimer);
     connection.queued = [];
   };
@@ -255,10 +314,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       case "fail":
         closeConnection(connection, event.code, event.reason, { endNow: true });
         return;
-      case "pong":
-        return;
     }
-    if (connection.state !== "open" || !withinRate(connection)) return;
+    if (connection.state !== "open") return;
+    // A whole frame shows the peer is there; bytes of a frame it never finishes do not.
+    connection.silentBeats = 0;
+    const isMessage = event.kind !== "fragment" && event.kind !== "pong";
+    if (!withinRate(connection, isMessage) || !isMessage) return;
     if (event.kind === "ping") {
       sendFrame(connection, serverFrame(OPCODE.pong, event.payload), false);
     } else if (event.kind === "binary") {
@@ -271,14 +332,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   };
 
-  /** Counts a message against the client's budget; closes the socket (1008) past it. */
-  const withinRate = (connection: Connection): boolean => {
+  /**
+   * Counts a frame, and a message if it is one, against the client's budgets for the current
+   * 10 s; closes the socket (1008) past either.
+   */
+  const withinRate = (connection: Connection, isMessage: boolean): boolean => {
     const nowMs = Date.now();
     if (nowMs - connection.windowStartMs > 10_000) {
       connection.windowStartMs = nowMs;
       connection.messagesInWindow = 0;
+      connection.framesInWindow = 0;
     }
-    if (++connection.messagesInWindow > maxMessages) {
+    if (++connection.framesInWindow > maxFrames) {
+      closeConnection(connection, CLOSE.policy, "too many frames");
+      return false;
+    }
+    if (isMessage && ++connection.messagesInWindow > maxMessages) {
       closeConnection(connection, CLOSE.policy, "too many messages");
       return false;
     }
@@ -403,7 +472,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       state: "open",
       windowStartMs: Date.now(),
       messagesInWindow: 0,
+      framesInWindow: 0,
       silentBeats: 0,
+      waitingBytes: 0,
+      onFlushed: () => {
+        if (connection.state === "open") budget.record(connection, socket.writableLength);
+      },
       authPending: false,
       queued: [],
       expiryTimer: undefined,
@@ -413,7 +487,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     hub.add(connection.id, claims?.userId, claims?.expSec);
     armExpiry(connection);
     const onData = (chunk: Uint8Array) => {
-      connection.silentBeats = 0;
       try {
         connection.reader.push(chunk, (event) => onFrame(connection, event));
       } catch (error) {
@@ -468,7 +541,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   }, heartbeatMs);
 
-  const server = createServer((request, response) => void respond(request, response));
+  const server = createServer({
+    // Node checks these every connectionsCheckingInterval (30 s by default): check each second.
+    headersTimeout: requestTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs),
+  }, (request, response) => void respond(request, response));
+  // Every TCP connection, upgraded ones included, until it closes; past it, closed at once.
+  server.maxConnections = options.maxConnections ?? counter.maxTotal + HTTP_CONNECTIONS;
   // An HTTP server's upgrade socket is a net.Socket (a Duplex in the types, for HTTP/2's sake).
   server.on(
     "upgrade",

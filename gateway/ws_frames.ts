@@ -27,10 +27,14 @@ export const CLOSE = {
   tokenExpired: 4001,
 } as const;
 
-/** What the reader makes of the client's bytes: a whole message, a control frame, or a failure. */
+/**
+ * What the reader makes of the client's bytes: one event for every frame read (a whole message,
+ * a fragment of one not yet whole, a control frame), or a failure.
+ */
 export type FrameEvent =
   | { kind: "text"; text: string }
   | { kind: "binary"; bytes: number }
+  | { kind: "fragment" }
   | { kind: "ping"; payload: Uint8Array }
   | { kind: "pong" }
   | { kind: "close"; code: number | undefined }
@@ -38,6 +42,13 @@ export type FrameEvent =
 
 /** Control frames carry at most 125 payload bytes (RFC 6455 5.5). */
 const MAX_CONTROL_BYTES = 125;
+/**
+ * Frames one message may be split into; a frame past it fails with 1008 (a policy: the message
+ * may be small, so 1009 would mislead). Without a cap, empty fragments cost nothing against the
+ * byte limit and a message could go on for ever.
+ */
+export const MAX_FRAGMENTS = 16;
+const EMPTY = new Uint8Array(0);
 
 interface Header {
   fin: boolean;
@@ -47,29 +58,35 @@ interface Header {
 }
 
 /**
- * Parses masked client frames. Holds at most one partial frame of at most `maxMessageBytes`
- * (plus its header of at most 14 bytes) and the fragments of one message, together never over the limit: a frame
- * that would take a message past it fails with 1009 as soon as its header is read. After a
- * close or a failure it ignores whatever else arrives.
+ * Parses masked client frames. Holds at most one partial frame (its header of at most 14
+ * bytes, and at most `maxMessageBytes` of payload) and one fragmented message's bytes so far,
+ * copied into a single buffer that grows to at most `maxMessageBytes` and is let go when the
+ * message is whole. A frame that would take a message past the limit fails with 1009, and one
+ * past `maxFragments` frames with 1008, as soon as its header is read. Every frame read gives
+ * exactly one event (a fragment too), so the caller can count frames. After a close or a
+ * failure it ignores whatever else arrives.
  */
 export class FrameReader {
-  #pending: Uint8Array = new Uint8Array(0);
-  #fragments: Uint8Array[] = [];
-  #fragmentBytes = 0;
+  #pending: Uint8Array = EMPTY;
+  /** The fragmented message so far: its first `#messageBytes` bytes. */
+  #message: Uint8Array = EMPTY;
+  #messageBytes = 0;
+  /** Frames of the fragmented message read so far. */
+  #fragments = 0;
   /** The opcode of the message being reassembled from fragments, if any. */
   #fragmentOpcode: number | undefined;
   #done = false;
   readonly #utf8 = new TextDecoder("utf-8", { fatal: true });
 
-  constructor(readonly maxMessageBytes: number) {}
+  constructor(readonly maxMessageBytes: number, readonly maxFragments: number = MAX_FRAGMENTS) {}
 
   get done(): boolean {
     return this.#done;
   }
 
-  /** Bytes held for a frame not yet whole (bounded by the limit). */
+  /** Bytes held for a frame or a message not yet whole: at most twice the limit and a header. */
   get bufferedBytes(): number {
-    return this.#pending.length + this.#fragmentBytes;
+    return this.#pending.length + this.#message.length;
   }
 
   push(chunk: Uint8Array, onEvent: (event: FrameEvent) => void): void {
@@ -87,20 +104,17 @@ export class FrameReader {
       const end = offset + header.headerBytes + header.length;
       if (end > bytes.length) break;
       const mask = bytes.subarray(offset + header.headerBytes - 4, offset + header.headerBytes);
-      const payload = unmask(bytes.subarray(offset + header.headerBytes, end), mask);
+      const event = this.#frame(header, bytes.subarray(offset + header.headerBytes, end), mask);
       offset = end;
-      const event = this.#frame(header, payload);
-      if (event !== undefined) {
-        if (event.kind === "close" || event.kind === "fail") this.#done = true;
-        onEvent(event);
-      }
+      if (event.kind === "close" || event.kind === "fail") this.#done = true;
+      onEvent(event);
     }
     if (this.#done) {
-      this.#pending = new Uint8Array(0);
+      this.#release();
       return;
     }
     // Copy the remainder so a large chunk is not kept alive for a few bytes of it.
-    if (offset === bytes.length) bytes = new Uint8Array(0);
+    if (offset === bytes.length) bytes = EMPTY;
     else if (offset > 0 || bytes === chunk) bytes = bytes.slice(offset);
     this.#pending = bytes;
   }
@@ -124,36 +138,40 @@ export class FrameReader {
     if (opcode !== OPCODE.continuation && this.#fragmentOpcode !== undefined) {
       return fail(CLOSE.protocolError, "a new message inside a fragmented one");
     }
-    if (this.#fragmentBytes + length > this.maxMessageBytes) {
+    if (this.#messageBytes + length > this.maxMessageBytes) {
       return fail(CLOSE.tooBig, `messages are at most ${this.maxMessageBytes} bytes`);
+    }
+    if (opcode === OPCODE.continuation && this.#fragments >= this.maxFragments) {
+      return fail(CLOSE.policy, `a message is at most ${this.maxFragments} frames`);
     }
     return undefined;
   }
 
-  #frame(header: Header, payload: Uint8Array): FrameEvent | undefined {
+  /** A whole frame whose header passed #check; `masked` is its payload as sent. */
+  #frame(header: Header, masked: Uint8Array, mask: Uint8Array): FrameEvent {
     switch (header.opcode) {
       case OPCODE.ping:
-        return { kind: "ping", payload };
+        return { kind: "ping", payload: unmask(masked, mask, new Uint8Array(masked.length), 0) };
       case OPCODE.pong:
         return { kind: "pong" };
       case OPCODE.close:
-        return this.#close(payload);
-    }
-    if (!header.fin) {
-      this.#fragmentOpcode ??= header.opcode;
-      this.#fragments.push(payload);
-      this.#fragmentBytes += payload.length;
-      return undefined;
+        return this.#close(unmask(masked, mask, new Uint8Array(masked.length), 0));
     }
     let opcode = header.opcode;
-    let message = payload;
-    if (opcode === OPCODE.continuation) {
-      opcode = this.#fragmentOpcode!;
-      this.#fragments.push(payload);
-      message = joined(this.#fragments, this.#fragmentBytes + payload.length);
-      this.#fragments = [];
-      this.#fragmentBytes = 0;
-      this.#fragmentOpcode = undefined;
+    let message: Uint8Array;
+    if (opcode === OPCODE.continuation || !header.fin) {
+      // A fragment: its bytes are copied into the one message buffer, nothing kept per frame.
+      this.#fragmentOpcode ??= opcode;
+      this.#fragments++;
+      this.#reserve(this.#messageBytes + masked.length);
+      unmask(masked, mask, this.#message, this.#messageBytes);
+      this.#messageBytes += masked.length;
+      if (!header.fin) return { kind: "fragment" };
+      opcode = this.#fragmentOpcode;
+      message = this.#message.subarray(0, this.#messageBytes);
+      this.#endMessage();
+    } else {
+      message = unmask(masked, mask, new Uint8Array(masked.length), 0);
     }
     if (opcode === OPCODE.binary) return { kind: "binary", bytes: message.length };
     try {
@@ -161,6 +179,28 @@ export class FrameReader {
     } catch {
       return fail(CLOSE.invalidData, "text frames are UTF-8");
     }
+  }
+
+  /** Grows the message buffer to hold `bytes` (at most maxMessageBytes, which #check ensures). */
+  #reserve(bytes: number): void {
+    if (bytes <= this.#message.length) return;
+    const capacity = Math.min(this.maxMessageBytes, Math.max(bytes, 2 * this.#message.length, 256));
+    const grown = new Uint8Array(capacity);
+    grown.set(this.#message.subarray(0, this.#messageBytes));
+    this.#message = grown;
+  }
+
+  /** Forgets the fragmented message (its bytes already decoded, or no longer wanted). */
+  #endMessage(): void {
+    this.#message = EMPTY;
+    this.#messageBytes = 0;
+    this.#fragments = 0;
+    this.#fragmentOpcode = undefined;
+  }
+
+  #release(): void {
+    this.#pending = EMPTY;
+    this.#endMessage();
   }
 
   #close(payload: Uint8Array): FrameEvent {
@@ -178,9 +218,7 @@ export class FrameReader {
 
   #finish(onEvent: (event: FrameEvent) => void, event: FrameEvent): void {
     this.#done = true;
-    this.#pending = new Uint8Array(0);
-    this.#fragments = [];
-    this.#fragmentBytes = 0;
+    this.#release();
     onEvent(event);
   }
 }
@@ -216,17 +254,17 @@ function readHeader(bytes: Uint8Array, offset: number): Header | undefined {
   return { fin, opcode, length, headerBytes };
 }
 
-function unmask(payload: Uint8Array, mask: Uint8Array): Uint8Array {
-  const out = new Uint8Array(payload.length);
+/** Unmasks `payload` into `out` from `at`; returns `out`. */
+function unmask(payload: Uint8Array, mask: Uint8Array, out: Uint8Array, at: number): Uint8Array {
   const m0 = mask[0]!, m1 = mask[1]!, m2 = mask[2]!, m3 = mask[3]!;
   let i = 0;
   for (; i + 3 < payload.length; i += 4) {
-    out[i] = payload[i]! ^ m0;
-    out[i + 1] = payload[i + 1]! ^ m1;
-    out[i + 2] = payload[i + 2]! ^ m2;
-    out[i + 3] = payload[i + 3]! ^ m3;
+    out[at + i] = payload[i]! ^ m0;
+    out[at + i + 1] = payload[i + 1]! ^ m1;
+    out[at + i + 2] = payload[i + 2]! ^ m2;
+    out[at + i + 3] = payload[i + 3]! ^ m3;
   }
-  for (; i < payload.length; i++) out[i] = payload[i]! ^ mask[i % 4]!;
+  for (; i < payload.length; i++) out[at + i] = payload[i]! ^ mask[i % 4]!;
   return out;
 }
 
@@ -320,15 +358,5 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
   out.set(b, a.length);
-  return out;
-}
-
-function joined(parts: readonly Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
   return out;
 }

@@ -80,7 +80,9 @@ Deno.test("fragments are joined, interleaved pings answered, and their total is 
     clientFrame(0, encoder.encode("e")),
   );
   assert.deepEqual(events, [
+    { kind: "fragment" },
     { kind: "ping", payload: encoder.encode("p") },
+    { kind: "fragment" },
     { kind: "text", text: "abcde" },
   ]);
   const over = new FrameReader(10);
@@ -90,6 +92,61 @@ Deno.test("fragments are joined, interleaved pings answered, and their total is 
     clientFrame(0, new Uint8Array(0), { fin: false, declaredLength: 5 }),
   );
   assert.equal(failCode(parts), 1009);
+});
+
+Deno.test("a message is at most 16 frames: empty or one-byte fragments fail with 1008", () => {
+  const continuations = (count: number, payload: Uint8Array) =>
+    Array.from({ length: count }, () => clientFrame(0, payload, { fin: false }));
+  // 16 frames in all (the first, 14 continuations, the last) make a message.
+  const sixteen = new FrameReader(4096);
+  const whole = read(
+    sixteen,
+    clientFrame(1, encoder.encode("a"), { fin: false }),
+    ...continuations(14, encoder.encode("b")),
+    clientFrame(0, encoder.encode("c")),
+  );
+  assert.equal(whole.length, 16, "one event a frame");
+  assert.deepEqual(whole.at(-1), { kind: "text", text: `a${"b".repeat(14)}c` });
+  assert.equal(sixteen.bufferedBytes, 0, "the message buffer is let go once the message is whole");
+  // The 17th frame fails, judged by its header: empty frames count as much as full ones.
+  for (const payload of [new Uint8Array(0), encoder.encode("x")]) {
+    const reader = new FrameReader(4096);
+    const events = read(
+      reader,
+      clientFrame(1, payload, { fin: false }),
+      ...continuations(15, payload),
+      clientFrame(0, payload, { fin: false, declaredLength: 1 }).subarray(0, 6),
+    );
+    assert.equal(events.length, 17);
+    assert.equal(failCode(events), 1008, `${payload.length}-byte fragments`);
+    assert.equal(reader.done, true);
+    assert.equal(reader.bufferedBytes, 0);
+  }
+});
+
+Deno.test("fragments are copied into one buffer of at most the limit, held only per message", () => {
+  const reader = new FrameReader(4096);
+  let peak = 0;
+  const push = (frame: Uint8Array) => {
+    const events = read(reader, frame);
+    peak = Math.max(peak, reader.bufferedBytes);
+    return events;
+  };
+  push(clientFrame(1, encoder.encode("["), { fin: false }));
+  for (let i = 0; i < 14; i++) {
+    push(clientFrame(0, encoder.encode("1,".repeat(145)), { fin: false }));
+  }
+  const last = push(clientFrame(0, encoder.encode("1]")));
+  const message = last[0];
+  assert.equal(last.length, 1);
+  assert.equal(message?.kind === "text" && JSON.parse(message.text).length, 14 * 145 + 1);
+  assert.ok(peak <= 4096, `held ${peak} bytes for a 4 KiB message`);
+  assert.equal(reader.bufferedBytes, 0);
+  // A partial frame and a message so far: together under twice the limit plus a header.
+  const partial = new FrameReader(4096);
+  read(partial, clientFrame(1, new Uint8Array(4000), { fin: false }));
+  read(partial, clientFrame(0, new Uint8Array(96)).subarray(0, 60));
+  assert.ok(partial.bufferedBytes <= 2 * 4096 + 14, `${partial.bufferedBytes}`);
 });
 
 Deno.test("protocol violations fail with 1002, bad UTF-8 with 1007", () => {
@@ -162,8 +219,9 @@ Deno.test("any split of a stream of messages reads back the same messages", () =
           reader.push(stream.slice(at, at + size), (event) => events.push(event));
           at += size;
         }
+        assert.equal(events.length, frames.length, "one event a frame");
         assert.deepEqual(
-          events,
+          events.filter((event) => event.kind !== "fragment"),
           messages.map(([m]) => m.kind === "text" ? m : { kind: "binary", bytes: m.bytes.length }),
         );
         assert.equal(reader.bufferedBytes, 0);

@@ -1,6 +1,6 @@
 /**
- * WebSocket fuzz on the gateway: garbage, binary, huge frames, subscribe floods and raw bytes
- * that break the framing itself. Each socket gets an error message or a close; the server stays
+ * WebSocket fuzz on the gateway: garbage, binary, huge frames, subscribe floods, raw bytes
+ * that break the framing itself, and well-formed runs of fragments and control frames. Each socket gets an error message or a close; the server stays
  * healthy and keeps serving others. The gateway alone, with prices written to engine:output
  * here as the engine would: what is under test is the gateway's handling of its clients.
  */
@@ -157,6 +157,33 @@ const hostileFrame = fc.record({
   new Uint8Array([first, second, ...extended, ...mask, ...payload])
 );
 
+/** A masked frame: a fragment (FIN clear), a final one, or a control frame, of a few bytes. */
+const maskedFrame = fc.record({
+  fin: fc.boolean(),
+  opcode: fc.constantFrom(0x0, 0x0, 0x0, 0x1, 0x2, 0x9, 0xa),
+  mask: fc.uint8Array({ minLength: 4, maxLength: 4 }),
+  payload: fc.uint8Array({ maxLength: 4 }),
+}).map(({ fin, opcode, mask, payload }) =>
+  new Uint8Array([
+    (fin || opcode >= 0x8 ? 0x80 : 0) | opcode,
+    0x80 | payload.length,
+    ...mask,
+    ...payload.map((byte, i) => byte ^ mask[i % 4]!),
+  ])
+);
+
+/** A message begun and continued in up to 60 small frames, control frames between them. */
+const fragmentRun = fc.tuple(
+  fc.constantFrom(0x1, 0x2),
+  fc.array(maskedFrame, { maxLength: 60 }),
+).map(([opcode, frames]) => {
+  const first = new Uint8Array([opcode, 0x80, 0, 0, 0, 0]); // FIN clear, empty, zero mask
+  const run = new Uint8Array(first.length + frames.reduce((n, f) => n + f.length, 0));
+  run.set(first);
+  frames.reduce((at, f) => (run.set(f, at), at + f.length), first.length);
+  return run;
+});
+
 Deno.test(`WebSocket fuzz: ${RAW_STREAMS} streams of hostile frames and raw bytes`, async () => {
   await withEnv({}, async (env) => {
     const gateway = await env.startGateway();
@@ -164,7 +191,7 @@ Deno.test(`WebSocket fuzz: ${RAW_STREAMS} streams of hostile frames and raw byte
     const witness = await WsClient.connect(`ws://127.0.0.1:${env.ports.gateway}/ws`);
     witness.send({ type: "subscribe", channels: ["prices"] });
     const streams = fc.sample(
-      fc.array(fc.oneof(hostileFrame, fc.uint8Array({ maxLength: 300 })), {
+      fc.array(fc.oneof(hostileFrame, fc.uint8Array({ maxLength: 300 }), fragmentRun), {
         minLength: 1,
         maxLength: 6,
       }),

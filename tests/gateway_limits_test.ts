@@ -1,14 +1,18 @@
 /**
  * The gateway's limits against the real process: where it listens, sockets per address and in
- * all, frames refused by their declared size, auth by message, and sockets closed when their
- * token expires. Only Redis is needed: engine output (prices, order events) is written to
- * engine:output here, as the engine would.
+ * all, frames refused by their declared size, fragment and frame floods, auth by message,
+ * sockets closed when their token expires, and slow readers. The limits no environment
+ * variable sets (the request timeout, TCP connections in all, the send budget across sockets)
+ * are tested on a gateway started in this process with low values. Only Redis is needed:
+ * engine output (prices, order events) is written to engine:output here, as the engine would.
  */
 import assert from "node:assert/strict";
 import { sign } from "hono/jwt";
 import { signToken } from "@trading/shared/jwt";
-import { OUTPUT_STREAM } from "@trading/shared/redis";
+import { createLogger } from "@trading/shared/log";
+import { connectRedis, OUTPUT_STREAM } from "@trading/shared/redis";
 import { encodeOutput, type EngineOutput } from "@trading/shared/schemas";
+import { type Gateway, type GatewayOptions, startGateway } from "../gateway/server.ts";
 import { type Env, eventually, JWT_SECRET, sleep, withEnv, WsClient } from "./harness.ts";
 
 const encoder = new TextEncoder();
@@ -166,11 +170,90 @@ function maskedFrame(
 const text = (value: unknown) => encoder.encode(JSON.stringify(value));
 
 async function scrapeGauge(env: Env, name: string): Promise<number | undefined> {
-  const body = await fetch(`http://127.0.0.1:${env.ports.gatewayMetrics}/metrics`).then((r) =>
-    r.text()
-  );
+  return await scrapeMetric(env.ports.gatewayMetrics, name);
+}
+
+async function scrapeMetric(port: number | undefined, name: string): Promise<number | undefined> {
+  const body = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
   const line = body.split("\n").find((l) => l.startsWith(`${name} `));
   return line === undefined ? undefined : Number(line.split(" ")[1]);
+}
+
+/** Frames one after another in a single write. */
+function joinFrames(frames: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  frames.reduce((at, f) => (out.set(f, at), at + f.length), 0);
+  return out;
+}
+
+/** Writes `bytes` `times` over, until the server closes the connection. */
+async function flood(client: RawClient, bytes: Uint8Array, times: number): Promise<void> {
+  try {
+    for (let i = 0; i < times && !client.ended && client.closeCode === undefined; i++) {
+      await client.write(bytes);
+    }
+  } catch {
+    // the server closed the connection: what the flood is for
+  }
+}
+
+/** Whether the server ends the connection within `ms`: EOF or a reset, not a timeout. */
+async function endsWithin(conn: Deno.TcpConn, ms: number): Promise<boolean> {
+  const buffer = new Uint8Array(4096);
+  const ended = (async () => {
+    try {
+      while (await conn.read(buffer) !== null);
+    } catch {
+      // reset: ended too
+    }
+    return true;
+  })();
+  return await Promise.race([ended, sleep(ms).then(() => false)]);
+}
+
+/**
+ * The gateway in this process, for options no environment variable sets; its logs are kept
+ * in `logs`. Reads engine:output from the test's own Redis database.
+ */
+async function inProcessGateway(
+  env: Env,
+  options: Partial<GatewayOptions>,
+): Promise<{ gateway: Gateway; logs: string[]; close(): Promise<void> }> {
+  const reader = connectRedis(env.env.REDIS_URL, { name: "test-gateway-reader" });
+  const logs: string[] = [];
+  const gateway = await startGateway({
+    port: 0,
+    hostname: "127.0.0.1",
+    metrics: { port: 0, hostname: "127.0.0.1" },
+    reader,
+    jwtSecret: JWT_SECRET,
+    log: createLogger("gateway", "info", (line) => logs.push(line)),
+    ...options,
+  });
+  return {
+    gateway,
+    logs,
+    async close() {
+      await gateway.close();
+      reader.disconnect();
+    },
+  };
+}
+
+/** Writes `count` prices of `asset` to engine:output, in pipelines of 10,000. */
+async function writePrices(env: Env, asset: string, count: number): Promise<void> {
+  const quote = { kind: "price", cause: "0-1", asset, bid: "97000.5", ask: "97001.5" };
+  for (let done = 0; done < count; done += 10_000) {
+    const pipeline = env.redis.pipeline();
+    for (let i = done; i < Math.min(count, done + 10_000); i++) {
+      pipeline.xadd(
+        OUTPUT_STREAM,
+        "*",
+        ...encodeOutput({ ...quote, ts: Date.now() } as EngineOutput),
+      );
+    }
+    await pipeline.exec();
+  }
 }
 
 async function writeOutput(env: Env, output: EngineOutput): Promise<void> {
@@ -324,6 +407,60 @@ Deno.test("a frame declared over 4 KiB closes the socket with 1009 before its pa
   });
 });
 
+Deno.test("fragment and frame floods are closed (1008), and the server gives their places back", async () => {
+  await withEnv({}, async (env) => {
+    await env.startGateway();
+    const port = env.ports.gateway;
+    const empty = new Uint8Array(0);
+
+    // Empty continuation frames: nothing against the 4 KiB limit, but a message is at most 16
+    // frames. Streamed in writes of 1,000 frames; the server must close, not keep collecting.
+    const zeros = (await RawClient.upgrade(port)).client!;
+    await zeros.write(maskedFrame(1, empty, { fin: false }));
+    const thousandEmpty = joinFrames(
+      Array.from({ length: 1000 }, () => maskedFrame(0, empty, { fin: false })),
+    );
+    await flood(zeros, thousandEmpty, 1000);
+    await eventually("empty continuations closed", () => zeros.closeCode === 1008, 5000);
+
+    // One-byte fragments: the same, long before 4,000 of them add up to the byte limit.
+    const ones = (await RawClient.upgrade(port)).client!;
+    await ones.write(maskedFrame(1, encoder.encode("["), { fin: false }));
+    const oneBytes = joinFrames(
+      Array.from({ length: 4000 }, () => maskedFrame(0, encoder.encode("1"), { fin: false })),
+    );
+    await flood(ones, oneBytes, 1);
+    await eventually("one-byte fragments closed", () => ones.closeCode === 1008, 5000);
+
+    // Pongs are no message, but every frame counts: past 1,000 in 10 s, closed.
+    const pongs = (await RawClient.upgrade(port)).client!;
+    const twoHundredPongs = joinFrames(Array.from({ length: 200 }, () => maskedFrame(10, empty)));
+    await flood(pongs, twoHundredPongs, 10);
+    await eventually("a pong flood closed", () => pongs.closeCode === 1008, 5000);
+    for (const client of [zeros, ones, pongs]) assert.deepEqual(client.texts(), []);
+
+    // Their places come back without the clients closing anything themselves.
+    await eventually(
+      "the flooders' places given back",
+      async () => await scrapeGauge(env, "gateway_sockets") === 0,
+      5000,
+    );
+    // Meanwhile a message in 16 fragments is still a message.
+    const pieces = (await RawClient.upgrade(port)).client!;
+    const json = '{"type":"ping","pad":"..............."}';
+    await pieces.write(joinFrames(
+      [...json.slice(0, 16)].map((char, i) =>
+        maskedFrame(i === 0 ? 1 : 0, encoder.encode(i === 15 ? char + json.slice(16) : char), {
+          fin: i === 15,
+        })
+      ),
+    ));
+    await eventually("pong to 16 fragments", () => pieces.texts()[0]?.type === "pong", 3000);
+    assert.equal(pieces.closeCode, undefined);
+    for (const client of [zeros, ones, pongs, pieces]) client.close();
+  });
+});
+
 Deno.test("auth by first message: authenticated, then orders; bad tokens keep the socket open", async () => {
   await withEnv({}, async (env) => {
     await env.startGateway();
@@ -425,7 +562,7 @@ Deno.test("an authenticated socket is closed with 4001 when its token expires", 
 
 Deno.test("a client that stops reading is closed (1013) instead of growing the buffer", async () => {
   await withEnv({}, async (env) => {
-    await env.startGateway();
+    const gateway = await env.startGateway();
     const stalled = (await RawClient.upgrade(env.ports.gateway, { read: false })).client!;
     // Subscribe, then never read: the kernel's buffers fill, then the gateway's.
     await stalled.write(maskedFrame(1, text({ type: "subscribe", channels: ["prices"] })));
@@ -454,6 +591,147 @@ Deno.test("a client that stops reading is closed (1013) instead of growing the b
       async () => await scrapeGauge(env, "gateway_sockets") === 0,
       10_000,
     );
+    // Closed at the default limit of 256 KiB waiting (a price's frame past it at most).
+    const closing = gateway.output.map((line) => {
+      try {
+        return JSON.parse(line);
+      } catch {
+        return undefined;
+      }
+    }).find((entry) => entry?.msg === "closing a slow client");
+    assert.ok(closing !== undefined, "no log of the slow close");
+    assert.ok(closing.buffered > 256 * 1024, `closed at ${closing.buffered} bytes waiting`);
+    assert.ok(closing.buffered <= 257 * 1024, `closed at ${closing.buffered} bytes waiting`);
     stalled.close();
+  });
+});
+
+Deno.test("past the send budget across sockets, the one with the most waiting is closed (1013)", async () => {
+  await withEnv({}, async (env) => {
+    // Each socket may have 64 MiB waiting, all of them together 1 MiB.
+    const budget = 1024 * 1024;
+    const local = await inProcessGateway(env, {
+      maxBufferedBytes: 64 * 1024 * 1024,
+      maxBufferedBytesTotal: budget,
+    });
+    try {
+      const { port, metricsPort } = local.gateway;
+      const stalled = await Promise.all([1, 2].map(async () => {
+        const client = (await RawClient.upgrade(port, { read: false })).client!;
+        await client.write(maskedFrame(1, text({ type: "subscribe", channels: ["prices.BTC"] })));
+        return client;
+      }));
+      // A reader of another asset's prices: never more than a frame waiting, never closed.
+      const reader = await WsClient.connect(`ws://127.0.0.1:${port}/ws`);
+      reader.send({ type: "subscribe", channels: ["prices.ETH"] });
+      await eventually("subscribed", () => reader.messages.some((m) => m.type === "subscribed"));
+      await eventually("both stalled subscribed", () => local.gateway.clients() === 3);
+      await sleep(200);
+
+      let peak = 0;
+      for (let batch = 0; batch < 20; batch++) {
+        await writePrices(env, "BTC", 10_000);
+        peak = Math.max(peak, await scrapeMetric(metricsPort, "gateway_buffered_bytes") ?? 0);
+        if (await scrapeMetric(metricsPort, "gateway_slow_clients_closed_total") === 2) break;
+      }
+      await eventually(
+        "both stalled sockets closed as slow",
+        async () => await scrapeMetric(metricsPort, "gateway_slow_clients_closed_total") === 2,
+        20_000,
+      );
+      assert.ok(peak <= budget, `${peak} bytes waiting in all, over the budget of ${budget}`);
+      const closes = local.logs.filter((line) => line.includes("send budget"));
+      assert.equal(closes.length, 2, "closed for the budget, not their own limit");
+      await eventually(
+        "their places released",
+        async () => await scrapeMetric(metricsPort, "gateway_sockets") === 1,
+        10_000,
+      );
+
+      await writePrices(env, "ETH", 1);
+      await eventually(
+        "the reader still served",
+        () => reader.messages.some((m) => m.type === "price"),
+      );
+      assert.equal(reader.closeCode, undefined);
+      reader.close();
+      for (const client of stalled) client.close();
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+Deno.test("a half-sent upgrade is cut at the request timeout; past maxConnections, closed at once", async () => {
+  await withEnv({}, async (env) => {
+    const local = await inProcessGateway(env, { requestTimeoutMs: 500, maxConnections: 3 });
+    try {
+      const { port, metricsPort } = local.gateway;
+      const started = Date.now();
+      // Half an upgrade request, and a connection that sends nothing at all.
+      const half = await Deno.connect({ hostname: "127.0.0.1", port });
+      await half.write(encoder.encode("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"));
+      const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+      const [halfEnded, silentEnded] = await Promise.all([
+        endsWithin(half, 3000),
+        endsWithin(silent, 3000),
+      ]);
+      assert.ok(halfEnded, "a half-sent upgrade held its connection for 3 s");
+      assert.ok(silentEnded, "a silent connection held for 3 s");
+      assert.ok(Date.now() - started >= 450, "cut before the timeout");
+      assert.equal(await scrapeMetric(metricsPort, "gateway_sockets"), 0);
+      half.close();
+      silent.close();
+
+      // Three TCP connections at most, upgraded ones included: the fourth is closed at once.
+      const open = await Promise.all([1, 2, 3].map(async () => {
+        const { status, client } = await RawClient.upgrade(port);
+        assert.equal(status, 101);
+        return client!;
+      }));
+      const fourth = await Deno.connect({ hostname: "127.0.0.1", port });
+      assert.ok(await endsWithin(fourth, 1000), "a connection past maxConnections was kept");
+      fourth.close();
+      // A WebSocket closed, a connection can be made again.
+      open[0]!.close();
+      await eventually("a connection again", async () => {
+        const attempt = await RawClient.upgrade(port).catch(() => undefined);
+        attempt?.client?.close();
+        return attempt?.status === 101;
+      }, 5000);
+      for (const client of open) client.close();
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+Deno.test("a peer trickling a frame it never finishes is dropped after two heartbeats", async () => {
+  await withEnv({}, async (env) => {
+    const local = await inProcessGateway(env, { heartbeatMs: 300 });
+    try {
+      const { port, metricsPort } = local.gateway;
+      // Deno's WebSocket answers the gateway's pings with pongs: whole frames.
+      const answering = await WsClient.connect(`ws://127.0.0.1:${port}/ws`);
+      const trickler = (await RawClient.upgrade(port)).client!;
+      // A byte every 100 ms: bytes keep coming, a whole frame never does.
+      const frame = maskedFrame(1, text({ type: "ping", pad: "x".repeat(100) }));
+      for (let i = 0; i < 30 && !trickler.ended; i++) {
+        await trickler.write(frame.subarray(i, i + 1)).catch(() => {});
+        await sleep(100);
+      }
+      assert.ok(trickler.ended, "a peer that never finished a frame kept its socket for 3 s");
+      assert.deepEqual(trickler.texts(), []);
+      assert.equal(answering.closeCode, undefined, "a peer answering pings was dropped");
+      await eventually(
+        "the trickler's place released",
+        async () => await scrapeMetric(metricsPort, "gateway_sockets") === 1,
+        3000,
+      );
+      answering.close();
+      trickler.close();
+    } finally {
+      await local.close();
+    }
   });
 });
