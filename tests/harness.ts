@@ -334,6 +334,28 @@ export async function http<T = Record<string, unknown>>(
   return { status: response.status, body: body as T, headers: response.headers };
 }
 
+/** Every open position of a user, read page by page (`/trades/open` pages at 500 at most). */
+export async function allOpenTrades<T = { orderId: string }>(
+  base: string,
+  token: string,
+): Promise<T[]> {
+  const trades: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor === null ? "?limit=500" : `?limit=500&cursor=${cursor}`;
+    const page = await http<{ trades: T[]; nextCursor: string | null }>(
+      base,
+      "GET",
+      `/trades/open${query}`,
+      { token },
+    );
+    if (page.status !== 200) throw new Error(`/trades/open: ${page.status}`);
+    trades.push(...page.body.trades);
+    cursor = page.body.nextCursor;
+  } while (cursor !== null);
+  return trades;
+}
+
 /** Signs a new user up and in; returns its id and token. */
 export async function newUser(
   base: string,

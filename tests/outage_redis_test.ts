@@ -4,7 +4,7 @@
  * re-applied an entry (its hash equals a replay of the stream).
  */
 import assert from "node:assert/strict";
-import { eventually, http, newUser, sleep, withEnv, WsClient } from "./harness.ts";
+import { allOpenTrades, eventually, http, newUser, sleep, withEnv, WsClient } from "./harness.ts";
 import { startPrivateRedis } from "./private_redis.ts";
 
 Deno.test("Redis restarted under load: quick 503s, back within 5 s, nothing skipped or doubled", async () => {
@@ -87,15 +87,8 @@ Deno.test("Redis restarted under load: quick 503s, back within 5 s, nothing skip
         // Nothing skipped or doubled: every acknowledged order is open exactly once, and the
         // engine's state hash equals a replay of the stream.
         const acknowledged = results.filter((r) => r.status === 200).map((r) => r.orderId);
-        const open = (await Promise.all(users.map((u) =>
-          http<{ trades: Array<{ orderId: string }> }>(base, "GET", "/trades/open", {
-            token: u.token,
-          })
-        ))).flatMap((r) =>
-          r.body.trades.map((t) =>
-            t.orderId
-          )
-        );
+        const open = (await Promise.all(users.map((u) => allOpenTrades(base, u.token))))
+          .flat().map((trade) => trade.orderId);
         for (const id of acknowledged) {
           assert.equal(open.filter((o) => o === id).length, 1, `order ${id}`);
         }
