@@ -81,7 +81,11 @@ const metricsServer = serveMetrics(
   config.metricsHost,
 );
 
+let stopping = false;
 async function shutdown(signal: string) {
+  // Ctrl-C reaches us twice (the terminal's SIGINT, then the supervisor's SIGTERM): stop once.
+  if (stopping) return;
+  stopping = true;
   log.info("api stopping", { signal });
   await Promise.all([server.shutdown(), metricsServer?.shutdown()]);
   await engine.stop();

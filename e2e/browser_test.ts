@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
 import { eventually, freePort } from "../tests/harness.ts";
+import { removeDataDir } from "../scripts/services.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
@@ -26,7 +27,6 @@ Deno.test({
       throw new Error(`Chromium is needed at ${CHROMIUM}: apt-get install chromium`);
     }
     const dataDir = await Deno.makeTempDir({ prefix: "trading-e2e-" });
-    await Deno.chmod(dataDir, 0o755); // run as root, embedded Postgres runs as its own user
     const ports = {
       API_PORT: freePort(),
       GATEWAY_PORT: freePort(),
@@ -201,7 +201,7 @@ Deno.test({
         new Promise<false>((resolve) => setTimeout(() => resolve(false), 15_000)),
       ]);
       if (!stopped) demo.kill("SIGKILL"); // still running after 15 s
-      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+      await removeDataDir(dataDir); // and, as root, its Postgres cluster outside it
     }
   },
 });

@@ -144,7 +144,11 @@ const metricsServer = serveMetrics(
   config.metricsHost,
 );
 
+let stopping = false;
 async function shutdown(signal: string) {
+  // Ctrl-C reaches us twice (the terminal's SIGINT, then the supervisor's SIGTERM): stop once.
+  if (stopping) return;
+  stopping = true;
   log.info("engine stopping", { signal, lastId: state.lastId });
   clearInterval(status);
   clearInterval(lagTimer);

@@ -31,11 +31,8 @@ const until = arg("--until");
 let state: EngineState;
 let from = "the start of the stream";
 if (Deno.args.includes("--from-start")) {
-  state = createState({
-    ...DEFAULT_PARAMS,
-    mmrBps: config.mmrBps,
-    priceMaxAgeMs: config.priceMaxAgeMs,
-  });
+  // A stream's parameters are set by its configure entries, never by this environment.
+  state = createState(DEFAULT_PARAMS);
   try {
     await assertNoGap(redis, state.lastId);
   } catch (error) {
@@ -65,12 +62,7 @@ if (Deno.args.includes("--from-start")) {
         if (loaded !== undefined) break;
       }
     }
-    state = loaded?.state ??
-      createState({
-        ...DEFAULT_PARAMS,
-        mmrBps: config.mmrBps,
-        priceMaxAgeMs: config.priceMaxAgeMs,
-      });
+    state = loaded?.state ?? createState(DEFAULT_PARAMS);
     from = loaded ? `snapshot ${loaded.id} (${loaded.lastId})` : from;
     try {
       await assertNoGap(redis, state.lastId);

