@@ -1,6 +1,8 @@
 /**
  * `deno task replay` needs Redis and Postgres only: no JWT secret (it signs and checks no
- * token). Run with an environment that has none, it gives the live engine's hash.
+ * token). Run with an environment that has none, it gives the live engine's hash; and with
+ * parameters of its own in the environment too, since a stream's parameters are its
+ * `configure` entries.
  */
 import assert from "node:assert/strict";
 import { INPUT_STREAM } from "@trading/shared";
@@ -21,11 +23,12 @@ async function replay(env: Record<string, string>, args: string[] = []) {
   return { code: output.code, text, lines: text.split("\n") };
 }
 
-Deno.test("deno task replay runs with no JWT_SECRET and gives the live engine's hash", async () => {
+Deno.test("deno task replay runs with no JWT_SECRET, whatever its parameters, and gives the live engine's hash", async () => {
   const redis = await startPrivateRedis();
   try {
     await withEnv({ REDIS_URL: redis.url, SNAPSHOT_INTERVAL_MS: "200" }, async (env) => {
-      await env.startEngine();
+      // The engine writes a configure entry for these before it serves.
+      await env.startEngine({ MMR_BPS: "60", MAX_OPEN_POSITIONS: "7" });
       let lastId = "";
       for (let n = 0; n < 20; n++) {
         lastId = (await env.redis.xadd(
@@ -44,7 +47,12 @@ Deno.test("deno task replay runs with no JWT_SECRET and gives the live engine's 
         return s.stateHashId === lastId ? s : undefined;
       });
 
-      const { JWT_SECRET: _secret, ...withoutSecret } = env.env;
+      const { JWT_SECRET: _secret, ...rest } = env.env;
+      const withoutSecret: Record<string, string> = {
+        ...rest,
+        MMR_BPS: "75",
+        PRICE_MAX_AGE_MS: "100",
+      };
       assert.equal(withoutSecret.JWT_SECRET, undefined);
       const fromSnapshot = await replay(withoutSecret);
       assert.equal(fromSnapshot.code, 0, fromSnapshot.text);
@@ -52,7 +60,7 @@ Deno.test("deno task replay runs with no JWT_SECRET and gives the live engine's 
 
       const fromStart = await replay(withoutSecret, ["--from-start", "--until", lastId]);
       assert.equal(fromStart.code, 0, fromStart.text);
-      assert.match(fromStart.text, /^replayed 20 entries from the start of the stream/m);
+      assert.match(fromStart.text, /^replayed 21 entries from the start of the stream/m);
       assert.ok(fromStart.lines.includes(`state hash ${status.stateHash}`), fromStart.text);
     });
   } finally {
