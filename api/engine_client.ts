@@ -8,13 +8,9 @@ import type { Redis } from "ioredis";
 import type { Asset } from "@trading/shared/assets";
 import { isAsset } from "@trading/shared/assets";
 import type { Logger } from "@trading/shared/log";
-import {
-  INPUT_STREAM,
-  lastStreamId,
-  OUTPUT_STREAM,
-  watchedRead,
-  type XReadReply,
-} from "@trading/shared/redis";
+import { INPUT_STREAM, lastStreamId, OUTPUT_STREAM } from "@trading/shared/redis";
+import { readStream } from "@trading/shared/stream_reader";
+import { sleep } from "@trading/shared/wait";
 import { type Answer, decodeOutput, type InputFields, outputHeader } from "@trading/shared/schemas";
 
 export interface Quote {
@@ -58,7 +54,6 @@ export interface EngineClientOptions {
 export class EngineClient implements EngineGateway {
   readonly #pending = new Map<string, Pending>();
   readonly #quotes = new Map<Asset, Quote>();
-  #lastId = "0-0";
   #running = false;
   #done: Promise<void> | undefined;
   /** Wall-clock ms of the last successful read, for the reader watchdog and /health. */
@@ -67,10 +62,10 @@ export class EngineClient implements EngineGateway {
   constructor(private readonly options: EngineClientOptions) {}
 
   async start(): Promise<void> {
-    this.#lastId = await lastStreamId(this.options.redis, OUTPUT_STREAM);
+    const lastId = await lastStreamId(this.options.redis, OUTPUT_STREAM);
     await this.#primeQuotes();
     this.#running = true;
-    this.#done = this.#run();
+    this.#done = this.#run(lastId);
   }
 
   async stop(): Promise<void> {
@@ -137,29 +132,29 @@ export class EngineClient implements EngineGateway {
     pending.resolve(output);
   }
 
-  async #run(): Promise<void> {
+  async #run(afterId: string): Promise<void> {
     const { reader, log } = this.options;
-    while (this.#running) {
-      try {
-        const reply = await watchedRead(reader, () =>
-          reader.xread(
-            "COUNT",
-            1000,
-            "BLOCK",
-            this.options.blockMs ?? 1000,
-            "STREAMS",
-            OUTPUT_STREAM,
-            this.#lastId,
-          ), this.options.blockMs ?? 1000) as XReadReply;
-        this.lastReadAtMs = Date.now();
-        for (const [id, flat] of reply?.[0]?.[1] ?? []) {
-          this.#lastId = id;
+    const batches = readStream({
+      reader,
+      stream: OUTPUT_STREAM,
+      after: afterId,
+      count: 1000,
+      blockMs: this.options.blockMs ?? 1000,
+      running: () => this.#running,
+      log,
+      retryMessage: "output read failed; retrying",
+    });
+    for await (const { entries } of batches) {
+      this.lastReadAtMs = Date.now();
+      for (const [, flat] of entries) {
+        try {
           this.#take(flat);
+        } catch (error) {
+          // Should one output ever fail here, the reader goes on with the next after the pause
+          // of a failed read, as before it was shared: the answers must keep flowing.
+          log.warn("output read failed; retrying", { error });
+          await sleep(200);
         }
-      } catch (error) {
-        if (!this.#running) break;
-        log.warn("output read failed; retrying", { error });
-        await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
   }

@@ -31,7 +31,9 @@ import type { Redis } from "ioredis";
 import { isAsset } from "@trading/shared/assets";
 import { type TokenClaims, verifyTokenClaims } from "@trading/shared/jwt";
 import type { Logger } from "@trading/shared/log";
-import { lastStreamId, OUTPUT_STREAM, watchedRead, type XReadReply } from "@trading/shared/redis";
+import { lastStreamId, OUTPUT_STREAM } from "@trading/shared/redis";
+import { readStream } from "@trading/shared/stream_reader";
+import { sleep } from "@trading/shared/wait";
 import { decodeOutput, type EngineOutput, outputHeader, toApiJson } from "@trading/shared/schemas";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
 import { addressKey, ConnectionCounter, Hub, type Reply, SendBudget } from "./hub.ts";
@@ -268,32 +270,31 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (connection !== undefined) sendFrame(connection, frame);
   };
 
-  let lastId = await lastStreamId(reader, OUTPUT_STREAM);
+  const outputs = readStream({
+    reader,
+    stream: OUTPUT_STREAM,
+    after: await lastStreamId(reader, OUTPUT_STREAM),
+    count: 1000,
+    blockMs: 1000,
+    running: () => running,
+    log,
+    retryMessage: "output read failed; retrying",
+  });
   const pump = (async () => {
-    while (running) {
-      try {
-        const reply = await watchedRead(reader, () =>
-          reader.xread(
-            "COUNT",
-            1000,
-            "BLOCK",
-            1000,
-            "STREAMS",
-            OUTPUT_STREAM,
-            lastId,
-          ), 1000) as XReadReply;
-        for (const [id, flat] of reply?.[0]?.[1] ?? []) {
-          lastId = id;
+    for await (const { entries } of outputs) {
+      for (const [, flat] of entries) {
+        try {
           // Parse only what someone here will receive.
           const header = outputHeader(flat);
           if (header.kind !== "price" && hub.orderTargets(header.userId ?? "").size === 0) continue;
           const output = decodeOutput(flat);
           if (output !== undefined) dispatch(output);
+        } catch (error) {
+          // Should one output ever fail here, the fan-out goes on with the next after the pause
+          // of a failed read, as before the reader was shared: it must never stop.
+          log.warn("output read failed; retrying", { error });
+          await sleep(200);
         }
-      } catch (error) {
-        if (!running) break;
-        log.warn("output read failed; retrying", { error });
-        await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
   })();

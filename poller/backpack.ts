@@ -5,6 +5,10 @@
  * the runtime's WebSocket.
  */
 import type { Logger } from "@trading/shared/log";
+import { backoffMs } from "@trading/shared/wait";
+
+/** Even a draw of zero waits this long: a refused connection never becomes a tight loop. */
+const MIN_RECONNECT_DELAY_MS = 50;
 
 export type FeedState = "connecting" | "open" | "waiting" | "stopped";
 
@@ -97,10 +101,11 @@ export class BackpackFeed {
 
   #scheduleReconnect(error?: unknown): void {
     if (this.#stopped) return;
-    const base = this.options.backoffBaseMs ?? 500;
-    const max = this.options.backoffMaxMs ?? 30_000;
-    const ceiling = Math.min(max, base * 2 ** Math.min(this.#attempt, 16));
-    const delayMs = Math.floor((this.options.random ?? Math.random)() * ceiling) + 50;
+    const delayMs = backoffMs(this.#attempt, {
+      baseMs: this.options.backoffBaseMs ?? 500,
+      maxMs: this.options.backoffMaxMs ?? 30_000,
+      random: this.options.random ?? Math.random,
+    }) + MIN_RECONNECT_DELAY_MS;
     this.#attempt++;
     this.reconnects++;
     this.#setState("waiting", error ? { error: String(error) } : undefined);

@@ -19,6 +19,7 @@ import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import postgres from "postgres";
 import type { Logger } from "@trading/shared/log";
+import { sleep } from "@trading/shared/wait";
 
 const env = (name: string) => Deno.env.get(name) || undefined;
 /** Where the demo keeps its data; always ends with "/". */
@@ -59,7 +60,7 @@ export async function waitForPort(port: number, timeoutMs: number): Promise<bool
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await portOpen(port)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   return false;
 }

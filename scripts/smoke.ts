@@ -3,6 +3,8 @@
  * from now: the web page loads, signup and signin work, prices arrive, a trade opens and
  * closes. Exits non-zero with the step that failed. Reads API_PORT and GATEWAY_PORT.
  */
+import { sleep } from "@trading/shared/wait";
+
 const apiPort = Deno.env.get("API_PORT") || "3000";
 const gatewayPort = Deno.env.get("GATEWAY_PORT") || "3001";
 const withinArg = Deno.args.indexOf("--within-ms");
@@ -25,7 +27,7 @@ async function step<T>(name: string, attempt: () => Promise<T | undefined>): Pro
       console.error(`FAIL ${name}: not done within ${withinMs} ms`);
       Deno.exit(1);
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
   }
 }
 

@@ -1,6 +1,7 @@
 /** Redis connections and the stream names every process agrees on. */
 import { Redis } from "ioredis";
 import type { Logger } from "./log.ts";
+import { backoffMs } from "./wait.ts";
 
 export const INPUT_STREAM = "engine:input";
 export const OUTPUT_STREAM = "engine:output";
@@ -32,7 +33,7 @@ export function connectRedis(url: string | undefined, options: RedisOptions): Re
     // Commands issued in the same tick go out in one write; never for a blocking reader.
     enableAutoPipelining: options.autoPipeline ?? false,
     enableOfflineQueue: !options.failFast,
-    retryStrategy: (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 1000),
+    retryStrategy: (attempt: number) => backoffMs(attempt, { baseMs: 50, maxMs: 1000 }),
     reconnectOnError: () => true,
   });
   // Without a listener ioredis prints every failed reconnect; say it once per outage instead.
@@ -81,6 +82,8 @@ export async function watchedRead<T>(
 /** Redis replies an entry as [id, [field, value, ...]]. */
 export type StreamEntryReply = [string, string[]];
 export type XReadReply = Array<[string, StreamEntryReply[]]> | null;
+/** An entry read with `xreadBuffer` / `xrangeBuffer`: no string made for its fields. */
+export type StreamEntryBytes = [Uint8Array, Uint8Array[]];
 
 /** The ID of a stream's newest entry, or "0-0" when it is empty or missing. */
 export async function lastStreamId(redis: Redis, stream: string): Promise<string> {

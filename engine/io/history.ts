@@ -14,12 +14,9 @@
 import type { Redis } from "ioredis";
 import type { Sql } from "@trading/shared/db";
 import type { Logger } from "@trading/shared/log";
-import {
-  OUTPUT_STREAM,
-  type StreamEntryReply,
-  watchedRead,
-  type XReadReply,
-} from "@trading/shared/redis";
+import { OUTPUT_STREAM, type StreamEntryReply } from "@trading/shared/redis";
+import { readStream } from "@trading/shared/stream_reader";
+import { sleep } from "@trading/shared/wait";
 import {
   decodeOutput,
   type EngineOutput,
@@ -150,47 +147,42 @@ export class HistoryWriter {
 
   async #run(): Promise<void> {
     const { reader, log } = this.options;
-    const consumer = this.options.consumer ?? "history-writer";
-    const batchSize = this.options.batchSize ?? 500;
     const idleMs = this.options.idleMs ?? 1000;
     const minGapMs = this.options.minGapMs ?? 20;
-    // First what this consumer read but never acknowledged (a crash mid-batch), then new.
-    let cursor = "0";
     while (this.#running) {
+      // Each pass reads first what this consumer read but never acknowledged (a crash or a
+      // failed insert mid-batch), then new entries.
+      const batches = readStream({
+        reader,
+        stream: OUTPUT_STREAM,
+        group: { name: HISTORY_GROUP, consumer: this.options.consumer ?? "history-writer" },
+        count: this.options.batchSize ?? 500,
+        // Not blocking: a notify, not a new entry, is what makes it read.
+        running: () => this.#running,
+        log,
+        retryMessage: "history write failed; retrying",
+        retryDelayMs: 500,
+        beforeRead: (caughtUp) => this.#beforeRead(caughtUp, idleMs, minGapMs),
+      });
       try {
-        this.#notified = false;
-        this.#lastReadAtMs = performance.now();
-        // Not blocking; the watchdog still drops a connection whose reply never comes.
-        const reply = await watchedRead(reader, () =>
-          reader.xreadgroup(
-            "GROUP",
-            HISTORY_GROUP,
-            consumer,
-            "COUNT",
-            batchSize,
-            "STREAMS",
-            OUTPUT_STREAM,
-            cursor,
-          ), 0) as XReadReply;
-        const entries = reply?.[0]?.[1] ?? [];
-        if (cursor === "0" && entries.length === 0) {
-          cursor = ">";
-          continue;
-        }
-        if (entries.length > 0) {
+        for await (const { entries } of batches) {
+          if (entries.length === 0) continue;
           await this.#commit(entries);
           await reader.xack(OUTPUT_STREAM, HISTORY_GROUP, ...entries.map(([id]) => id));
         }
-        // A full batch, or still draining what was pending: read on at once.
-        if (entries.length === batchSize || cursor === "0") continue;
-        await this.#idle(idleMs, minGapMs);
       } catch (error) {
         if (!this.#running) break;
         log.warn("history write failed; retrying", { error });
-        cursor = "0";
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await sleep(500);
       }
     }
+  }
+
+  /** Caught up, it waits for news (`#idle`); a full batch, or one still draining, reads at once. */
+  async #beforeRead(caughtUp: boolean, idleMs: number, minGapMs: number): Promise<void> {
+    if (caughtUp) await this.#idle(idleMs, minGapMs);
+    this.#notified = false;
+    this.#lastReadAtMs = performance.now();
   }
 
   /**

@@ -8,15 +8,15 @@ import type { Logger } from "@trading/shared/log";
 import {
   INPUT_STREAM,
   OUTPUT_STREAM,
+  type StreamEntryBytes,
   type StreamEntryReply,
-  watchedRead,
 } from "@trading/shared/redis";
+import { readStream } from "@trading/shared/stream_reader";
+import { backoffMs, sleep } from "@trading/shared/wait";
 import { compareStreamIds } from "../core/stream_id.ts";
 import { encodeOutput, type EngineOutput } from "@trading/shared/schemas";
 import type { EngineState } from "../core/state.ts";
-import { applyBatch, idText, type StreamEntryBytes } from "./batch.ts";
-
-type XReadBytesReply = Array<[Uint8Array, StreamEntryBytes[]]> | null;
+import { applyBatch, idText } from "./batch.ts";
 
 export interface LoopOptions {
   /** Commands and writes. */
@@ -62,33 +62,26 @@ export class EngineLoop {
 
   async #run(): Promise<void> {
     const { reader, state, log, batchSize, blockMs } = this.#options;
-    while (this.#running) {
-      let reply: XReadBytesReply;
-      try {
-        // As bytes: quotes are scanned without ever becoming strings (see decodeFlatBytes).
-        reply = await watchedRead(reader, () =>
-          reader.xreadBuffer(
-            "COUNT",
-            batchSize,
-            "BLOCK",
-            blockMs,
-            "STREAMS",
-            INPUT_STREAM,
-            state.lastId,
-          ), blockMs) as XReadBytesReply;
-      } catch (error) {
-        if (!this.#running) break;
-        log.warn("input read failed; retrying", { error });
-        await sleep(200);
-        continue;
-      }
-      const entries = reply?.[0]?.[1] ?? [];
+    // As bytes: quotes are scanned without ever becoming strings (see decodeFlatBytes).
+    const batches = readStream({
+      reader,
+      stream: INPUT_STREAM,
+      // The reader then moves on batch by batch, as the state does when it applies them.
+      after: state.lastId,
+      count: batchSize,
+      blockMs,
+      bytes: true,
+      running: () => this.#running,
+      log,
+      retryMessage: "input read failed; retrying",
+    });
+    for await (const { entries } of batches) {
       if (entries.length > 0) await this.#applyAndWrite(entries);
       else await this.#options.onBatch?.(0, []);
     }
   }
 
-  async #applyAndWrite(entries: StreamEntryBytes[]): Promise<void> {
+  async #applyAndWrite(entries: readonly StreamEntryBytes[]): Promise<void> {
     const { state, log } = this.#options;
     const { outputs } = applyBatch(state, entries, this.#options.suppressThroughId, log);
     this.appliedEntries += entries.length;
@@ -154,7 +147,7 @@ export class EngineLoop {
       } catch (error) {
         // The state already includes this batch: keep the outputs until they are written.
         if (attempt % 10 === 0) log.error("output write failed; retrying", { error, attempt });
-        await sleep(Math.min(50 * 2 ** Math.min(attempt, 5), 1000));
+        await sleep(backoffMs(attempt, { baseMs: 50, maxMs: 1000 }));
       }
     }
   }
@@ -174,8 +167,4 @@ export async function lastOutputCause(redis: Redis): Promise<string> {
     if (fields[i] === "cause") return fields[i + 1]!;
   }
   return "0-0";
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
