@@ -2,7 +2,7 @@
  * The API process: Hono on Deno.serve at BIND_HOST, users in Postgres, instructions through
  * Redis, and `/metrics` on its own port at METRICS_HOST (never on the public one).
  */
-import { startProcess } from "@trading/shared/process";
+import { onShutdown, startProcess } from "@trading/shared/process";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
 import { connectPostgres, migrate } from "@trading/shared/db";
 import { connectRedis, ENGINE_STATUS_KEY } from "@trading/shared/redis";
@@ -81,18 +81,12 @@ const metricsServer = serveMetrics(
   config.metricsHost,
 );
 
-let stopping = false;
-async function shutdown(signal: string) {
-  // Ctrl-C reaches us twice (the terminal's SIGINT, then the supervisor's SIGTERM): stop once.
-  if (stopping) return;
-  stopping = true;
-  log.info("api stopping", { signal });
-  await Promise.all([server.shutdown(), metricsServer?.shutdown()]);
-  await engine.stop();
-  redis.disconnect();
-  reader.disconnect();
-  await sql.end({ timeout: 2 });
-  Deno.exit(0);
-}
-Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
-Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
+onShutdown(log, "api", [
+  ["http servers", () => Promise.all([server.shutdown(), metricsServer?.shutdown()])],
+  ["engine client", () => engine.stop()],
+  ["redis", () => {
+    redis.disconnect();
+    reader.disconnect();
+  }],
+  ["postgres", () => sql.end({ timeout: 2 })],
+]);

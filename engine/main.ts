@@ -1,22 +1,34 @@
 /**
- * The engine process: takes the lease, loads the newest valid snapshot, replays the input
- * stream after it (outputs already written before a crash are suppressed), then applies entries
- * live, snapshotting every SNAPSHOT_INTERVAL_MS and trimming what recovery no longer needs.
+ * The engine process, in stages: 1. take the lease; 2. recover the newest valid snapshot;
+ * 3. catch up on the input stream after it (outputs already written before a crash are
+ * suppressed); 4. apply entries live; 5. snapshot every SNAPSHOT_INTERVAL_MS and trim what
+ * recovery no longer needs; 6. write trade history; 7. report status; 8. stop on a signal.
  */
-import { EXIT_FATAL, startProcess } from "@trading/shared/process";
+import { EXIT_FATAL, exitFatal, onShutdown, startProcess } from "@trading/shared/process";
 import { connectPostgres, migrate } from "@trading/shared/db";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
-import { connectRedis, ENGINE_STATUS_KEY, INPUT_STREAM } from "@trading/shared/redis";
+import { connectRedis, INPUT_STREAM } from "@trading/shared/redis";
 import { encodeInput } from "@trading/shared/schemas";
+import { withTimeout } from "@trading/shared/wait";
 import { configureEntryFor } from "./core/configure.ts";
 import { DEFAULT_PARAMS } from "./core/state.ts";
 import { closeOf, HistoryWriter } from "./io/history.ts";
 import { EngineLease } from "./io/lock.ts";
 import { EngineLoop, lastOutputCause } from "./io/loop.ts";
-import { assertNoGap, loadStartingState, StreamGapError } from "./io/recovery.ts";
+import {
+  assertNoGap,
+  type ConservationBreak,
+  conservationBreak,
+  loadStartingState,
+  StreamGapError,
+} from "./io/recovery.ts";
 import { Snapshotter } from "./io/snapshotter.ts";
 import { SnapshotStore } from "./io/snapshots.ts";
-import { trimInput, trimOutput } from "./io/trim.ts";
+import { reportStatus, startStatus } from "./io/status.ts";
+import { trimAfterSnapshot } from "./io/trim.ts";
+
+const CONSERVATION_BROKEN =
+  "conservation broken: balances + locked + house differ from credited; stopping";
 
 const { config, log, databaseUrl } = startProcess("engine", { needsDatabase: true });
 
@@ -26,6 +38,7 @@ const historyReader = connectRedis(config.redisUrl, { name: "engine-history", lo
 const sql = connectPostgres(databaseUrl, { max: 4 });
 await migrate(sql);
 
+// 1. Lease: one engine at a time; this one waits until the lease is free.
 const lease = new EngineLease(redis, `${Deno.hostname()}:${Deno.pid}`, log);
 await lease.acquire();
 // Called only when the lease cannot safely be ours again (lock.ts says when it takes it back):
@@ -35,38 +48,24 @@ lease.keep((reason) => {
   Deno.exit(1);
 });
 
+// 2. Recover: the newest snapshot that verifies (or an empty state); engine:input must still
+// hold every entry after it, or the engine stops for good.
 const store = new SnapshotStore(sql, log);
-const params = {
-  ...DEFAULT_PARAMS,
-  mmrBps: config.mmrBps,
-  priceMaxAgeMs: config.priceMaxAgeMs,
-  maxOpenPositions: config.maxOpenPositions,
-  maxPendingOrders: config.maxPendingOrders,
-};
 const { state } = await loadStartingState(store, log);
 try {
   await assertNoGap(redis, state.lastId);
 } catch (error) {
   if (!(error instanceof StreamGapError)) throw error;
-  log.error(error.message);
-  await lease.release();
-  Deno.exit(EXIT_FATAL);
+  await stopForGood(error.message);
 }
 const suppressThroughId = await lastOutputCause(redis);
 log.info("engine starting", { fromId: state.lastId, suppressThroughId });
 
-const snapshotter = new Snapshotter(state, store, log, config.snapshotIntervalMs, async (saved) => {
-  const kept = await store.list();
-  const oldest = kept.at(-1)?.lastId ?? saved.lastId;
-  const [inputTrimmed, outputTrimmed] = await Promise.all([
-    trimInput(redis, oldest),
-    trimOutput(redis, Date.now()),
-  ]);
-  if (inputTrimmed + outputTrimmed > 0) {
-    log.debug("trimmed", { inputTrimmed, outputTrimmed, oldest });
-  }
-  reportStatus();
-});
+// 3. Catch up: replay engine:input after the snapshot, then the configure entry if this
+// process's parameters differ from the stream's; the money must add up before serving.
+// The loop serves stages 5 and 6 from its first batch on (a snapshot may start during the
+// replay, a close wakes the history writer), so their parts are built first.
+const snapshotter = snapshotsAndRetention();
 const history = new HistoryWriter({ reader: historyReader, sql, log });
 const loop = new EngineLoop({
   redis,
@@ -81,62 +80,32 @@ const loop = new EngineLoop({
   },
 });
 await loop.catchUp();
-// A configuration that differs from the stream's parameters goes into the stream, after all
-// that was there: replays change them at the same place (core/configure.ts).
-const reconfigure = configureEntryFor(state.params, params);
-if (reconfigure !== undefined) {
-  await redis.xadd(INPUT_STREAM, "*", ...Object.entries(encodeInput(reconfigure)).flat());
-  await loop.catchUp();
-  log.info("parameters changed", { ...reconfigure, atId: state.lastId });
+await configure();
+const broken = conservationBreak(state);
+if (broken !== undefined) {
+  await stopForGood(CONSERVATION_BROKEN, { ...broken, found: "after catching up" });
 }
+
+// 4. Live loop: blocking reads of engine:input, each batch's outputs in one MULTI/EXEC.
 log.info("serving", { lastId: state.lastId, startupMs: Math.round(performance.now()) });
 loop.start();
+
+// 5. Snapshots and retention: every SNAPSHOT_INTERVAL_MS (the loop's batches start them) the
+// state goes to Postgres; a state whose money does not add up stops the engine instead; after
+// each snapshot, both streams are trimmed (io/trim.ts) and the status is reported.
+function snapshotsAndRetention(): Snapshotter {
+  return new Snapshotter(state, store, log, config.snapshotIntervalMs, async (saved) => {
+    await trimAfterSnapshot(redis, store, saved, log);
+    reportStatus({ redis, state, loop, snapshotter });
+  }, conservationBroken);
+}
+
+// 6. History: trades to Postgres through the output stream's consumer group.
 await history.start();
 
-function reportStatus() {
-  const snapshot = snapshotter.last;
-  redis.hset(ENGINE_STATUS_KEY, {
-    lastId: state.lastId,
-    applied: loop.appliedEntries,
-    updatedAtMs: Date.now(),
-    pid: Deno.pid,
-    stateHash: snapshot?.stateHash ?? "",
-    stateHashId: snapshot?.lastId ?? "",
-    worstSnapshotStallMs: snapshotter.worstStallMs,
-  }).catch(() => {});
-}
-reportStatus();
-const status = setInterval(reportStatus, 1000);
-
+// 7. Status: the status hash `/health` reads, and `/metrics` (io/status.ts).
 const metrics = new Registry();
-let lagEntries = 0;
-metrics.gauge("engine_entries_applied_total", "input entries applied since start").track(() =>
-  loop.appliedEntries
-);
-metrics.gauge(
-  "engine_stream_lag_entries",
-  "entries in engine:input not yet applied (capped at 1,001)",
-)
-  .track(() => lagEntries);
-metrics.gauge("engine_snapshot_age_seconds", "time since the last snapshot was saved")
-  .track(() =>
-    snapshotter.lastSavedAtMs === 0 ? -1 : (Date.now() - snapshotter.lastSavedAtMs) / 1000
-  );
-metrics.gauge("engine_snapshot_duration_ms", "how long the last snapshot took").track(() =>
-  snapshotter.last?.totalMs ?? 0
-);
-metrics.gauge("engine_snapshot_worst_stall_ms", "longest loop stall of any snapshot").track(() =>
-  snapshotter.worstStallMs
-);
-metrics.gauge("engine_open_positions", "open positions").track(() => state.positions.size);
-metrics.gauge("engine_accounts", "accounts").track(() => state.accounts.size);
-const lagTimer = setInterval(async () => {
-  try {
-    lagEntries = (await redis.xrange(INPUT_STREAM, `(${state.lastId}`, "+", "COUNT", 1_001)).length;
-  } catch {
-    // Redis down: the lag is unknown; keep the last value
-  }
-}, 1000);
+const status = startStatus({ redis, state, loop, snapshotter }, metrics);
 const metricsServer = serveMetrics(
   metrics,
   config.engineMetricsPort,
@@ -144,24 +113,55 @@ const metricsServer = serveMetrics(
   config.metricsHost,
 );
 
-let stopping = false;
-async function shutdown(signal: string) {
-  // Ctrl-C reaches us twice (the terminal's SIGINT, then the supervisor's SIGTERM): stop once.
-  if (stopping) return;
-  stopping = true;
-  log.info("engine stopping", { signal, lastId: state.lastId });
-  clearInterval(status);
-  clearInterval(lagTimer);
-  await metricsServer?.shutdown();
-  await loop.stop();
-  await snapshotter.settle();
-  await history.stop();
-  await lease.release();
-  redis.disconnect();
-  reader.disconnect();
-  historyReader.disconnect();
-  await sql.end({ timeout: 2 });
-  Deno.exit(0);
+// 8. Shutdown: on SIGINT/SIGTERM, the batch in hand and the snapshot in progress finish first.
+onShutdown(log, "engine", [
+  ["status", () => status.stop()],
+  ["metrics server", () => metricsServer?.shutdown()],
+  ["loop", () => loop.stop()],
+  ["snapshot in progress", () => snapshotter.settle()],
+  ["history", () => history.stop()],
+  ["lease", () => lease.release()],
+  ["redis", () => {
+    redis.disconnect();
+    reader.disconnect();
+    historyReader.disconnect();
+  }],
+  ["postgres", () => sql.end({ timeout: 2 })],
+], { fields: () => ({ lastId: state.lastId }) });
+
+/**
+ * A configuration that differs from the stream's parameters goes into the stream, after all
+ * that was there: replays change them at the same place (core/configure.ts).
+ */
+async function configure(): Promise<void> {
+  const params = {
+    ...DEFAULT_PARAMS,
+    mmrBps: config.mmrBps,
+    priceMaxAgeMs: config.priceMaxAgeMs,
+    maxOpenPositions: config.maxOpenPositions,
+    maxPendingOrders: config.maxPendingOrders,
+  };
+  const reconfigure = configureEntryFor(state.params, params);
+  if (reconfigure === undefined) return;
+  await redis.xadd(INPUT_STREAM, "*", ...Object.entries(encodeInput(reconfigure)).flat());
+  await loop.catchUp();
+  log.info("parameters changed", { ...reconfigure, atId: state.lastId });
 }
-Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
-Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
+
+/**
+ * Before the live loop runs: nothing of this engine is writing, so the lease is given back
+ * first, then EXIT_FATAL (a restart cannot fix it; the supervisor does not restart it).
+ */
+async function stopForGood(message: string, fields?: Record<string, unknown>): Promise<never> {
+  log.error(message, fields);
+  await withTimeout(lease.release(), 2_000, undefined);
+  Deno.exit(EXIT_FATAL);
+}
+
+/**
+ * From a snapshot, while the loop may be writing: exit at once, so nothing more is written; the
+ * lease is not given back (another engine would start beside this one's last write), it lapses.
+ */
+function conservationBroken(broken: ConservationBreak): never {
+  exitFatal(log, CONSERVATION_BROKEN, { ...broken, found: "at a snapshot" });
+}

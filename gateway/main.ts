@@ -1,5 +1,5 @@
 /** The gateway process: WebSocket fan-out of prices and each user's order events. */
-import { startProcess } from "@trading/shared/process";
+import { onShutdown, startProcess } from "@trading/shared/process";
 import { connectRedis } from "@trading/shared/redis";
 import { redisReady } from "@trading/shared/wait";
 import { startGateway } from "./server.ts";
@@ -25,10 +25,7 @@ const gateway = await startGateway({
   }),
   onListen: (port) => log.info("gateway listening", { host: config.bindHost, port }),
 });
-const stop = async () => {
-  await gateway.close();
-  reader.disconnect();
-  Deno.exit(0);
-};
-Deno.addSignalListener("SIGINT", stop);
-Deno.addSignalListener("SIGTERM", stop);
+onShutdown(log, "gateway", [
+  ["gateway", () => gateway.close()],
+  ["redis", () => reader.disconnect()],
+]);

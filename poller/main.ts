@@ -3,7 +3,7 @@
  * arrive while Redis is down are dropped, not queued: a quote is worthless seconds later, and
  * the engine refuses trades on stale prices meanwhile.
  */
-import { startProcess } from "@trading/shared/process";
+import { onShutdown, startProcess } from "@trading/shared/process";
 import { connectRedis, INPUT_STREAM } from "@trading/shared/redis";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
 import { BackpackFeed } from "./backpack.ts";
@@ -71,12 +71,9 @@ const metricsServer = serveMetrics(
 log.info("poller started", { url, markets: [...config.markets.keys()] });
 
 const stats = setInterval(() => log.debug("poller stats", { appended, dropped, invalid }), 10_000);
-const stop = () => {
-  clearInterval(stats);
-  feed.stop();
-  metricsServer?.shutdown();
-  redis.disconnect();
-  Deno.exit(0);
-};
-Deno.addSignalListener("SIGINT", stop);
-Deno.addSignalListener("SIGTERM", stop);
+onShutdown(log, "poller", [
+  ["stats", () => clearInterval(stats)],
+  ["feed", () => feed.stop()],
+  ["metrics server", () => metricsServer?.shutdown()],
+  ["redis", () => redis.disconnect()],
+]);

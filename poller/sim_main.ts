@@ -1,4 +1,6 @@
 /** `deno task sim`: the Backpack simulator on SIM_PORT (default 3002). */
+import { createLogger } from "@trading/shared/log";
+import { onShutdown } from "@trading/shared/process";
 import { startSimulator } from "./sim.ts";
 
 const port = Number(Deno.env.get("SIM_PORT") ?? 3002);
@@ -15,9 +17,4 @@ const sim = startSimulator({
       JSON.stringify({ level: "info", service: "sim", msg: "simulator listening", port: p }),
     ),
 });
-const stop = async () => {
-  await sim.close();
-  Deno.exit(0);
-};
-Deno.addSignalListener("SIGINT", stop);
-Deno.addSignalListener("SIGTERM", stop);
+onShutdown(createLogger("sim"), "sim", [["simulator", () => sim.close()]]);

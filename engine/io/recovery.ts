@@ -1,10 +1,12 @@
 /**
  * Start-up: the newest snapshot whose hash verifies (or an empty state), and a check that the
  * input stream still holds every entry after it. A gap is a loud failure, never a silent skip.
+ * Also the conservation check the engine runs after catching up and after each snapshot.
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "@trading/shared/log";
 import { INPUT_STREAM } from "@trading/shared/redis";
+import { conservationGap, totalsOf } from "../core/invariants.ts";
 import { createState, DEFAULT_PARAMS, type EngineState } from "../core/state.ts";
 import { compareStreamIds } from "../core/stream_id.ts";
 import type { SnapshotStore } from "./snapshots.ts";
@@ -66,4 +68,27 @@ export async function assertNoGap(redis: Redis, afterId: string): Promise<void> 
         `Redis from its AOF, or the snapshots that were removed.`,
     );
   }
+}
+
+/** The figures of a state whose money does not add up. */
+export interface ConservationBreak {
+  /** balances + locked margin + house − credited: never zero here. */
+  gapCents: bigint;
+  balancesCents: bigint;
+  lockedCents: bigint;
+  houseCents: bigint;
+  creditedCents: bigint;
+  minBalanceCents: bigint;
+  lastId: string;
+}
+
+/**
+ * Undefined when every cent is accounted for (core/invariants.ts `conservationGap` is zero),
+ * else the figures. Pure, one pass over accounts and positions (~6 ms at 100k + 100k): run
+ * after catching up and after each snapshot, never per batch.
+ */
+export function conservationBreak(state: EngineState): ConservationBreak | undefined {
+  const gapCents = conservationGap(state);
+  if (gapCents === 0n) return undefined;
+  return { gapCents, ...totalsOf(state), lastId: state.lastId };
 }

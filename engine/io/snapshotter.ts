@@ -1,12 +1,15 @@
 /**
  * Takes a snapshot every interval without stalling the loop: a cheap capture of the state (a
- * pass of pointer copies), then the canonical text encoded and hashed part by part, yielding
- * to the event loop between parts so batches keep flowing, then one Postgres transaction.
+ * pass of pointer copies), the conservation check in a slice of its own, then the canonical
+ * text encoded and hashed part by part, yielding to the event loop between parts so batches
+ * keep flowing, then one Postgres transaction. A state whose money does not add up is never
+ * saved: `onBroken` hears of it (the engine stops for good there).
  */
 import { createHash } from "node:crypto";
 import type { Logger } from "@trading/shared/log";
 import { captureState, encodeParts } from "../core/snapshot.ts";
 import type { EngineState } from "../core/state.ts";
+import { type ConservationBreak, conservationBreak } from "./recovery.ts";
 import type { SnapshotMeta, SnapshotStore } from "./snapshots.ts";
 
 export interface SnapshotStats {
@@ -16,6 +19,8 @@ export interface SnapshotStats {
   /** The longest synchronous slice the snapshot took from the loop. */
   longestStallMs: number;
   totalMs: number;
+  /** How long the conservation check took (its own slice of the loop). */
+  checkMs: number;
 }
 
 export class Snapshotter {
@@ -34,6 +39,11 @@ export class Snapshotter {
     private readonly log: Logger,
     private readonly intervalMs: number,
     private readonly onSaved: (saved: SnapshotMeta, stats: SnapshotStats) => Promise<void>,
+    /**
+     * Called, synchronously in the check's slice, when the state's money does not add up; the
+     * snapshot is then not saved (without it, that snapshot fails as an error).
+     */
+    private readonly onBroken?: (broken: ConservationBreak) => void,
   ) {}
 
   /** Starts a snapshot if one is due and none is running; returns at once. */
@@ -58,6 +68,18 @@ export class Snapshotter {
     const lastId = this.state.lastId;
     let longest = performance.now() - t;
     this.log.debug("snapshot started", { lastId });
+    await yieldToLoop();
+    // The live state, between two batches like the capture (a yield past it), must add up;
+    // checked before the save, so a state that does not is never saved.
+    t = performance.now();
+    const broken = conservationBreak(this.state);
+    const checkMs = performance.now() - t;
+    longest = Math.max(longest, checkMs);
+    if (broken !== undefined) {
+      this.onBroken?.(broken);
+      throw new Error(`conservation broken: gap ${broken.gapCents} cents at ${broken.lastId}`);
+    }
+    await yieldToLoop();
     const hash = createHash("sha256");
     const parts: string[] = [];
     const generator = encodeParts(view);
@@ -68,7 +90,7 @@ export class Snapshotter {
       longest = Math.max(longest, performance.now() - t);
       if (next.done) break;
       parts.push(next.value);
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      await yieldToLoop();
     }
     const stateHash = hash.digest("hex");
     const saved = await this.store.save(lastId, stateHash, parts);
@@ -81,10 +103,15 @@ export class Snapshotter {
       bytes,
       longestStallMs: Math.round(longest * 10) / 10,
       totalMs: Math.round(performance.now() - started),
+      checkMs: Math.round(checkMs * 10) / 10,
     };
     this.last = stats;
     this.lastSavedAtMs = Date.now();
     this.log.info("snapshot saved", { id: saved.id, ...stats });
     await this.onSaved(saved, stats);
   }
+}
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }

@@ -4,9 +4,32 @@
  * consumer group has acknowledged, keeping a tail for readers that start at its end.
  */
 import type { Redis } from "ioredis";
+import type { Logger } from "@trading/shared/log";
 import { INPUT_STREAM, OUTPUT_STREAM } from "@trading/shared/redis";
-import { compareStreamIds } from "../core/stream_id.ts";
+import { compareStreamIds, parseStreamId } from "../core/stream_id.ts";
 import { HISTORY_GROUP } from "./history.ts";
+import type { SnapshotMeta, SnapshotStore } from "./snapshots.ts";
+
+/**
+ * Retention, after each snapshot is saved: engine:input below the oldest snapshot still kept
+ * (the one just saved when the list is empty), engine:output below what history acknowledged.
+ */
+export async function trimAfterSnapshot(
+  redis: Redis,
+  store: Pick<SnapshotStore, "list">,
+  saved: SnapshotMeta,
+  log: Logger,
+): Promise<void> {
+  const kept = await store.list();
+  const oldest = kept.at(-1)?.lastId ?? saved.lastId;
+  const [inputTrimmed, outputTrimmed] = await Promise.all([
+    trimInput(redis, oldest),
+    trimOutput(redis, Date.now()),
+  ]);
+  if (inputTrimmed + outputTrimmed > 0) {
+    log.debug("trimmed", { inputTrimmed, outputTrimmed, oldest });
+  }
+}
 
 export async function trimInput(redis: Redis, oldestKeptSnapshotId: string): Promise<number> {
   return await redis.xtrim(INPUT_STREAM, "MINID", oldestKeptSnapshotId) as number;
@@ -44,6 +67,6 @@ function toMap(flat: unknown[]): Map<string, unknown> {
 }
 
 function nextId(id: string): string {
-  const [ms, seq] = id.split("-");
-  return `${ms}-${Number(seq) + 1}`;
+  const { ms, seq } = parseStreamId(id);
+  return `${ms}-${seq + 1}`;
 }
