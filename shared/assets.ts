@@ -41,8 +41,3 @@ export const ASSETS: Readonly<Record<Asset, AssetInfo>> = {
 export function isAsset(value: unknown): value is Asset {
   return typeof value === "string" && (ASSET_SYMBOLS as readonly string[]).includes(value);
 }
-
-/** Finds the asset a Backpack market (e.g. "ETH_USDC_PERP") prices, if it is one of ours. */
-export function assetOfMarket(market: string): Asset | undefined {
-  return ASSET_SYMBOLS.find((symbol) => ASSETS[symbol].market === market);
-}

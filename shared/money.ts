@@ -9,7 +9,6 @@
 /** Values at or above this bound are refused: they fit a Postgres bigint with room to spare. */
 export const MAX_UNITS = 10n ** 18n;
 
-export const CENTS_SCALE = 2;
 export const QUANTITY_SCALE = 8;
 
 export class DecimalError extends Error {

@@ -24,19 +24,21 @@ import {
   closeView,
   exitPrice,
   liquidationPrice,
-  orderView,
+  makePosition,
   pnlCents,
   quantityFor,
   triggerReason,
 } from "./positions.ts";
 import type { Account, EngineState, Position, Quote } from "./state.ts";
 import {
+  addPosition,
   closedRecently,
   idempotencyMapKey,
   rememberClosed,
   replayedAnswer,
   splitMapKey,
 } from "./state.ts";
+import { type ParsedId, readStreamId } from "./stream_id.ts";
 
 const NO_OUTPUTS: readonly EngineOutput[] = Object.freeze([]);
 
@@ -76,29 +78,16 @@ export function applyInvalid(
   }];
 }
 
+/** Where advanceTime reads each entry's ID: one object, reused, so time costs no allocation. */
+const nextId: ParsedId = { ms: 0, seq: 0 };
+
 function advanceTime(state: EngineState, id: string): void {
-  // Parsed by hand: this runs for every entry, and slice + Number costs two strings.
-  let ms = 0;
-  let seq = 0;
-  let i = 0;
-  let code = id.charCodeAt(0);
-  while (code >= 48 && code <= 57) {
-    ms = ms * 10 + code - 48;
-    code = id.charCodeAt(++i);
-  }
-  const dash = i;
-  code = id.charCodeAt(++i);
-  while (code >= 48 && code <= 57) {
-    seq = seq * 10 + code - 48;
-    code = id.charCodeAt(++i);
-  }
-  const follows = dash > 0 && dash < 16 && id.charCodeAt(dash) === 45 && i === id.length &&
-    i - dash > 1 && i - dash <= 16 &&
-    (ms > state.lastMs || (ms === state.lastMs && seq > state.lastSeqInMs));
+  const follows = readStreamId(id, nextId) &&
+    (nextId.ms > state.lastMs || (nextId.ms === state.lastMs && nextId.seq > state.lastSeqInMs));
   if (!follows) invariant(false, `entry ${id} does not follow ${state.lastId}`);
   state.lastId = id;
-  state.lastMs = ms;
-  state.lastSeqInMs = seq;
+  state.lastMs = nextId.ms;
+  state.lastSeqInMs = nextId.seq;
 }
 
 function applyPrice(state: EngineState, entry: PriceEntry, id: string): readonly EngineOutput[] {
@@ -130,7 +119,9 @@ function applyPrice(state: EngineState, entry: PriceEntry, id: string): readonly
     previous = seq;
     const position = state.positions.get(seq)!;
     const reason = triggerReason(position, entry.bid, entry.ask);
-    invariant(reason !== null, `position ${seq} was indexed past a level it does not trigger at`);
+    if (reason === null) {
+      invariant(false, `position ${seq} was indexed past a level it does not trigger at`);
+    }
     const result = closePosition(state, position, entry.bid, entry.ask, reason);
     const event: TriggerEvent = { kind: "event", cause: id, userId: position.userId, result };
     outputs.push(event);
@@ -209,9 +200,7 @@ function remember(
   fingerprint: string,
   result: Result,
 ): void {
-  const account = state.accounts.get(userId);
-  invariant(account !== undefined, `a keyed state change for ${userId}, who has no account`);
-  const keys = account.idempotencyKeys;
+  const keys = accountOf(state, userId).idempotencyKeys;
   while (keys.size >= state.params.maxIdempotencyKeys) {
     const oldest = keys.values().next().value!;
     keys.delete(oldest);
@@ -232,14 +221,16 @@ function createAccount(state: EngineState, entry: CreateAccountEntry): Outcome {
     return { event: "account", balance, created: false };
   }
   const credit = state.params.demoCreditCents;
-  state.accounts.set(entry.userId, {
+  const account: Account = {
     userId: entry.userId,
     balanceCents: credit,
     lockedCents: 0n,
     openSeqs: new Set(),
     idempotencyKeys: new Set(),
     closedSeqs: [],
-  });
+  };
+  state.accounts.set(entry.userId, account);
+  assertAccount(account);
   state.creditedCents += credit;
   return { event: "account", balance: credit.toString(), created: true };
 }
@@ -323,7 +314,7 @@ function openPosition(state: EngineState, entry: OpenEntry): Outcome {
   if (entry.marginCents > account.balanceCents) return "insufficient_balance";
   const quantity = quantityFor(asset, entry.marginCents, entry.leverage, fill);
   if (quantity === 0n) return "quantity_too_small";
-  const position: Position = {
+  const position = makePosition({
     seq: state.nextOrderSeq++,
     userId: entry.userId,
     asset,
@@ -343,21 +334,11 @@ function openPosition(state: EngineState, entry: OpenEntry): Outcome {
     stopLoss,
     takeProfit,
     openedAtMs: state.lastMs,
-    view: undefined!,
-    row: undefined,
-  };
+  });
   account.balanceCents -= entry.marginCents;
   addPosition(state, account, position);
+  assertAccount(account);
   return { event: "opened", ...position.view };
-}
-
-/** Books an open position into the state and its derived indexes. */
-export function addPosition(state: EngineState, account: Account, position: Position): void {
-  position.view = orderView(position);
-  account.lockedCents += position.marginCents;
-  account.openSeqs.add(position.seq);
-  state.positions.set(position.seq, position);
-  state.triggers.get(position.asset)!.add(position);
 }
 
 function closeByUser(state: EngineState, entry: CloseEntry): Outcome {
@@ -382,13 +363,14 @@ function closePosition(
   ask: bigint,
   reason: CloseReason,
 ): ClosedResult {
-  const account = state.accounts.get(position.userId)!;
+  const account = accountOf(state, position.userId);
   const price = exitPrice(position.side, bid, ask);
   const pnl = pnlCents(position, price);
   const equity = position.marginCents + pnl;
   const payout = equity > 0n ? equity : 0n;
   account.balanceCents += payout;
   account.lockedCents -= position.marginCents;
+  assertAccount(account);
   account.openSeqs.delete(position.seq);
   rememberClosed(account, position.seq, state.params.closedOrdersKept);
   state.houseCents += position.marginCents - payout;
@@ -403,6 +385,23 @@ function pruneExpired(state: EngineState): void {
   for (const [key, stored] of state.idempotency) {
     if (stored.atMs > idempotencyCutoff) break;
     state.idempotency.delete(key);
-    state.accounts.get(splitMapKey(key)[0])!.idempotencyKeys.delete(key);
+    accountOf(state, splitMapKey(key)[0]).idempotencyKeys.delete(key);
+  }
+}
+
+/** The account a change is about to touch, which must exist (an owner of keys or positions). */
+function accountOf(state: EngineState, userId: string): Account {
+  const account = state.accounts.get(userId);
+  if (account === undefined) invariant(false, `${userId} has keys or positions but no account`);
+  return account;
+}
+
+/** What holds after every change to an account's money: neither balance nor locked is negative. */
+function assertAccount(account: Account): void {
+  if (account.balanceCents < 0n || account.lockedCents < 0n) {
+    invariant(
+      false,
+      `account ${account.userId}: balance ${account.balanceCents}, locked ${account.lockedCents}`,
+    );
   }
 }

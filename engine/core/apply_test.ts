@@ -94,3 +94,37 @@ Deno.test("a version 1 snapshot loads: default caps, refusals dropped, keys coun
   }, "6-0").outputs[0]!;
   assert.equal(retry.kind === "answer" && retry.ok && retry.replayed, true);
 });
+
+Deno.test("a change that leaves an account negative or ownerless is an InvariantError", () => {
+  const opened = () => {
+    const state = createState();
+    applyFields(state, { price: "BTC 9700000 9700050 0" }, "1-0");
+    applyFields(state, { kind: "create_account", requestId: "a", userId: "u1" }, "2-0");
+    const open = applyFields(state, {
+      kind: "open",
+      requestId: "o",
+      userId: "u1",
+      asset: "BTC",
+      side: "long",
+      marginCents: "10000",
+      leverage: "10",
+      slippageBps: "100",
+      expectedPrice: "9700050",
+    }, "3-0").outputs[0]!;
+    assert.ok(open.kind === "answer" && open.ok, JSON.stringify(open));
+    return state;
+  };
+  const close = { kind: "close", requestId: "c", userId: "u1", orderId: "1" };
+  const owes = opened();
+  owes.accounts.get("u1")!.balanceCents = -(10n ** 12n);
+  assert.throws(() => applyFields(owes, close, "4-0"), InvariantError);
+  const unlocked = opened();
+  unlocked.accounts.get("u1")!.lockedCents = 0n;
+  assert.throws(() => applyFields(unlocked, close, "4-0"), InvariantError);
+  const ownerless = opened();
+  ownerless.accounts.delete("u1");
+  assert.throws(() => applyFields(ownerless, { price: "BTC 1 2 0" }, "4-0"), InvariantError);
+  const intact = opened();
+  const closed = applyFields(intact, close, "4-0").outputs[0]!;
+  assert.ok(closed.kind === "answer" && closed.ok, JSON.stringify(closed));
+});

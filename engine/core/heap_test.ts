@@ -10,12 +10,12 @@ Deno.test("LevelHeap pops levels in order, ties by lower seq", () => {
       (items, descending) => {
         const heap = new LevelHeap(descending);
         items.forEach(([level], seq) => heap.push(level, seq));
+        const sign = descending ? -1 : 1;
         const expected = items.map(([level], seq) => ({ level, seq }))
-          .sort((a, b) =>
-            a.level === b.level
-              ? a.seq - b.seq
-              : (descending ? (a.level > b.level ? -1 : 1) : (a.level < b.level ? -1 : 1))
-          ).map((x) => x.seq);
+          .sort((a, b) => {
+            if (a.level === b.level) return a.seq - b.seq;
+            return a.level < b.level ? -sign : sign;
+          }).map((x) => x.seq);
         const popped: number[] = [];
         while (heap.size > 0) popped.push(heap.pop());
         assert.deepEqual(popped, expected);

@@ -1,4 +1,9 @@
-/** Whole-state checks used by tests and by the engine's self-check after recovery. */
+/**
+ * Whole-state checks. Each walks every account and position, so the core never runs them per
+ * entry: its per-change asserts are in `apply.ts`. The tests run these after every step, and the
+ * engine process's conservation check (`conservationBreak`, engine/io/recovery.ts) is built on
+ * `conservationGap` and `totalsOf`.
+ */
 import type { EngineState } from "./state.ts";
 
 export interface Totals {

@@ -1,15 +1,16 @@
 /**
- * Position arithmetic, all in integers. Prices are in units of 10^-d USD (d = the asset's
- * priceDecimals), quantities in 10^-8 of the asset, money in cents; price × quantity is in
- * 10^-(d+8) USD, so dividing by 10^(d+6) gives cents.
+ * Positions: how one is made (`makePosition`), its arithmetic and how clients see it, all in
+ * integers. Prices are in units of 10^-d USD (d = the asset's priceDecimals), quantities in 10^-8
+ * of the asset, money in cents; price × quantity is in 10^-(d+8) USD, so dividing by 10^(d+6)
+ * gives cents.
  */
 import type { CloseReason, OrderView, Result } from "@trading/shared/schemas";
-
-export type ClosedResult = Extract<Result, { event: "closed" }>;
 import { ASSETS } from "@trading/shared/assets";
 import { ceilDiv, floorDiv, formatDecimal, pow10, QUANTITY_SCALE } from "@trading/shared/money";
 import type { Asset } from "@trading/shared/assets";
-import type { Position, Side } from "./state.ts";
+import type { Position, PositionFields, Side } from "./state.ts";
+
+export type ClosedResult = Extract<Result, { event: "closed" }>;
 
 function centsDivisor(asset: Asset): bigint {
   return pow10(ASSETS[asset].priceDecimals + QUANTITY_SCALE - 2);
@@ -86,7 +87,27 @@ export function triggerReason(position: Position, bid: bigint, ask: bigint): Clo
   return null;
 }
 
-export function orderView(position: Position): OrderView {
+/** A position, complete: its client view is formatted as it is made, never after. */
+export function makePosition(fields: PositionFields): Position {
+  return {
+    seq: fields.seq,
+    userId: fields.userId,
+    asset: fields.asset,
+    side: fields.side,
+    marginCents: fields.marginCents,
+    leverage: fields.leverage,
+    entryPrice: fields.entryPrice,
+    quantity: fields.quantity,
+    liquidationPrice: fields.liquidationPrice,
+    stopLoss: fields.stopLoss,
+    takeProfit: fields.takeProfit,
+    openedAtMs: fields.openedAtMs,
+    view: orderView(fields),
+    row: undefined,
+  };
+}
+
+export function orderView(position: PositionFields): OrderView {
   const decimals = ASSETS[position.asset].priceDecimals;
   const view: OrderView = {
     orderId: String(position.seq),

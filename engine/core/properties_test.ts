@@ -109,11 +109,7 @@ Deno.test("workloads exercise opens, closes and every trigger kind", () => {
   fc.assert(
     fc.property(workloadArbitrary, (ops) => {
       for (const output of run(createState(CAPPED), toEntries(ops))) {
-        const label = output.kind === "event"
-          ? output.result.reason
-          : output.kind === "answer"
-          ? (output.ok ? output.result.event : output.code)
-          : output.kind;
+        const label = labelOf(output);
         seen.set(label, (seen.get(label) ?? 0) + 1);
       }
     }),
@@ -126,3 +122,10 @@ Deno.test("workloads exercise opens, closes and every trigger kind", () => {
     assert.ok((seen.get(label) ?? 0) >= 100, `${label} too rare in ${counts}`);
   }
 });
+
+/** What an output came to: a trigger's reason, an answer's event or refusal code, else its kind. */
+function labelOf(output: EngineOutput): string {
+  if (output.kind === "event") return output.result.reason;
+  if (output.kind !== "answer") return output.kind;
+  return output.ok ? output.result.event : output.code;
+}

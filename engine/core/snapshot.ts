@@ -1,15 +1,24 @@
 /**
  * Canonical encoding of the whole state: the snapshot format and the input of the state hash.
- * Derived data (locked margin, per-account order sets, trigger heaps) is not encoded; decode
- * rebuilds it. Collections are written in their Map order, which the stream alone decides.
+ * Derived data (locked margin, per-account order and key sets, position views, trigger heaps) is
+ * not encoded; decode rebuilds it. Collections are written in their Map order, which the stream
+ * alone decides. `captureState` takes what the encoding needs at one point of the stream, and
+ * `encodeParts` writes it out in parts while the live state moves on.
  */
 import { createHash } from "node:crypto";
 import type { Asset } from "@trading/shared/assets";
 import { isAsset } from "@trading/shared/assets";
-import { addPosition } from "./apply.ts";
+import { makePosition } from "./positions.ts";
 import { positionRow } from "./snapshot_rows.ts";
 import type { Account, EngineState, IdempotentAnswer, Position } from "./state.ts";
-import { createState, DEFAULT_PARAMS, idempotencyMapKey, splitMapKey } from "./state.ts";
+import {
+  addPosition,
+  createState,
+  DEFAULT_PARAMS,
+  idempotencyMapKey,
+  splitMapKey,
+} from "./state.ts";
+import { readStreamId } from "./stream_id.ts";
 
 export const SNAPSHOT_VERSION = 2;
 /** Version 1 (before per-account caps and fingerprints) still loads; see `decodeState`. */
@@ -179,11 +188,11 @@ export function decodeState(encoded: string): EngineState {
     maxIdempotencyKeys: v1 ? d.maxIdempotencyKeys : positive(params[7], "params.maxKeys"),
   });
   const lastId = str(doc.lastId, "lastId");
-  const idMatch = /^(\d{1,15})-(\d{1,15})$/.exec(lastId);
-  check(idMatch !== null, "lastId is not a stream id");
+  const last = { ms: 0, seq: 0 };
+  check(readStreamId(lastId, last), "lastId is not a stream id");
   state.lastId = lastId;
-  state.lastMs = Number(idMatch[1]);
-  state.lastSeqInMs = Number(idMatch[2]);
+  state.lastMs = last.ms;
+  state.lastSeqInMs = last.seq;
   state.nextOrderSeq = int(doc.nextOrderSeq, "nextOrderSeq");
   state.houseCents = big(doc.houseCents, "houseCents");
   state.creditedCents = big(doc.creditedCents, "creditedCents");
@@ -259,7 +268,7 @@ function closedFromOrderLog(state: EngineState, orders: Row): void {
 function decodePosition(row: Row): Position {
   const side = row[3];
   check(side === "long" || side === "short", "position.side");
-  return {
+  return makePosition({
     seq: int(row[0], "position.seq"),
     userId: str(row[1], "position.userId"),
     asset: assetOf(row[2]),
@@ -272,9 +281,7 @@ function decodePosition(row: Row): Position {
     stopLoss: row[9] === null ? undefined : big(row[9], "position.stopLoss"),
     takeProfit: row[10] === null ? undefined : big(row[10], "position.takeProfit"),
     openedAtMs: int(row[11], "position.openedAtMs"),
-    view: undefined!, // derived, set by addPosition
-    row: undefined,
-  };
+  });
 }
 
 function check(condition: boolean, what: string): asserts condition {

@@ -1,7 +1,10 @@
-/** Canonical snapshot rows that are encoded once and cached on the state. */
+/** Canonical snapshot rows that are encoded once and cached on what they encode. */
 import type { Position } from "./state.ts";
 
-/** A position's canonical row, made once when it opens (positions never change after). */
+/**
+ * A position's canonical row. The first snapshot that meets the position encodes it and caches
+ * it as `Position.row` (positions never change), so opening a position costs nothing extra.
+ */
 export function positionRow(x: Position): string {
   return JSON.stringify([
     x.seq,

@@ -1,7 +1,8 @@
 /**
- * The engine's whole state. Plain data plus derived indexes; `apply.ts` is the only writer.
- * Maps keep insertion order, and every insertion follows the input stream, so iteration order
- * is itself deterministic and the canonical encoding needs no sorting.
+ * The engine's whole state. Plain data plus derived indexes; `apply.ts` is the only writer of a
+ * live state (`snapshot.ts` builds one from its encoding). Maps keep insertion order, and every
+ * insertion follows the input stream, so iteration order is itself deterministic and the
+ * canonical encoding needs no sorting.
  */
 import type { Answer, OrderView } from "@trading/shared/schemas";
 import type { Asset } from "@trading/shared/assets";
@@ -65,7 +66,8 @@ export interface Account {
 
 export type Side = "long" | "short";
 
-export interface Position {
+/** What a position is made of: fixed when it opens, never changed after. */
+export interface PositionFields {
   seq: number;
   userId: string;
   asset: Asset;
@@ -80,8 +82,12 @@ export interface Position {
   stopLoss: bigint | undefined;
   takeProfit: bigint | undefined;
   openedAtMs: number;
-  /** Derived: the position as clients see it, formatted once at open. */
-  view: OrderView;
+}
+
+/** An open position: its fields and what derives from them, complete once made (`makePosition`). */
+export interface Position extends PositionFields {
+  /** Derived: the position as clients see it, formatted once when the position is made. */
+  readonly view: OrderView;
   /**
    * Derived cache: the position's canonical snapshot row, encoded by the first snapshot that
    * meets the position (positions never change), so opening one costs nothing extra.
@@ -162,6 +168,14 @@ export function idempotencyMapKey(userId: string, key: string): string {
 export function splitMapKey(mapKey: string): [string, string] {
   const at = mapKey.indexOf("\n");
   return [mapKey.slice(0, at), mapKey.slice(at + 1)];
+}
+
+/** Books a complete open position into the state and its derived indexes. */
+export function addPosition(state: EngineState, account: Account, position: Position): void {
+  account.lockedCents += position.marginCents;
+  account.openSeqs.add(position.seq);
+  state.positions.set(position.seq, position);
+  state.triggers.get(position.asset)!.add(position);
 }
 
 /** Remembers a closed order of the account, keeping the latest `kept` (amortised O(1)). */

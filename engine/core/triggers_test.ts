@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import type { Position } from "./state.ts";
+import { makePosition } from "./positions.ts";
+import type { Position, PositionFields } from "./state.ts";
 import { TriggerIndex } from "./triggers.ts";
 
-function position(seq: number, side: "long" | "short", levels: Partial<Position>): Position {
-  return {
+function position(seq: number, side: "long" | "short", levels: Partial<PositionFields>): Position {
+  return makePosition({
     seq,
     userId: "u",
     asset: "BTC",
@@ -16,10 +17,8 @@ function position(seq: number, side: "long" | "short", levels: Partial<Position>
     stopLoss: undefined,
     takeProfit: undefined,
     openedAtMs: 0,
-    view: undefined!,
-    row: undefined,
     ...levels,
-  };
+  });
 }
 
 Deno.test("a long waits on max(stop-loss, liquidation) below and take-profit above the bid", () => {
