@@ -1,6 +1,6 @@
 /**
  * Process configuration from the environment, validated once with zod. Defaults are those of
- * API.md. `parseConfig` is pure (takes the environment as a map) so tests need no real env.
+ * the README's Configuration table. `parseConfig` is pure (takes the environment as a map) so tests need no real env.
  */
 import { z } from "zod";
 import { type Asset, ASSET_SYMBOLS, ASSETS, isAsset } from "./assets.ts";

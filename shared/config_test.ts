@@ -3,7 +3,7 @@ import { ConfigError, parseConfig } from "./config.ts";
 
 const SECRET = "x".repeat(32);
 
-Deno.test("parseConfig applies API.md defaults", () => {
+Deno.test("parseConfig applies the README's defaults", () => {
   const config = parseConfig({ JWT_SECRET: SECRET });
   assert.equal(config.apiPort, 3000);
   assert.equal(config.gatewayPort, 3001);

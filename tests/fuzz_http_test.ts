@@ -1,7 +1,7 @@
 /**
  * HTTP fuzz against the real API and engine: thousands of malformed requests across every
  * endpoint. None may get a 5xx, none may reach the engine (its input stream and state stay
- * exactly as they were), and every error keeps API.md's shape.
+ * exactly as they were), and every error keeps the API's one error shape.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";

@@ -1,4 +1,4 @@
-/** Every refusal of API.md reached through HTTP against the real processes. */
+/** Every refusal of the README's HTTP API table reached through HTTP against the real processes. */
 import assert from "node:assert/strict";
 import { eventually, http, JWT_SECRET, newUser, sleep, withEnv } from "./harness.ts";
 

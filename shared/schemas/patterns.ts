@@ -7,7 +7,7 @@ import { MAX_UNITS } from "../money.ts";
 
 /** A requestId or userId: 1–64 of [A-Za-z0-9_-]. */
 export const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
-/** An Idempotency-Key: 1–64 printable ASCII characters, as API.md allows. */
+/** An Idempotency-Key: 1–64 printable ASCII characters (docs/design.md, Idempotency). */
 export const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,64}$/;
 /** An order ID: the engine's creation sequence number in decimal (below 2^53). */
 export const ORDER_ID_RE = /^[1-9][0-9]{0,15}$/;
