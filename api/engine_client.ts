@@ -11,22 +11,34 @@ import type { Logger } from "@trading/shared/log";
 import { INPUT_STREAM, lastStreamId, OUTPUT_STREAM } from "@trading/shared/redis";
 import { readStream } from "@trading/shared/stream_reader";
 import { sleep } from "@trading/shared/wait";
-import { type Answer, decodeOutput, type InputFields, outputHeader } from "@trading/shared/schemas";
+import {
+  type Answer,
+  decodeOutput,
+  encodeInput,
+  type InstructionEntry,
+  outputHeader,
+} from "@trading/shared/schemas";
 
-export interface Quote {
+/** A quote as the API shows it (`/prices`, the slippage reference): decimal strings. */
+export interface ApiQuote {
   bid: string;
   ask: string;
   ts: number;
 }
 
+/** An instruction as a route asks it: `EngineGateway.request` gives each its own requestId. */
+export type EngineRequest = InstructionEntry extends infer E
+  ? E extends unknown ? Omit<E, "requestId"> : never
+  : never;
+
 /** What the HTTP layer needs from an engine; `EngineClient` is the Redis-backed one. */
 export interface EngineGateway {
-  /** Sends an instruction (fields without requestId) and waits for its answer. */
-  request(fields: InputFields, timeoutMs?: number): Promise<Answer>;
+  /** Sends an instruction (a requestId is added) and waits for its answer. */
+  request(entry: EngineRequest, timeoutMs?: number): Promise<Answer>;
   /** Appends an instruction without waiting for its answer. */
-  send(fields: InputFields): Promise<string>;
-  latestQuote(asset: Asset): Quote | undefined;
-  quotes(): Map<Asset, Quote>;
+  send(entry: InstructionEntry): Promise<string>;
+  latestQuote(asset: Asset): ApiQuote | undefined;
+  quotes(): Map<Asset, ApiQuote>;
 }
 
 export class EngineTimeoutError extends Error {
@@ -53,7 +65,7 @@ export interface EngineClientOptions {
 
 export class EngineClient implements EngineGateway {
   readonly #pending = new Map<string, Pending>();
-  readonly #quotes = new Map<Asset, Quote>();
+  readonly #quotes = new Map<Asset, ApiQuote>();
   #running = false;
   #done: Promise<void> | undefined;
   /** Wall-clock ms of the last successful read, for the reader watchdog and /health. */
@@ -73,15 +85,16 @@ export class EngineClient implements EngineGateway {
     await this.#done;
   }
 
-  async send(fields: InputFields): Promise<string> {
+  async send(entry: InstructionEntry): Promise<string> {
+    const fields = Object.entries(encodeInput(entry)).flat();
     try {
-      return (await this.options.redis.xadd(INPUT_STREAM, "*", ...Object.entries(fields).flat()))!;
+      return (await this.options.redis.xadd(INPUT_STREAM, "*", ...fields))!;
     } catch (error) {
       throw new EngineUnavailableError(`cannot reach Redis: ${(error as Error).message}`);
     }
   }
 
-  request(fields: InputFields, timeoutMs = this.options.timeoutMs ?? 5000): Promise<Answer> {
+  request(entry: EngineRequest, timeoutMs = this.options.timeoutMs ?? 5000): Promise<Answer> {
     const requestId = this.options.newRequestId();
     return new Promise<Answer>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -89,7 +102,7 @@ export class EngineClient implements EngineGateway {
         reject(new EngineTimeoutError("the engine did not answer in time"));
       }, timeoutMs);
       this.#pending.set(requestId, { resolve, timer });
-      this.send({ ...fields, requestId }).catch((error) => {
+      this.send({ ...entry, requestId }).catch((error) => {
         clearTimeout(timer);
         this.#pending.delete(requestId);
         reject(error);
@@ -97,11 +110,11 @@ export class EngineClient implements EngineGateway {
     });
   }
 
-  latestQuote(asset: Asset): Quote | undefined {
+  latestQuote(asset: Asset): ApiQuote | undefined {
     return this.#quotes.get(asset);
   }
 
-  quotes(): Map<Asset, Quote> {
+  quotes(): Map<Asset, ApiQuote> {
     return this.#quotes;
   }
 

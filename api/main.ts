@@ -72,7 +72,7 @@ const app = buildApp({
 const server = Deno.serve({
   port: config.apiPort,
   hostname: config.bindHost,
-  onListen: ({ hostname, port }) => log.info("api listening", { hostname, port }),
+  onListen: ({ hostname, port }) => log.info("api listening", { ready: true, hostname, port }),
 }, app.fetch);
 const metricsServer = serveMetrics(
   metrics,

@@ -1,7 +1,26 @@
-/** HTTP request and response schemas: validation and the OpenAPI document come from these. */
+/**
+ * HTTP request and response schemas: validation and the OpenAPI document come from these. The
+ * responses that carry the engine's views are built from its output schemas
+ * (`@trading/shared/schemas`, and the closed-trade record beside its table in
+ * `@trading/shared/db`), with cents as JSON integers (`httpView`); the patterns and ranges of
+ * requests are the input's (`patterns.ts`).
+ */
 import { z } from "@hono/zod-openapi";
 import { ASSET_SYMBOLS } from "@trading/shared/assets";
-import { OPEN_PAGE_DEFAULT, OPEN_PAGE_MAX } from "@trading/shared/schemas";
+import { closedTradeSchema } from "@trading/shared/db";
+import {
+  CENTS_FIELDS,
+  type CentsField,
+  closeViewSchema,
+  IDEMPOTENCY_KEY_RE,
+  LEVERAGE,
+  OPEN_PAGE_DEFAULT,
+  OPEN_PAGE_MAX,
+  openTradeSchema as openTradeViewSchema,
+  ORDER_ID_RE,
+  orderViewSchema,
+  SLIPPAGE_BPS,
+} from "@trading/shared/schemas";
 
 const decimalText = z.string().regex(/^\d{1,20}(\.\d{1,18})?$/, {
   message: 'must be a plain decimal string such as "97000.5"',
@@ -35,14 +54,15 @@ export const tradeCreateSchema = z.strictObject({
   type: z.enum(["long", "short"]),
   margin: z.number().int().min(100).max(Number.MAX_SAFE_INTEGER)
     .openapi({ description: "cents", example: 10000 }),
-  leverage: z.number().int().min(1).max(100),
-  slippage: z.number().int().min(0).max(10_000).openapi({ description: "basis points" }),
+  leverage: z.number().int().min(LEVERAGE.min).max(LEVERAGE.max),
+  slippage: z.number().int().min(SLIPPAGE_BPS.min).max(SLIPPAGE_BPS.max)
+    .openapi({ description: "basis points" }),
   price: decimalText.optional().openapi({ description: "the quote the user saw" }),
   stopLoss: decimalText.optional(),
   takeProfit: decimalText.optional(),
 }).openapi("TradeCreate");
 
-const orderIdText = z.string().regex(/^[1-9][0-9]{0,15}$/, { message: "must be an order ID" });
+const orderIdText = z.string().regex(ORDER_ID_RE, { message: "must be an order ID" });
 
 export const tradeCloseSchema = z.strictObject({ orderId: orderIdText }).openapi("TradeClose");
 
@@ -53,7 +73,6 @@ export const openTradesQuerySchema = z.object({
   cursor: orderIdText.optional().openapi({ description: "nextCursor of the previous page" }),
 });
 
-const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,64}$/;
 export const IDEMPOTENCY_KEY_RULE = "Idempotency-Key must be 1–64 printable characters";
 
 /**
@@ -75,45 +94,43 @@ export function isIdempotencyKey(text: string): boolean {
   return IDEMPOTENCY_KEY_RE.test(text);
 }
 
-export const orderSchema = z.object({
-  orderId: z.string(),
-  asset: z.enum(ASSET_SYMBOLS),
-  type: z.enum(["long", "short"]),
-  margin: cents,
-  leverage: z.number().int(),
-  openPrice: z.string(),
-  quantity: z.string(),
-  liquidationPrice: z.string(),
-  stopLoss: z.string().optional(),
-  takeProfit: z.string().optional(),
-  openedAt: z.number().int(),
-}).openapi("Order");
+type Cents = typeof cents;
 
-export const openTradeSchema = orderSchema.extend({ unrealizedPnl: cents }).openapi("OpenTrade");
+/**
+ * An output schema as HTTP answers carry it: the same fields, with its cents fields (strings in
+ * engine:output) as the JSON integers `toApiJson` writes them.
+ */
+function httpView<S extends z.ZodRawShape>(schema: z.ZodObject<S>) {
+  const integers: Record<string, Cents> = {};
+  for (const name of Object.keys(schema.shape)) if (CENTS_FIELDS.has(name)) integers[name] = cents;
+  return schema.extend(integers as { [K in Extract<keyof S, CentsField>]: Cents });
+}
 
-export const closeSchema = z.object({
-  orderId: z.string(),
-  closePrice: z.string(),
-  pnl: cents,
-  balance: cents,
-  closedAt: z.number().int(),
-  reason: z.literal("manual"),
-}).openapi("CloseResult");
+/**
+ * Opened and open positions are of the assets the API trades; a closed trade's record keeps
+ * whatever asset it had (`z.string()`, as the output says).
+ */
+const asset = { asset: z.enum(ASSET_SYMBOLS) };
 
-export const historyTradeSchema = z.object({
-  orderId: z.string(),
-  asset: z.string(),
-  type: z.enum(["long", "short"]),
-  margin: cents,
-  leverage: z.number().int(),
-  openPrice: z.string(),
-  closePrice: z.string(),
-  quantity: z.string(),
-  pnl: cents,
-  reason: z.enum(["manual", "stop_loss", "take_profit", "liquidation"]),
-  openedAt: z.number().int(),
-  closedAt: z.number().int(),
-}).openapi("ClosedTrade");
+export const orderSchema = httpView(orderViewSchema).extend(asset).openapi("Order");
+
+/** An order with its unrealized PnL: in the document, Order and that one field. */
+export const openTradeSchema = orderSchema.extend({
+  unrealizedPnl: httpView(openTradeViewSchema).shape.unrealizedPnl,
+}).openapi("OpenTrade");
+
+/** The answer to a close: the close's outcome, never another reason than the user's own. */
+export const closeSchema = httpView(
+  closeViewSchema.pick({
+    orderId: true,
+    closePrice: true,
+    pnl: true,
+    balance: true,
+    closedAt: true,
+  }),
+).extend({ reason: z.literal("manual") }).openapi("CloseResult");
+
+export const historyTradeSchema = httpView(closedTradeSchema).openapi("ClosedTrade");
 
 export const historyQuerySchema = z.object({
   limit: z.string().regex(/^[1-9][0-9]{0,2}$/).optional().openapi({

@@ -11,7 +11,8 @@
  * gateway's gives the least time one price can take to reach everyone on this machine's cores.
  */
 import { INPUT_STREAM } from "@trading/shared/redis";
-import { Env, sleep } from "../tests/harness.ts";
+import { encodeInput } from "@trading/shared/schemas";
+import { Env, sleep } from "@trading/testing";
 import { cpuSeconds, histogram, type Row } from "./lib.ts";
 
 /** Asks a reader worker something and waits for its answer of the given type. */
@@ -52,13 +53,10 @@ async function fanOut(
     const cpuBefore = cpuSeconds(gatewayPid);
     const clientCpuBefore = cpuSeconds(Deno.pid);
     for (let i = 0; i < prices; i++) {
-      const bid = 9_700_000 + i;
-      await env.redis.xadd(
-        INPUT_STREAM,
-        "*",
-        "price",
-        `BTC ${bid} ${bid + 10} ${Date.now() * 1000}`,
-      );
+      const bid = BigInt(9_700_000 + i);
+      const ts = BigInt(Date.now()) * 1000n;
+      const price = encodeInput({ kind: "price", asset: "BTC", bid, ask: bid + 10n, ts });
+      await env.redis.xadd(INPUT_STREAM, "*", ...Object.entries(price).flat());
       await sleep(100);
     }
     await sleep(1000);

@@ -6,7 +6,8 @@
  * what a higher rate would need whatever the latency on a given day.
  */
 import { INPUT_STREAM } from "@trading/shared/redis";
-import { Env, eventually, freePort, newUser } from "../tests/harness.ts";
+import { encodeInput } from "@trading/shared/schemas";
+import { Env, eventually, freePort, newUser } from "@trading/testing";
 import { HttpPool } from "./http_client.ts";
 import { cpuSeconds, histogram, machineBusySeconds, type Row, sleep } from "./lib.ts";
 
@@ -140,7 +141,8 @@ export async function httpBench(
       while (feeding) {
         const pipeline = env.redis.pipeline();
         for (const asset of ["BTC", "ETH", "SOL"]) {
-          pipeline.xadd(INPUT_STREAM, "*", "price", `${asset} 350000 350010 0`);
+          const price = { kind: "price", asset, bid: 350_000n, ask: 350_010n, ts: 0n } as const;
+          pipeline.xadd(INPUT_STREAM, "*", ...Object.entries(encodeInput(price)).flat());
         }
         await pipeline.exec();
         await sleep(200);

@@ -4,8 +4,12 @@
  * reading the same stream on the same Redis.
  */
 import { INPUT_STREAM, type XReadReply } from "@trading/shared/redis";
-import { Env, eventually } from "../tests/harness.ts";
+import { encodeInput, type InputEntry } from "@trading/shared/schemas";
+import { Env, eventually } from "@trading/testing";
 import type { Row } from "./lib.ts";
+
+/** An entry's XADD arguments after the ID: its wire form (`encodeInput`), field by field. */
+const wire = (entry: InputEntry) => Object.entries(encodeInput(entry)).flat();
 
 export async function pipelineBench(entries: number): Promise<Row[]> {
   const env = await Env.create({ SNAPSHOT_INTERVAL_MS: "600000" });
@@ -17,12 +21,7 @@ export async function pipelineBench(entries: number): Promise<Row[]> {
         pipeline.xadd(
           INPUT_STREAM,
           "*",
-          "kind",
-          "create_account",
-          "requestId",
-          `a${i}`,
-          "userId",
-          `u${i}`,
+          ...wire({ kind: "create_account", requestId: `a${i}`, userId: `u${i}` }),
         );
       }
       await pipeline.exec();
@@ -34,43 +33,31 @@ export async function pipelineBench(entries: number): Promise<Row[]> {
           pipeline.xadd(
             INPUT_STREAM,
             "*",
-            "kind",
-            "open",
-            "requestId",
-            `o${j}`,
-            "userId",
-            `u${j % users}`,
-            "asset",
-            "ETH",
-            "side",
-            j % 100 ? "long" : "short",
-            "marginCents",
-            "100",
-            "leverage",
-            "2",
-            "slippageBps",
-            "10000",
-            "expectedPrice",
-            "350005",
+            ...wire({
+              kind: "open",
+              requestId: `o${j}`,
+              userId: `u${j % users}`,
+              asset: "ETH",
+              side: j % 100 ? "long" : "short",
+              marginCents: 100n,
+              leverage: 2,
+              slippageBps: 10_000,
+              expectedPrice: 350_005n,
+            }),
           );
         } else if (j % 50 === 25) {
           pipeline.xadd(
             INPUT_STREAM,
             "*",
-            "kind",
-            "query",
-            "requestId",
-            `q${j}`,
-            "userId",
-            `u${j % users}`,
+            ...wire({ kind: "query", requestId: `q${j}`, userId: `u${j % users}` }),
           );
         } else {
-          const mid = 350_000 + (j % 20);
+          const mid = BigInt(350_000 + (j % 20));
+          const asset = ["BTC", "ETH", "SOL"][j % 3]!;
           pipeline.xadd(
             INPUT_STREAM,
             "*",
-            "price",
-            `${["BTC", "ETH", "SOL"][j % 3]} ${mid} ${mid + 10} 0`,
+            ...wire({ kind: "price", asset, bid: mid, ask: mid + 10n, ts: 0n }),
           );
         }
       }

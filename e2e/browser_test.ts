@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
-import { eventually, freePort } from "../tests/harness.ts";
+import { eventually, freePort } from "@trading/testing";
 import { removeDataDir } from "../scripts/services.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;

@@ -87,7 +87,11 @@ if (broken !== undefined) {
 }
 
 // 4. Live loop: blocking reads of engine:input, each batch's outputs in one MULTI/EXEC.
-log.info("serving", { lastId: state.lastId, startupMs: Math.round(performance.now()) });
+log.info("serving", {
+  ready: true,
+  lastId: state.lastId,
+  startupMs: Math.round(performance.now()),
+});
 loop.start();
 
 // 5. Snapshots and retention: every SNAPSHOT_INTERVAL_MS (the loop's batches start them) the

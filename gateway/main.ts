@@ -23,7 +23,7 @@ const gateway = await startGateway({
     mmrBps: config.mmrBps,
     log,
   }),
-  onListen: (port) => log.info("gateway listening", { host: config.bindHost, port }),
+  onListen: (port) => log.info("gateway listening", { ready: true, host: config.bindHost, port }),
 });
 onShutdown(log, "gateway", [
   ["gateway", () => gateway.close()],

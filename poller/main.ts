@@ -68,7 +68,7 @@ const metricsServer = serveMetrics(
   (error) => log.warn("cannot serve /metrics", { port: config.pollerMetricsPort, error }),
   config.metricsHost,
 );
-log.info("poller started", { url, markets: [...config.markets.keys()] });
+log.info("poller started", { ready: true, url, markets: [...config.markets.keys()] });
 
 const stats = setInterval(() => log.debug("poller stats", { appended, dropped, invalid }), 10_000);
 onShutdown(log, "poller", [

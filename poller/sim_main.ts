@@ -14,7 +14,13 @@ const sim = startSimulator({
   volatilityBps,
   onListen: (p) =>
     console.log(
-      JSON.stringify({ level: "info", service: "sim", msg: "simulator listening", port: p }),
+      JSON.stringify({
+        level: "info",
+        service: "sim",
+        msg: "simulator listening",
+        ready: true,
+        port: p,
+      }),
     ),
 });
 onShutdown(createLogger("sim"), "sim", [["simulator", () => sim.close()]]);

@@ -1,6 +1,9 @@
 /** Postgres (postgres.js) connection and the schema migrations every process may run. */
 import postgres from "postgres";
 
+/** The `trades` table's row, declared once beside its DDL below: see `trade_row.ts`. */
+export * from "./trade_row.ts";
+
 export type Sql = postgres.Sql;
 
 export function connectPostgres(url: string, options: { max?: number } = {}): Sql {
@@ -27,6 +30,7 @@ const MIGRATIONS: string[] = [
      state text NOT NULL,
      created_at timestamptz NOT NULL DEFAULT now()
    )`,
+  // Its columns are TRADE_COLUMNS (trade_row.ts) + user_id and cause; trade_row_test.ts checks.
   `CREATE TABLE IF NOT EXISTS trades (
      order_id bigint PRIMARY KEY,
      user_id text NOT NULL,

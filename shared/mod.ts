@@ -1,4 +1,5 @@
 export * from "./money.ts";
+export * from "./position_math.ts";
 export * from "./assets.ts";
 export * from "./config.ts";
 export * from "./log.ts";

@@ -3,7 +3,7 @@
  * Postgres is stopped and restarted while closes stream in. Every close lands exactly once.
  */
 import assert from "node:assert/strict";
-import { INPUT_STREAM } from "@trading/shared";
+import { encodeInput, INPUT_STREAM, type InputEntry } from "@trading/shared";
 import { eventually, sleep, withEnv } from "./harness.ts";
 import { startPrivatePostgres } from "./private_postgres.ts";
 
@@ -15,51 +15,38 @@ Deno.test("history writer killed mid-batch and Postgres restarted: no lost, no d
   try {
     await withEnv({ DATABASE_URL: pg.url, SNAPSHOT_INTERVAL_MS: "500" }, async (env) => {
       let engine = await env.startEngine();
-      const add = (...fields: string[]) => env.redis.xadd(INPUT_STREAM, "*", ...fields);
+      const wire = (entry: InputEntry) => Object.entries(encodeInput(entry)).flat();
+      const add = (entry: InputEntry) => env.redis.xadd(INPUT_STREAM, "*", ...wire(entry));
       for (let u = 0; u < USERS; u++) {
-        await add("kind", "create_account", "requestId", `a${u}`, "userId", `u${u}`);
+        await add({ kind: "create_account", requestId: `a${u}`, userId: `u${u}` });
       }
-      const price = () => add("price", "ETH 350000 350010 0");
-      await price();
+      const price = { kind: "price", asset: "ETH", bid: 350_000n, ask: 350_010n, ts: 0n } as const;
+      await add(price);
 
       let postgresStopped = false;
       for (let k = 1; k <= TRADES; k++) {
         const user = `u${k % USERS}`;
         const pipeline = env.redis.pipeline();
-        pipeline.xadd(INPUT_STREAM, "*", "price", `ETH 350000 350010 0`);
+        pipeline.xadd(INPUT_STREAM, "*", ...wire(price));
         pipeline.xadd(
           INPUT_STREAM,
           "*",
-          "kind",
-          "open",
-          "requestId",
-          `o${k}`,
-          "userId",
-          user,
-          "asset",
-          "ETH",
-          "side",
-          k % 2 ? "long" : "short",
-          "marginCents",
-          "1000",
-          "leverage",
-          "5",
-          "slippageBps",
-          "100",
-          "expectedPrice",
-          "350005",
+          ...wire({
+            kind: "open",
+            requestId: `o${k}`,
+            userId: user,
+            asset: "ETH",
+            side: k % 2 ? "long" : "short",
+            marginCents: 1000n,
+            leverage: 5,
+            slippageBps: 100,
+            expectedPrice: 350_005n,
+          }),
         );
         pipeline.xadd(
           INPUT_STREAM,
           "*",
-          "kind",
-          "close",
-          "requestId",
-          `c${k}`,
-          "userId",
-          user,
-          "orderId",
-          String(k),
+          ...wire({ kind: "close", requestId: `c${k}`, userId: user, orderId: String(k) }),
         );
         await pipeline.exec();
         if (k === 100 || k === 300) {

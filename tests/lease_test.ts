@@ -106,7 +106,7 @@ Deno.test("the engine process: a real stall past the lease keeps it; a taken lea
   try {
     await withEnv({ REDIS_URL: server.url }, async (env) => {
       const engine = await env.startEngine();
-      await eventually("serving", () => engine.output.some((l) => l.includes('"serving"')));
+      await eventually("ready", () => engine.ready());
       const owner = `${Deno.hostname()}:${engine.child.pid}`;
       assert.equal(await env.redis.get(ENGINE_LOCK_KEY), owner);
 

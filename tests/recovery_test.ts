@@ -3,11 +3,12 @@
  * with the live engine's hash, and a gap in engine:input stops the engine loudly.
  */
 import assert from "node:assert/strict";
-import { INPUT_STREAM } from "@trading/shared";
+import { encodeInput, INPUT_STREAM, type InputEntry } from "@trading/shared";
 import { compareStreamIds } from "../engine/core/stream_id.ts";
 import { eventually, sleep, withEnv } from "./harness.ts";
 
 const PRICES = ["BTC", "ETH", "SOL"];
+const wire = (entry: InputEntry) => Object.entries(encodeInput(entry)).flat();
 
 Deno.test("trimming keeps what recovery needs; replay agrees; a gap fails loudly", async (t) => {
   await withEnv({ SNAPSHOT_INTERVAL_MS: "200" }, async (env) => {
@@ -21,16 +22,12 @@ Deno.test("trimming keeps what recovery needs; replay agrees; a gap fails loudly
           pipeline.xadd(
             INPUT_STREAM,
             "*",
-            "kind",
-            "create_account",
-            "requestId",
-            `a${n}`,
-            "userId",
-            `u${n}`,
+            ...wire({ kind: "create_account", requestId: `a${n}`, userId: `u${n}` }),
           );
         } else {
-          const bid = String(1_000_000 + (n % 97));
-          pipeline.xadd(INPUT_STREAM, "*", "price", `${PRICES[n % 3]!} ${bid} ${bid} 0`);
+          const bid = BigInt(1_000_000 + (n % 97));
+          const price = { kind: "price", asset: PRICES[n % 3]!, bid, ask: bid, ts: 0n } as const;
+          pipeline.xadd(INPUT_STREAM, "*", ...wire(price));
         }
       }
       for (const [error, id] of (await pipeline.exec())!) {

@@ -5,7 +5,7 @@
  * `configure` entries.
  */
 import assert from "node:assert/strict";
-import { INPUT_STREAM } from "@trading/shared";
+import { encodeInput, INPUT_STREAM } from "@trading/shared";
 import { eventually, withEnv } from "./harness.ts";
 import { startPrivateRedis } from "./private_redis.ts";
 
@@ -31,16 +31,8 @@ Deno.test("deno task replay runs with no JWT_SECRET, whatever its parameters, an
       await env.startEngine({ MMR_BPS: "60", MAX_OPEN_POSITIONS: "7" });
       let lastId = "";
       for (let n = 0; n < 20; n++) {
-        lastId = (await env.redis.xadd(
-          INPUT_STREAM,
-          "*",
-          "kind",
-          "create_account",
-          "requestId",
-          `r${n}`,
-          "userId",
-          `u${n}`,
-        ))!;
+        const entry = encodeInput({ kind: "create_account", requestId: `r${n}`, userId: `u${n}` });
+        lastId = (await env.redis.xadd(INPUT_STREAM, "*", ...Object.entries(entry).flat()))!;
       }
       const status = await eventually("a snapshot of the final state", async () => {
         const s = await env.redis.hgetall("engine:status");

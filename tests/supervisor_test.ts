@@ -336,7 +336,7 @@ Deno.test("deno task start leaves BIND_HOST to its default and needs no secret f
 
         const engine = Supervisor.start(["engine"], env);
         runs.push(engine);
-        await engine.waitFor("serving", (r) => r.service === "engine" && r.msg === "serving");
+        await engine.waitFor("engine ready", (r) => r.service === "engine" && r.ready === true);
         assert.equal(
           (await environOf(await engine.childPid("engine/main.ts"))).JWT_SECRET,
           undefined,
@@ -359,7 +359,7 @@ Deno.test("Ctrl-C: the engine stops cleanly while Redis still runs; Redis stops 
       let redisPid: number | undefined;
       try {
         redisPid = Number((await run.waitFor("redis", redisStarted)).pid);
-        await run.waitFor("serving", (r) => r.service === "engine" && r.msg === "serving");
+        await run.waitFor("engine ready", (r) => r.service === "engine" && r.ready === true);
         await sleep(500);
 
         // What a terminal does on Ctrl-C: SIGINT to every process of the foreground group.
@@ -416,7 +416,7 @@ Deno.test("the demo's embedded Postgres works from a DATA_DIR under a 0700 folde
         (r) => r.msg === "started a private embedded Postgres",
       );
       pids.push(Number(pg.pid), Number((await run.waitFor("redis", redisStarted)).pid));
-      await run.waitFor("serving", (r) => r.service === "engine" && r.msg === "serving");
+      await run.waitFor("engine ready", (r) => r.service === "engine" && r.ready === true);
       return { run, pgPid: Number(pg.pid) };
     };
     const query = async (text: string) => {

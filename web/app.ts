@@ -5,8 +5,9 @@
  * stop-loss, take-profit and liquidation closes) refresh the page without a reload.
  */
 import { type Asset, ASSET_SYMBOLS, ASSETS, isAsset } from "@trading/shared/assets";
+import type { ClosedTrade as TradeRecord } from "@trading/shared/db";
 import { parseDecimal } from "@trading/shared/money";
-import { liquidationPrice, pnlCents, quantityFor } from "../engine/core/positions.ts";
+import { liquidationPrice, pnlCents, quantityFor } from "@trading/shared/position_math";
 import { Api, inWords, parseJson } from "./api.ts";
 import { type ChartPoint, PriceChart } from "./chart.ts";
 import { dollarsToCents, price, priceUnits, time, usd } from "./format.ts";
@@ -17,7 +18,7 @@ interface PageConfig {
   mmrBps: number;
 }
 
-interface Quote {
+interface PageQuote {
   bid: bigint;
   ask: bigint;
   ts: number;
@@ -37,12 +38,15 @@ interface OpenTrade {
   openedAt: number;
 }
 
-interface ClosedTrade extends OpenTrade {
-  closePrice: string;
+/**
+ * A closed trade as the page holds it: the history's record (`GET /trades`, or the fields of an
+ * order message that closed), with cents as bigint (`parseJson`).
+ */
+type ClosedTrade = Omit<TradeRecord, "asset" | "margin" | "pnl"> & {
+  asset: Asset;
+  margin: bigint;
   pnl: bigint;
-  reason: string;
-  closedAt: number;
-}
+};
 
 const CHART_POINTS = 600;
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -51,7 +55,7 @@ const config = await fetch("/config.json").then((r) => r.json() as Promise<PageC
 const api = new Api(
   config.apiBase ?? `${location.protocol}//${location.hostname}:${config.apiPort}/api/v1`,
 );
-const quotes = new Map<Asset, Quote>();
+const quotes = new Map<Asset, PageQuote>();
 const series = new Map<Asset, ChartPoint[]>(ASSET_SYMBOLS.map((a) => [a, []]));
 let selected: Asset = "BTC";
 let side: "long" | "short" = "long";

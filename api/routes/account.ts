@@ -1,7 +1,7 @@
 /** GET /balance, /balance/usd, /trades/open (engine queries) and /trades (history). */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { type Answer, type InputFields, OPEN_PAGE_MAX } from "@trading/shared/schemas";
+import { type Answer, OPEN_PAGE_MAX, type QueryEntry } from "@trading/shared/schemas";
 import { apiError } from "../errors.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { requireAuth } from "../auth/middleware.ts";
@@ -30,13 +30,13 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
   async function query<E extends Result["event"]>(
     c: Context<AppEnv>,
     event: E,
-    fields: InputFields,
+    page: Pick<QueryEntry, "scope" | "limit" | "cursor">,
   ): Promise<Extract<Result, { event: E }> | Response> {
     const answer = await askEngine(
       c,
       () =>
         deps.engine.request(
-          { kind: "query", userId: c.get("userId"), ...fields },
+          { kind: "query", userId: c.get("userId"), ...page },
           deps.engineTimeoutMs,
         ),
     );
@@ -124,10 +124,11 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
       if (limit !== undefined && Number(limit) > OPEN_PAGE_MAX) {
         return apiError(c, 400, "invalid_request", `limit must be 1–${OPEN_PAGE_MAX}`);
       }
-      const fields: InputFields = { scope: "open" };
-      if (limit !== undefined) fields.limit = limit;
-      if (cursor !== undefined) fields.cursor = cursor;
-      const page: OpenPositions | Response = await query(c, "open_positions", fields);
+      const page: OpenPositions | Response = await query(c, "open_positions", {
+        scope: "open",
+        limit: limit === undefined ? undefined : Number(limit),
+        cursor,
+      });
       if (page instanceof Response) return page;
       return sendJson(c, 200, { trades: page.positions, nextCursor: page.nextCursor });
     },

@@ -2,7 +2,7 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { type Asset, ASSETS } from "@trading/shared/assets";
 import { DecimalError, parseDecimal } from "@trading/shared/money";
-import type { InputFields } from "@trading/shared/schemas";
+import type { CloseEntry, OpenEntry } from "@trading/shared/schemas";
 import { apiError } from "../errors.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { requireAuth } from "../auth/middleware.ts";
@@ -71,9 +71,9 @@ function closeTradeRoute(deps: ApiDeps) {
 }
 
 /** A decimal price at the asset's scale as integer units, or the reason it is refused. */
-function priceUnits(asset: Asset, text: string, field: string): string | { error: string } {
+function priceUnits(asset: Asset, text: string, field: string): bigint | { error: string } {
   try {
-    return parseDecimal(text, ASSETS[asset].priceDecimals, { allowZero: false }).toString();
+    return parseDecimal(text, ASSETS[asset].priceDecimals, { allowZero: false });
   } catch (error) {
     if (error instanceof DecimalError) return { error: `${field}: ${error.message}` };
     throw error;
@@ -89,28 +89,29 @@ export function tradeRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
     if (expectedText === undefined) {
       return apiError(c, 422, "no_price", "no price has been received for this asset yet");
     }
-    const fields: InputFields = {
+    const expectedPrice = priceUnits(body.asset, expectedText, "price");
+    if (typeof expectedPrice !== "bigint") {
+      return apiError(c, 400, "invalid_request", expectedPrice.error);
+    }
+    const entry: Omit<OpenEntry, "requestId"> = {
       kind: "open",
       userId: c.get("userId"),
       asset: body.asset,
       side: body.type,
-      marginCents: String(body.margin),
-      leverage: String(body.leverage),
-      slippageBps: String(body.slippage),
+      marginCents: BigInt(body.margin),
+      leverage: body.leverage,
+      slippageBps: body.slippage,
+      expectedPrice,
     };
-    const prices: Array<[string, string | undefined]> = [
-      ["expectedPrice", expectedText],
-      ["stopLoss", body.stopLoss],
-      ["takeProfit", body.takeProfit],
-    ];
-    for (const [field, text] of prices) {
+    const triggers = [["stopLoss", body.stopLoss], ["takeProfit", body.takeProfit]] as const;
+    for (const [field, text] of triggers) {
       if (text === undefined) continue;
-      const units = priceUnits(body.asset, text, field === "expectedPrice" ? "price" : field);
-      if (typeof units !== "string") return apiError(c, 400, "invalid_request", units.error);
-      fields[field] = units;
+      const units = priceUnits(body.asset, text, field);
+      if (typeof units !== "bigint") return apiError(c, 400, "invalid_request", units.error);
+      entry[field] = units;
     }
-    fields.idempotencyKey = key;
-    fields.fingerprint = requestFingerprint("create", [
+    entry.idempotencyKey = key;
+    entry.fingerprint = requestFingerprint("create", [
       body.asset,
       body.type,
       body.margin,
@@ -122,7 +123,7 @@ export function tradeRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
     ]);
     const answer = await askEngine(
       c,
-      () => deps.engine.request(fields, deps.engineTimeoutMs),
+      () => deps.engine.request(entry, deps.engineTimeoutMs),
       key,
     );
     if (answer instanceof Response) return answer;
@@ -135,7 +136,7 @@ export function tradeRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
   route(app, closeTradeRoute(deps), async (c) => {
     const { orderId } = c.req.valid("json");
     const key = c.get("idempotencyKey");
-    const fields: InputFields = {
+    const entry: Omit<CloseEntry, "requestId"> = {
       kind: "close",
       userId: c.get("userId"),
       orderId,
@@ -144,7 +145,7 @@ export function tradeRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
     };
     const answer = await askEngine(
       c,
-      () => deps.engine.request(fields, deps.engineTimeoutMs),
+      () => deps.engine.request(entry, deps.engineTimeoutMs),
       key,
     );
     if (answer instanceof Response) return answer;

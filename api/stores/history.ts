@@ -1,23 +1,15 @@
 /** Closed trades from Postgres, newest first, with an opaque keyset cursor. */
-import type { Sql } from "@trading/shared/db";
-
-export interface HistoryTrade {
-  orderId: string;
-  asset: string;
-  type: "long" | "short";
-  margin: string;
-  leverage: number;
-  openPrice: string;
-  closePrice: string;
-  quantity: string;
-  pnl: string;
-  reason: "manual" | "stop_loss" | "take_profit" | "liquidation";
-  openedAt: number;
-  closedAt: number;
-}
+import {
+  type ClosedTrade,
+  closedTradeOf,
+  type Sql,
+  type StoredTradeRow,
+  TRADE_COLUMNS,
+  TRADE_FIELDS,
+} from "@trading/shared/db";
 
 export interface HistoryPage {
-  trades: HistoryTrade[];
+  trades: ClosedTrade[];
   nextCursor: string | null;
 }
 
@@ -42,20 +34,8 @@ function decodeCursor(cursor: string): [number, string] | undefined {
   }
 }
 
-interface Row {
-  order_id: string;
-  asset: string;
-  side: "long" | "short";
-  margin_cents: string;
-  leverage: number;
-  open_price: string;
-  close_price: string;
-  quantity: string;
-  pnl_cents: string;
-  reason: HistoryTrade["reason"];
-  opened_at: string;
-  closed_at: string;
-}
+/** The columns of a closed trade's fields (bigint ones come back as text: see StoredTradeRow). */
+const COLUMNS = TRADE_FIELDS.map((field) => TRADE_COLUMNS[field]);
 
 export function postgresHistory(sql: Sql): HistoryStore {
   return {
@@ -65,28 +45,14 @@ export function postgresHistory(sql: Sql): HistoryStore {
         after = decodeCursor(cursor);
         if (after === undefined) return "bad_cursor";
       }
-      const rows = await sql<Row[]>`
-        SELECT order_id::text, asset, side, margin_cents::text, leverage, open_price, close_price,
-               quantity, pnl_cents::text, reason, opened_at::text, closed_at::text
+      const rows = await sql<StoredTradeRow[]>`
+        SELECT ${sql(COLUMNS)}
         FROM trades
         WHERE user_id = ${userId}
           ${after ? sql`AND (closed_at, order_id) < (${after[0]}, ${after[1]}::bigint)` : sql``}
         ORDER BY closed_at DESC, order_id DESC
         LIMIT ${limit + 1}`;
-      const page = rows.slice(0, limit).map((row) => ({
-        orderId: row.order_id,
-        asset: row.asset,
-        type: row.side,
-        margin: row.margin_cents,
-        leverage: row.leverage,
-        openPrice: row.open_price,
-        closePrice: row.close_price,
-        quantity: row.quantity,
-        pnl: row.pnl_cents,
-        reason: row.reason,
-        openedAt: Number(row.opened_at),
-        closedAt: Number(row.closed_at),
-      }));
+      const page = rows.slice(0, limit).map(closedTradeOf);
       const last = page.at(-1);
       return {
         trades: page,

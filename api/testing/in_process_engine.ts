@@ -4,10 +4,15 @@
  */
 import { type Asset, ASSETS } from "@trading/shared/assets";
 import { formatDecimal } from "@trading/shared/money";
-import { type Answer, formatPriceValue, type InputFields } from "@trading/shared/schemas";
+import {
+  type Answer,
+  encodeInput,
+  type InputEntry,
+  type InstructionEntry,
+} from "@trading/shared/schemas";
 import { createState, type EngineState } from "../../engine/core/state.ts";
 import { applyFields } from "../../engine/core/step.ts";
-import type { EngineGateway, Quote } from "../engine_client.ts";
+import type { ApiQuote, EngineGateway, EngineRequest } from "../engine_client.ts";
 
 export class InProcessEngine implements EngineGateway {
   readonly state: EngineState = createState();
@@ -25,25 +30,29 @@ export class InProcessEngine implements EngineGateway {
     return `${this.#ms}-${this.#seq++}`;
   }
 
-  send(fields: InputFields): Promise<string> {
+  /** Applies an entry in its wire form, as the engine reads it from engine:input. */
+  #apply(entry: InputEntry, id = this.#nextId()) {
+    return applyFields(this.state, encodeInput(entry), id);
+  }
+
+  send(entry: InstructionEntry): Promise<string> {
     const id = this.#nextId();
-    applyFields(this.state, fields, id);
+    this.#apply(entry, id);
     return Promise.resolve(id);
   }
 
-  request(fields: InputFields): Promise<Answer> {
+  request(entry: EngineRequest): Promise<Answer> {
     const requestId = `req-${++this.#request}`;
-    const { outputs } = applyFields(this.state, { ...fields, requestId }, this.#nextId());
+    const { outputs } = this.#apply({ ...entry, requestId });
     const answer = outputs.find((o) => o.kind === "answer" && o.requestId === requestId);
     return answer ? Promise.resolve(answer as Answer) : Promise.reject(new Error("no answer"));
   }
 
   setQuote(asset: Asset, bid: bigint, ask: bigint): void {
-    const ts = BigInt(this.#ms) * 1000n;
-    applyFields(this.state, { price: formatPriceValue(asset, bid, ask, ts) }, this.#nextId());
+    this.#apply({ kind: "price", asset, bid, ask, ts: BigInt(this.#ms) * 1000n });
   }
 
-  latestQuote(asset: Asset): Quote | undefined {
+  latestQuote(asset: Asset): ApiQuote | undefined {
     const quote = this.state.quotes.get(asset);
     if (quote === undefined) return undefined;
     const decimals = ASSETS[asset].priceDecimals;
@@ -54,8 +63,8 @@ export class InProcessEngine implements EngineGateway {
     };
   }
 
-  quotes(): Map<Asset, Quote> {
-    const quotes = new Map<Asset, Quote>();
+  quotes(): Map<Asset, ApiQuote> {
+    const quotes = new Map<Asset, ApiQuote>();
     for (const asset of this.state.quotes.keys()) quotes.set(asset, this.latestQuote(asset)!);
     return quotes;
   }

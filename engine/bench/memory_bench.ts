@@ -8,7 +8,13 @@
  * `deno run -A --v8-flags=--expose-gc engine/bench/memory_bench.ts [--quick] [--rows]`
  */
 import { ASSET_SYMBOLS } from "@trading/shared/assets";
-import { formatPriceValue, type InputFields } from "@trading/shared/schemas";
+import {
+  type CloseEntry,
+  encodeInput,
+  type InputEntry,
+  type InstructionEntry,
+  type OpenEntry,
+} from "@trading/shared/schemas";
 import { captureState, encodeParts } from "../core/snapshot.ts";
 import { createState, DEFAULT_PARAMS, type EngineState } from "../core/state.ts";
 import { applyFields } from "../core/step.ts";
@@ -41,17 +47,22 @@ class Feeder {
   #n = 0;
   constructor(readonly state: EngineState) {}
 
-  push(fields: InputFields): void {
+  /** Applies an entry in its wire form, as the engine reads it from engine:input. */
+  #apply(entry: InputEntry) {
+    return applyFields(this.state, encodeInput(entry), `${this.#ms++}-0`);
+  }
+
+  push(entry: InstructionEntry): void {
     if (this.#n++ % 500 === 0) {
       ASSET_SYMBOLS.forEach((asset, i) => {
         const mid = MIDS[i]!;
-        const price = formatPriceValue(asset, mid, mid + 1n, BigInt(this.#ms) * 1000n);
-        applyFields(this.state, { price }, `${this.#ms++}-0`);
+        const ts = BigInt(this.#ms) * 1000n;
+        this.#apply({ kind: "price", asset, bid: mid, ask: mid + 1n, ts });
       });
     }
-    const answer = applyFields(this.state, fields, `${this.#ms++}-0`).outputs[0];
+    const answer = this.#apply(entry).outputs[0];
     if (answer?.kind === "answer" && !answer.ok) {
-      throw new Error(`bench bug: ${fields.kind} refused: ${answer.code}`);
+      throw new Error(`bench bug: ${entry.kind} refused: ${answer.code}`);
     }
   }
 }
@@ -67,9 +78,9 @@ function addAccounts(feeder: Feeder, count: number): string[] {
 }
 
 /** Keyed as the API keys them: `api-<uuid>` and a 22-character fingerprint. */
-function keyed(fields: InputFields): InputFields {
+function keyed<E extends OpenEntry | CloseEntry>(entry: E): E {
   return {
-    ...fields,
+    ...entry,
     idempotencyKey: `api-${crypto.randomUUID()}`,
     fingerprint: crypto.randomUUID().replaceAll("-", "").slice(0, 22),
   };
@@ -78,7 +89,7 @@ function keyed(fields: InputFields): InputFields {
 /** Brings one account to its caps: every position slot open, every key slot used (unless not). */
 function fillToCaps(feeder: Feeder, userId: string, withKeys = true): void {
   const { maxOpenPositions, maxIdempotencyKeys } = feeder.state.params;
-  const key = withKeys ? keyed : (fields: InputFields) => fields;
+  const key = withKeys ? keyed : (entry: OpenEntry) => entry;
   const open = (i: number) =>
     feeder.push(key({
       kind: "open",
@@ -86,12 +97,12 @@ function fillToCaps(feeder: Feeder, userId: string, withKeys = true): void {
       userId,
       asset: ASSET_SYMBOLS[i % 3]!,
       side: i % 2 === 0 ? "long" : "short",
-      marginCents: "100",
-      leverage: "10",
-      slippageBps: "10000",
-      expectedPrice: String(MIDS[i % 3]!),
-      stopLoss: String(MIDS[i % 3]! / 2n * (i % 2 === 0 ? 1n : 3n)),
-      takeProfit: String(MIDS[i % 3]! / 2n * (i % 2 === 0 ? 3n : 1n)),
+      marginCents: 100n,
+      leverage: 10,
+      slippageBps: 10_000,
+      expectedPrice: MIDS[i % 3]!,
+      stopLoss: MIDS[i % 3]! / 2n * (i % 2 === 0 ? 1n : 3n),
+      takeProfit: MIDS[i % 3]! / 2n * (i % 2 === 0 ? 3n : 1n),
     }));
   for (let i = 0; i < maxOpenPositions; i++) open(i);
   if (!withKeys) return;

@@ -10,6 +10,7 @@ import { Redis } from "ioredis";
 import { migrate } from "@trading/shared/db";
 import { createLogger } from "@trading/shared/log";
 import { INPUT_STREAM, type StreamEntryReply } from "@trading/shared/redis";
+import { encodeInput, type InputEntry } from "@trading/shared/schemas";
 import { apply } from "../core/apply.ts";
 import { createState } from "../core/state.ts";
 import { applyBatch, idText, type StreamEntryBytes } from "../io/batch.ts";
@@ -25,10 +26,13 @@ const log = createLogger("bench", "error");
 /** Rows for `deno task bench` (bench/run.ts), printed as one line with --rows. */
 const rows: unknown[] = [];
 
+/** An entry's XADD arguments after the ID: its wire form (`encodeInput`), field by field. */
+const wire = (entry: InputEntry) => Object.entries(encodeInput(entry)).flat();
+
 /** Appends `count` entries: mostly prices, with accounts and open/close pairs mixed in. */
 async function fill(redis: Redis, count: number, firstUser = 0, every = 20): Promise<void> {
   const assets = ["BTC", "ETH", "SOL"];
-  const mids = [9_700_000, 350_000, 1_500_000];
+  const mids = [9_700_000n, 350_000n, 1_500_000n];
   let user = firstUser;
   for (let i = 0; i < count;) {
     const pipeline = redis.pipeline();
@@ -37,45 +41,32 @@ async function fill(redis: Redis, count: number, firstUser = 0, every = 20): Pro
         pipeline.xadd(
           INPUT_STREAM,
           "*",
-          "kind",
-          "create_account",
-          "requestId",
-          `a${user}`,
-          "userId",
-          `u${user}`,
+          ...wire({ kind: "create_account", requestId: `a${user}`, userId: `u${user}` }),
         );
         user++;
       } else if (i % every === 1 && user > 0) {
         pipeline.xadd(
           INPUT_STREAM,
           "*",
-          "kind",
-          "open",
-          "requestId",
-          `o${i}`,
-          "userId",
-          `u${user - 1}`,
-          "asset",
-          "ETH",
-          "side",
-          "long",
-          "marginCents",
-          "1000",
-          "leverage",
-          "5",
-          "slippageBps",
-          "10000",
-          "expectedPrice",
-          "350010",
+          ...wire({
+            kind: "open",
+            requestId: `o${i}`,
+            userId: `u${user - 1}`,
+            asset: "ETH",
+            side: "long",
+            marginCents: 1000n,
+            leverage: 5,
+            slippageBps: 10_000,
+            expectedPrice: 350_010n,
+          }),
         );
       } else {
         const a = i % 3;
-        const mid = mids[a]! + (i % 50);
+        const mid = mids[a]! + BigInt(i % 50);
         pipeline.xadd(
           INPUT_STREAM,
           "*",
-          "price",
-          `${assets[a]!} ${String(mid)} ${String(mid + 2)} 0`,
+          ...wire({ kind: "price", asset: assets[a]!, bid: mid, ask: mid + 2n, ts: 0n }),
         );
       }
     }
@@ -162,7 +153,7 @@ async function restartToServing(redis: Redis, databaseUrl: string, backlog: numb
     stdout: "piped",
     stderr: "null",
   }).spawn();
-  const line = await waitFor(second, '"serving"');
+  const line = await waitFor(second, '"ready":true'); // the engine's ready line: it serves
   const elapsed = performance.now() - started;
   second.kill("SIGTERM");
   await second.status;

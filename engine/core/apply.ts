@@ -29,7 +29,7 @@ import {
   quantityFor,
   triggerReason,
 } from "./positions.ts";
-import type { Account, EngineState, Position, Quote } from "./state.ts";
+import type { Account, EngineQuote, EngineState, Position } from "./state.ts";
 import {
   addPosition,
   closedRecently,
@@ -281,7 +281,7 @@ function unrealizedPnl(state: EngineState, seq: number): bigint {
 }
 
 /** The asset's quote if it may be traded on now, else the refusal. */
-function tradableQuote(state: EngineState, asset: string): Quote | RefusalCode {
+function tradableQuote(state: EngineState, asset: string): EngineQuote | RefusalCode {
   if (!isAsset(asset)) return "unknown_asset";
   const quote = state.quotes.get(asset);
   if (quote === undefined) return "no_price";

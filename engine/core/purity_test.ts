@@ -12,6 +12,7 @@ const sharedDir = new URL("../../shared/", import.meta.url);
 const SHARED_MODULES: Record<string, URL> = {
   "@trading/shared/money": new URL("money.ts", sharedDir),
   "@trading/shared/assets": new URL("assets.ts", sharedDir),
+  "@trading/shared/position_math": new URL("position_math.ts", sharedDir),
   "@trading/shared/schemas": new URL("schemas/mod.ts", sharedDir),
 };
 const PACKAGES = new Set(["zod"]);

@@ -39,7 +39,8 @@ export const DEFAULT_PARAMS: EngineParams = {
   maxIdempotencyKeys: 1_000,
 };
 
-export interface Quote {
+/** The engine's quote of an asset: integer prices at the asset's scale, with stream time. */
+export interface EngineQuote {
   bid: bigint;
   ask: bigint;
   /** Stream time (ms) of the entry that brought the quote. */
@@ -130,7 +131,7 @@ export interface EngineState {
   houseCents: bigint;
   /** Sum of every demo credit ever made: the conservation invariant's total. */
   creditedCents: bigint;
-  quotes: Map<Asset, Quote>;
+  quotes: Map<Asset, EngineQuote>;
   accounts: Map<string, Account>;
   positions: Map<number, Position>;
   /** Keyed by `${userId}\n${key}`; insertion order is time order (used to expire). */

@@ -12,7 +12,7 @@
  * instructions.
  */
 import type { Redis } from "ioredis";
-import type { Sql } from "@trading/shared/db";
+import { type Sql, type TradeRow, tradeRow } from "@trading/shared/db";
 import type { Logger } from "@trading/shared/log";
 import { OUTPUT_STREAM, type StreamEntryReply } from "@trading/shared/redis";
 import { readStream } from "@trading/shared/stream_reader";
@@ -28,30 +28,6 @@ export const HISTORY_GROUP = "history";
 
 type Closed = Extract<Result, { event: "closed" }>;
 
-export interface HistoryRow {
-  order_id: string;
-  user_id: string;
-  asset: string;
-  side: string;
-  margin_cents: string;
-  leverage: number;
-  open_price: string;
-  close_price: string;
-  quantity: string;
-  pnl_cents: string;
-  reason: string;
-  opened_at: number;
-  closed_at: number;
-  cause: string;
-}
-
-const CLOSED = '"event":"closed"';
-
-function fieldOf(flat: readonly string[], name: string): string {
-  for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === name) return flat[i + 1]!;
-  return "";
-}
-
 /** The close an output records in the history, if any (a replayed answer records none). */
 export function closeOf(output: EngineOutput): Closed | undefined {
   if (output.kind === "event") return output.result;
@@ -63,36 +39,26 @@ export function closeOf(output: EngineOutput): Closed | undefined {
   return undefined;
 }
 
+/** A decoded output's body says it is a close: only those are validated (`decodeOutput`). */
+function closedResult(candidate: Readonly<Record<string, unknown>>): boolean {
+  const result = candidate.result as { event?: unknown } | null | undefined;
+  return typeof result === "object" && result !== null && result.event === "closed";
+}
+
 /** The history rows an output batch carries. */
-export function historyRows(entries: readonly StreamEntryReply[]): HistoryRow[] {
-  const rows: HistoryRow[] = [];
+export function historyRows(entries: readonly StreamEntryReply[]): TradeRow[] {
+  const rows: TradeRow[] = [];
   for (const [, flat] of entries) {
-    // Most outputs are prices and answers that close nothing: skip them before any parsing.
-    // Our own encoder writes a close's body with `"event":"closed"` in it.
-    const kind = outputHeader(flat).kind;
-    if (kind !== "event" && (kind !== "answer" || !fieldOf(flat, "body").includes(CLOSED))) {
-      continue;
-    }
-    const output = decodeOutput(flat);
+    // Prices, most of engine:output, and every result but a close are skipped by their flat
+    // `kind` and `event` before any parsing (an entry written before `event` existed has its
+    // body parsed instead); only a closed result is validated.
+    const { kind, event } = outputHeader(flat);
+    if (kind !== "event" && kind !== "answer") continue;
+    if (event !== undefined && event !== "closed") continue;
+    const output = decodeOutput(flat, closedResult);
     if (output === undefined || output.kind === "price") continue;
     const closed = closeOf(output);
-    if (closed === undefined) continue;
-    rows.push({
-      order_id: closed.orderId,
-      user_id: output.userId,
-      asset: closed.asset,
-      side: closed.type,
-      margin_cents: closed.margin,
-      leverage: closed.leverage,
-      open_price: closed.openPrice,
-      close_price: closed.closePrice,
-      quantity: closed.quantity,
-      pnl_cents: closed.pnl,
-      reason: closed.reason,
-      opened_at: closed.openedAt,
-      closed_at: closed.closedAt,
-      cause: output.cause,
-    });
+    if (closed !== undefined) rows.push(tradeRow(output.userId, output.cause, closed));
   }
   return rows;
 }

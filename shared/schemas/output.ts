@@ -144,25 +144,45 @@ export function encodeOutput(output: EngineOutput): string[] {
     typeof record.requestId === "string" ? record.requestId : "",
     "userId",
     typeof record.userId === "string" ? record.userId : "",
+    // What the result is ("opened", "closed", ...), so a reader that wants one kind of result
+    // (the history writer: closes) skips the others without parsing their bodies.
+    "event",
+    eventOf(output),
     "body",
     JSON.stringify(body),
   ];
 }
 
+function eventOf(output: EngineOutput): string {
+  if (output.kind === "event") return output.result.event;
+  if (output.kind === "answer" && output.ok) return output.result.event;
+  return "";
+}
+
 /** An output's routing fields, read without parsing its body (readers filter on these first). */
 export function outputHeader(
   flat: readonly string[],
-): { kind?: string; requestId?: string; userId?: string } {
-  const header: { kind?: string; requestId?: string; userId?: string } = {};
+): { kind?: string; requestId?: string; userId?: string; event?: string } {
+  const header: { kind?: string; requestId?: string; userId?: string; event?: string } = {};
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const name = flat[i];
-    if (name === "kind" || name === "requestId" || name === "userId") header[name] = flat[i + 1]!;
+    if (name === "kind" || name === "requestId" || name === "userId" || name === "event") {
+      header[name] = flat[i + 1]!;
+    }
   }
   return header;
 }
 
-/** Validates an `engine:output` entry read back from Redis; undefined when malformed. */
-export function decodeOutput(flat: readonly string[]): EngineOutput | undefined {
+/**
+ * Validates an `engine:output` entry read back from Redis; undefined when malformed, or when
+ * `wanted` says no. `wanted` sees the entry as parsed (its body's fields with the flat ones),
+ * before any schema runs: a reader that keeps few outputs (the history, closes only) skips the
+ * others for the cost of a JSON.parse.
+ */
+export function decodeOutput(
+  flat: readonly string[],
+  wanted?: (candidate: Readonly<Record<string, unknown>>) => boolean,
+): EngineOutput | undefined {
   const fields: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
   let body: unknown;
@@ -178,6 +198,7 @@ export function decodeOutput(flat: readonly string[]): EngineOutput | undefined 
     candidate.requestId = fields.requestId;
   }
   if (fields.userId !== undefined) candidate.userId = fields.userId;
+  if (wanted !== undefined && !wanted(candidate)) return undefined;
   // The schema for its kind only: trying the whole union costs every reader on every entry.
   const schema = candidate.kind === "price"
     ? priceOutputSchema
@@ -190,7 +211,20 @@ export function decodeOutput(flat: readonly string[]): EngineOutput | undefined 
   return parsed.success ? parsed.data : undefined;
 }
 
-const CENTS_FIELDS = new Set(["margin", "pnl", "balance", "locked", "equity", "unrealizedPnl"]);
+/**
+ * The fields that carry cents: strings in outputs, JSON integers in what HTTP and WebSocket
+ * clients receive (`toApiJson` writes them; the API's response schemas say so from this list).
+ */
+export const CENTS_FIELD_NAMES = [
+  "margin",
+  "pnl",
+  "balance",
+  "locked",
+  "equity",
+  "unrealizedPnl",
+] as const;
+export type CentsField = typeof CENTS_FIELD_NAMES[number];
+export const CENTS_FIELDS: ReadonlySet<string> = new Set(CENTS_FIELD_NAMES);
 
 /**
  * Serializes a view for HTTP/WebSocket clients: cents fields become JSON numbers written from

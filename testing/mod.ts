@@ -1,0 +1,16 @@
+/**
+ * What the cross-process tests (tests/) and the benchmarks (bench/) share: a private Redis
+ * database and a fresh Postgres database per run, the real processes spawned and waited on by
+ * their ready lines, waiting helpers, and a small HTTP client.
+ */
+export { eventually, freePort, sleep } from "./wait.ts";
+export {
+  Env,
+  GENEROUS_LIMITS,
+  JWT_SECRET,
+  type LogRecord,
+  logRecords,
+  type Proc,
+  readyRecord,
+} from "./env.ts";
+export { http, type HttpResult, newUser } from "./http.ts";
