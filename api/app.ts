@@ -1,5 +1,5 @@
 /**
- * Builds the Hono app from its dependencies. Every error leaves as API.md's shape; bodies are
+ * Builds the Hono app from its dependencies. Every error leaves in the one error shape (README, HTTP API); bodies are
  * JSON only, at most 64 KiB; the OpenAPI document is generated from the same zod schemas.
  * Each user's calls are rate limited before any other work; `/metrics` is not served here
  * (main.ts serves the registry on its own, private port).
@@ -25,7 +25,7 @@ import { marketRoutes } from "./routes/market.ts";
 
 export const BASE_PATH = "/api/v1";
 export const MAX_BODY_BYTES = 64 * 1024;
-/** API.md's defaults, for an app built without them (main.ts passes the configured ones). */
+/** The README's defaults, for an app built without them (main.ts passes the configured ones). */
 const DEFAULT_TRADE_RATE: Rate = { perSecond: 20, burst: 40 };
 const DEFAULT_USER_RATE: Rate = { perSecond: 100, burst: 200 };
 

@@ -213,7 +213,7 @@ Deno.test("HTTP layer: signup to close through app.request()", async (t) => {
   }
 });
 
-Deno.test("openapi.json documents every endpoint of API.md", async () => {
+Deno.test("openapi.json documents every endpoint of the README's HTTP API", async () => {
   const { call, close } = await setup();
   try {
     const doc = JSON.parse((await call("GET", "/openapi.json")).text);
@@ -401,7 +401,7 @@ function assertLimited(result: Awaited<ReturnType<LimitsCall>>, what: string): n
 const OWNER = { email: "owner@example.com", password: "owner's password" };
 
 Deno.test("limits: wrong passwords from one IP never lock the owner out from another", async () => {
-  // Pair 2 a minute, IP 10, email 20: API.md's shape at a fifth of the default (fewer hashes).
+  // Pair 2 a minute, IP 10, email 20: the default shape at a fifth of its size (fewer hashes).
   const { call, close } = await limitsSetup({ signinLimitPerMinute: 2 });
   try {
     assert.equal((await call("POST", "/signup", { body: OWNER, ip: "198.51.100.7" })).status, 201);

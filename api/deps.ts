@@ -36,7 +36,7 @@ export interface ApiDeps {
    * an email 10 times as many across IPs (10 when absent).
    */
   signinLimitPerMinute?: number;
-  /** Per user: trading calls (token bucket); API.md's 20 a second, bursts of 40, when absent. */
+  /** Per user: trading calls (token bucket); 20 a second, bursts of 40 (the README's defaults), when absent. */
   tradeRate?: Rate;
   /** Per user: all authenticated calls; 100 a second, bursts of 200, when absent. */
   userRate?: Rate;

@@ -1,4 +1,4 @@
-/** The one error shape of API.md and the HTTP status of each engine refusal. */
+/** The one error shape (README, HTTP API) and the HTTP status of each engine refusal. */
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { RefusalCode } from "@trading/shared/schemas";
@@ -38,7 +38,7 @@ export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
   idempotency_key_reused: 422,
 };
 
-/** A refusal's public code: malformed instructions surface as API.md's `invalid_request`. */
+/** A refusal's public code: malformed instructions surface as `invalid_request`. */
 export function refusalCode(code: RefusalCode): string {
   return code === "invalid_entry" ? "invalid_request" : code;
 }

@@ -6,10 +6,9 @@
  *
  * The writer reads as soon as the engine loop says it wrote a close (`notify`) but at most once
  * every `minGapMs`, so under load the closes of that gap go to Postgres in one insert; with no
- * notify it reads once every `idleMs`. A blocking read woke the engine process for every output
- * written, prices and opens included, and each close made a read, an insert and an
- * acknowledgement of its own: together they cost the engine as much CPU as applying the
- * instructions.
+ * notify it reads once every `idleMs`. It does not block on the stream: that would wake the
+ * engine process for every output it writes, prices and opens included, and give each close a
+ * read, an insert and an acknowledgement of its own (docs/performance.md has the figures).
  */
 import type { Redis } from "ioredis";
 import { type Sql, type TradeRow, tradeRow } from "@trading/shared/db";
