@@ -6,7 +6,13 @@
  */
 import fc from "fast-check";
 import { ASSET_SYMBOLS } from "@trading/shared/assets";
-import { formatPriceValue, type InputFields } from "@trading/shared/schemas";
+import {
+  type CloseEntry,
+  encodeInput,
+  type InputFields,
+  type OpenEntry,
+  type QueryEntry,
+} from "@trading/shared/schemas";
 import { createState } from "../core/state.ts";
 import { applyFields } from "../core/step.ts";
 
@@ -136,6 +142,7 @@ export function toEntries(ops: readonly Op[], startMs = 1_700_000_000_000): Stre
   const entries: StreamEntry[] = [];
   // A shadow engine lets closes aim at orders that exist (and sometimes at someone else's).
   const shadow = createState();
+  // Well-formed entries go through encodeInput, as every producer writes them; garbage as is.
   const push = (dtMs: number, fields: InputFields) => {
     if (dtMs > 0) {
       ms += dtMs;
@@ -147,17 +154,11 @@ export function toEntries(ops: readonly Op[], startMs = 1_700_000_000_000): Stre
   };
   // Every workload starts with the users' accounts and a quote per asset, so ops trade.
   for (let user = 0; user < USERS; user++) {
-    push(0, { kind: "create_account", requestId: `a${user}`, userId: `u${user}` });
+    push(0, encodeInput({ kind: "create_account", requestId: `a${user}`, userId: `u${user}` }));
   }
   ASSET_SYMBOLS.forEach((asset, i) => {
     const mid = mids[i]!;
-    push(0, {
-      kind: "price",
-      asset,
-      bid: String(mid),
-      ask: String(mid + 1n),
-      ts: String(ms * 1000),
-    });
+    push(0, encodeInput({ kind: "price", asset, bid: mid, ask: mid + 1n, ts: BigInt(ms) * 1000n }));
   });
   for (const op of ops) {
     const requestId = `r${++request}`;
@@ -166,66 +167,64 @@ export function toEntries(ops: readonly Op[], startMs = 1_700_000_000_000): Stre
         const mid = mids[op.asset] = bps(mids[op.asset]!, op.moveBps);
         const half = mid * BigInt(op.spreadBps) / 20_000n;
         const bid = mid - half > 0n ? mid - half : 1n;
-        push(op.dtMs, {
-          price: formatPriceValue(ASSET_SYMBOLS[op.asset]!, bid, mid + half, BigInt(ms) * 1000n),
-        });
+        const asset = ASSET_SYMBOLS[op.asset]!;
+        push(
+          op.dtMs,
+          encodeInput({ kind: "price", asset, bid, ask: mid + half, ts: BigInt(ms) * 1000n }),
+        );
         break;
       }
       case "account":
-        push(op.dtMs, { kind: "create_account", requestId, userId: `u${op.user}` });
+        push(op.dtMs, encodeInput({ kind: "create_account", requestId, userId: `u${op.user}` }));
         break;
       case "open": {
         const mid = mids[op.asset]!;
-        const fields: InputFields = {
+        const sign = op.long ? 1 : -1;
+        const entry: OpenEntry = {
           kind: "open",
           requestId,
           userId: `u${op.user}`,
           asset: ASSET_SYMBOLS[op.asset]!,
           side: op.long ? "long" : "short",
-          marginCents: String(op.marginCents),
-          leverage: String(op.leverage),
-          slippageBps: String(op.slippageBps),
-          expectedPrice: String(bps(mid, op.expectedOffsetBps)),
+          marginCents: BigInt(op.marginCents),
+          leverage: op.leverage,
+          slippageBps: op.slippageBps,
+          expectedPrice: bps(mid, op.expectedOffsetBps),
+          // Mostly on the valid side (below the price for a long's stop), sometimes not.
+          ...(op.stopLossBps === null ? {} : { stopLoss: bps(mid, sign * op.stopLossBps) }),
+          ...(op.takeProfitBps === null ? {} : { takeProfit: bps(mid, sign * op.takeProfitBps) }),
+          ...(op.key === null
+            ? {}
+            : { idempotencyKey: `k${op.key}`, fingerprint: `f${op.fingerprint}` }),
         };
-        const sign = op.long ? 1 : -1;
-        // Mostly on the valid side (below the price for a long's stop), sometimes not.
-        if (op.stopLossBps !== null) fields.stopLoss = String(bps(mid, sign * op.stopLossBps));
-        if (op.takeProfitBps !== null) {
-          fields.takeProfit = String(bps(mid, sign * op.takeProfitBps));
-        }
-        if (op.key !== null) {
-          fields.idempotencyKey = `k${op.key}`;
-          fields.fingerprint = `f${op.fingerprint}`;
-        }
-        push(op.dtMs, fields);
+        push(op.dtMs, encodeInput(entry));
         break;
       }
       case "close": {
         const open = [...shadow.positions.values()];
         const target = open[op.order % Math.max(open.length, 1)];
-        const fields: InputFields = {
+        const entry: CloseEntry = {
           kind: "close",
           requestId,
           userId: target === undefined || op.stranger ? `u${op.user}` : target.userId,
           orderId: String(
             target === undefined || op.order % 7 === 0 ? op.order % 50 + 1 : target.seq,
           ),
+          ...(op.key === null
+            ? {}
+            : { idempotencyKey: `c${op.key}`, fingerprint: `f${op.fingerprint}` }),
         };
-        if (op.key !== null) {
-          fields.idempotencyKey = `c${op.key}`;
-          fields.fingerprint = `f${op.fingerprint}`;
-        }
-        push(op.dtMs, fields);
+        push(op.dtMs, encodeInput(entry));
         break;
       }
       case "query": {
-        const fields: InputFields = { kind: "query", requestId, userId: `u${op.user}` };
+        const entry: QueryEntry = { kind: "query", requestId, userId: `u${op.user}` };
         if (op.page !== null) {
-          fields.scope = "open";
-          fields.limit = String(op.page);
-          if (op.cursor > 0) fields.cursor = String(op.cursor);
+          entry.scope = "open";
+          entry.limit = op.page;
+          if (op.cursor > 0) entry.cursor = String(op.cursor);
         }
-        push(op.dtMs, fields);
+        push(op.dtMs, encodeInput(entry));
         break;
       }
       case "garbage":
