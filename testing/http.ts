@@ -1,4 +1,5 @@
-/** A small HTTP client for the API, and a new user signed up and in. */
+/** A small HTTP client for the API, a new user signed up and in, and a wait for prices. */
+import { eventually } from "./wait.ts";
 
 export interface HttpResult<T = Record<string, unknown>> {
   status: number;
@@ -48,4 +49,12 @@ export async function newUser(
   });
   if (signin.status !== 200) throw new Error(`signin: ${signin.status}`);
   return { userId: signup.body.userId, token: signin.body.token, email };
+}
+
+/** Waits until the API quotes every asset (the feed reached the engine and came back). */
+export async function waitForPrices(base: string): Promise<void> {
+  await eventually("prices", async () => {
+    const { body } = await http<{ prices: unknown[] }>(base, "GET", "/prices");
+    return body.prices.length === 3;
+  });
 }

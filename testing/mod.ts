@@ -13,4 +13,4 @@ export {
   type Proc,
   readyRecord,
 } from "./env.ts";
-export { http, type HttpResult, newUser } from "./http.ts";
+export { http, type HttpResult, newUser, waitForPrices } from "./http.ts";

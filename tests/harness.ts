@@ -19,6 +19,7 @@ export {
   type Proc,
   readyRecord,
   sleep,
+  waitForPrices,
 } from "@trading/testing";
 
 /** Runs `body` with a fresh environment, adding the processes' logs to its error if it fails. */

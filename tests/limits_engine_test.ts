@@ -9,7 +9,7 @@ import { INPUT_STREAM } from "@trading/shared/redis";
 import { compareStreamIds } from "../engine/core/stream_id.ts";
 import type { EngineState } from "../engine/core/state.ts";
 import { SnapshotStore } from "../engine/io/snapshots.ts";
-import { type Env, eventually, http, newUser, withEnv } from "./harness.ts";
+import { type Env, eventually, http, newUser, waitForPrices, withEnv } from "./harness.ts";
 
 type Body = Record<string, unknown> & { error?: { code: string } };
 type Trade = { orderId: string };
@@ -35,10 +35,7 @@ Deno.test("engine limits: positions cap, paged reads, idempotency that cannot be
   await withEnv(extra, async (env) => {
     await env.startAll();
     const base = env.api;
-    await eventually("prices", async () => {
-      const { body } = await http<{ prices: unknown[] }>(base, "GET", "/prices");
-      return body.prices.length === 3;
-    });
+    await waitForPrices(base);
     const alice = await newUser(base);
     const long = { asset: "BTC", type: "long", margin: 1000, leverage: 2, slippage: 10_000 };
     const create = (token: string, body: unknown, key?: string) =>

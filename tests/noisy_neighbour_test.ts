@@ -6,7 +6,7 @@
  * asserted (performance is measured by `deno task bench`).
  */
 import assert from "node:assert/strict";
-import { eventually, http, newUser, withEnv } from "./harness.ts";
+import { http, newUser, waitForPrices, withEnv } from "./harness.ts";
 
 const LOOPS = 20;
 const REQUESTS_PER_LOOP = 100;
@@ -19,10 +19,7 @@ Deno.test("noisy neighbour: a user at its caps polling from 20 loops cannot sink
   await withEnv({ USER_RATE: "100", USER_BURST: "200" }, async (env) => {
     await env.startAll();
     const base = env.api;
-    await eventually("prices", async () => {
-      const { body } = await http<{ prices: unknown[] }>(base, "GET", "/prices");
-      return body.prices.length === 3;
-    });
+    await waitForPrices(base);
     const hostile = await newUser(base);
     const victim = await newUser(base);
     const long = { asset: "BTC", type: "long", margin: 100, leverage: 1, slippage: 10_000 };
