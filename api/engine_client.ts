@@ -1,15 +1,22 @@
 /**
- * The API's link to the engine: appends instructions to engine:input and resolves each waiting
- * request when its answer appears on engine:output. One reader per API process, on its own
- * connection, reading on from the last ID it saw (starting at the stream's end at boot, by
- * explicit ID, never "$" in a loop, which would drop entries between reads).
+ * The API's link to the engine: appends instructions to the input stream, each addressed to this
+ * process (`replyTo`: its `API_ID`), and resolves each waiting request when its answer appears on
+ * this process's own reply stream. One XREAD on its own connection follows the reply stream and
+ * the prices stream together, from the IDs it last saw (their ends at boot, by explicit ID,
+ * never "$" in a loop, which would drop entries between reads). No other process's answers, and
+ * no order events, ever reach it (docs/design.md §1).
  */
-import type { Redis } from "ioredis";
 import type { Asset } from "@trading/shared/assets";
 import { isAsset } from "@trading/shared/assets";
 import type { Logger } from "@trading/shared/log";
-import { INPUT_STREAM, lastStreamId, OUTPUT_STREAM } from "@trading/shared/redis";
-import { readStream } from "@trading/shared/stream_reader";
+import {
+  INPUT_STREAM,
+  lastStreamId,
+  PRICES_STREAM,
+  type RedisClient,
+  replyStream,
+} from "@trading/shared/redis";
+import { followStreams } from "@trading/shared/stream_reader";
 import { sleep } from "@trading/shared/wait";
 import {
   type Answer,
@@ -55,8 +62,10 @@ interface Pending {
 }
 
 export interface EngineClientOptions {
-  redis: Redis;
-  reader: Redis;
+  redis: RedisClient;
+  reader: RedisClient;
+  /** This process's id: its reply stream's name, in every instruction it sends. */
+  apiId: string;
   log: Logger;
   newRequestId: () => string;
   timeoutMs?: number;
@@ -74,10 +83,14 @@ export class EngineClient implements EngineGateway {
   constructor(private readonly options: EngineClientOptions) {}
 
   async start(): Promise<void> {
-    const lastId = await lastStreamId(this.options.redis, OUTPUT_STREAM);
+    const { redis, apiId } = this.options;
+    const [replyAfter, pricesAfter] = await Promise.all([
+      lastStreamId(redis, replyStream(apiId)),
+      lastStreamId(redis, PRICES_STREAM),
+    ]);
     await this.#primeQuotes();
     this.#running = true;
-    this.#done = this.#run(lastId);
+    this.#done = this.#run({ [replyStream(apiId)]: replyAfter, [PRICES_STREAM]: pricesAfter });
   }
 
   async stop(): Promise<void> {
@@ -102,11 +115,13 @@ export class EngineClient implements EngineGateway {
         reject(new EngineTimeoutError("the engine did not answer in time"));
       }, timeoutMs);
       this.#pending.set(requestId, { resolve, timer });
-      this.send({ ...entry, requestId }).catch((error) => {
-        clearTimeout(timer);
-        this.#pending.delete(requestId);
-        reject(error);
-      });
+      this.send({ ...entry, requestId, replyTo: this.options.apiId } as InstructionEntry).catch(
+        (error) => {
+          clearTimeout(timer);
+          this.#pending.delete(requestId);
+          reject(error);
+        },
+      );
     });
   }
 
@@ -118,17 +133,16 @@ export class EngineClient implements EngineGateway {
     return this.#quotes;
   }
 
-  /** Latest quotes from the recent past of engine:output, so /prices answers at once. */
+  /** Latest quotes from the recent past of the prices stream, so /prices answers at once. */
   async #primeQuotes(): Promise<void> {
-    const recent = await this.options.redis.xrevrange(OUTPUT_STREAM, "+", "-", "COUNT", 500);
+    const recent = await this.options.redis.xrevrange(PRICES_STREAM, "+", "-", "COUNT", 50);
     for (const [, flat] of (recent as Array<[string, string[]]>).reverse()) this.#take(flat);
   }
 
   #take(flat: string[]): void {
-    // Every API process sees every output: parse only prices and the answers it waits for.
+    // Answers to requests that timed out are skipped unparsed.
     const header = outputHeader(flat);
     if (header.kind === "answer" && !this.#pending.has(header.requestId ?? "")) return;
-    if (header.kind === "event") return;
     const output = decodeOutput(flat);
     if (output === undefined) return;
     if (output.kind === "price") {
@@ -145,28 +159,29 @@ export class EngineClient implements EngineGateway {
     pending.resolve(output);
   }
 
-  async #run(afterId: string): Promise<void> {
+  async #run(streams: Record<string, string>): Promise<void> {
     const { reader, log } = this.options;
-    const batches = readStream({
+    const batches = followStreams({
       reader,
-      stream: OUTPUT_STREAM,
-      after: afterId,
+      streams,
       count: 1000,
       blockMs: this.options.blockMs ?? 1000,
       running: () => this.#running,
       log,
-      retryMessage: "output read failed; retrying",
+      retryMessage: "reply read failed; retrying",
     });
-    for await (const { entries } of batches) {
+    for await (const batch of batches) {
       this.lastReadAtMs = Date.now();
-      for (const [, flat] of entries) {
-        try {
-          this.#take(flat);
-        } catch (error) {
-          // Should one output ever fail here, the reader goes on with the next after the pause
-          // of a failed read, as before it was shared: the answers must keep flowing.
-          log.warn("output read failed; retrying", { error });
-          await sleep(200);
+      for (const entries of batch.values()) {
+        for (const [, flat] of entries) {
+          try {
+            this.#take(flat);
+          } catch (error) {
+            // Should one output ever fail here, the reader goes on with the next after the
+            // pause of a failed read: the answers must keep flowing.
+            log.warn("reply read failed; retrying", { error });
+            await sleep(200);
+          }
         }
       }
     }

@@ -5,7 +5,7 @@
 import { onShutdown, startProcess } from "@trading/shared/process";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
 import { connectPostgres, migrate } from "@trading/shared/db";
-import { connectRedis, ENGINE_STATUS_KEY } from "@trading/shared/redis";
+import { connectRedis, ENGINE_STATUS_KEY, redisTargetOf } from "@trading/shared/redis";
 import { redisReady, withTimeout } from "@trading/shared/wait";
 import { buildApp } from "./app.ts";
 import { argon2id } from "./auth/passwords.ts";
@@ -19,20 +19,24 @@ const { config, log, databaseUrl, jwtSecret } = startProcess("api", {
 });
 
 // Commands fail at once while Redis is down (503 quickly); the reader waits and reconnects.
-const redis = connectRedis(config.redisUrl, {
+const redis = connectRedis(redisTargetOf(config), {
   name: "api",
   failFast: true,
   autoPipeline: true,
   log,
 });
-const reader = connectRedis(config.redisUrl, { name: "api-reader", log });
+const reader = connectRedis(redisTargetOf(config), { name: "api-reader", log });
 const sql = connectPostgres(databaseUrl);
 await redisReady(redis);
 await migrate(sql);
 
+// Where the engine answers this process: its own reply stream. Unique unless set: two live
+// processes with one API_ID would each see, and drop, the other's answers.
+const apiId = config.apiId ?? `api-${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
 const engine = new EngineClient({
   redis,
   reader,
+  apiId,
   log,
   newRequestId: () => crypto.randomUUID(),
   timeoutMs: config.engineTimeoutMs,
@@ -72,7 +76,8 @@ const app = buildApp({
 const server = Deno.serve({
   port: config.apiPort,
   hostname: config.bindHost,
-  onListen: ({ hostname, port }) => log.info("api listening", { ready: true, hostname, port }),
+  onListen: ({ hostname, port }) =>
+    log.info("api listening", { ready: true, hostname, port, apiId }),
 }, app.fetch);
 const metricsServer = serveMetrics(
   metrics,

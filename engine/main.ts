@@ -7,13 +7,14 @@
 import { EXIT_FATAL, exitFatal, onShutdown, startProcess } from "@trading/shared/process";
 import { connectPostgres, migrate } from "@trading/shared/db";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
-import { connectRedis, INPUT_STREAM } from "@trading/shared/redis";
+import { connectRedis, INPUT_STREAM, redisTargetOf } from "@trading/shared/redis";
 import { encodeInput } from "@trading/shared/schemas";
 import { withTimeout } from "@trading/shared/wait";
 import { configureEntryFor } from "./core/configure.ts";
 import { DEFAULT_PARAMS } from "./core/state.ts";
 import { closeOf, HistoryWriter } from "./io/history.ts";
 import { EngineLease } from "./io/lock.ts";
+import { moveLegacyKeys } from "./io/legacy_keys.ts";
 import { EngineLoop, lastOutputCause } from "./io/loop.ts";
 import {
   assertNoGap,
@@ -32,9 +33,9 @@ const CONSERVATION_BROKEN =
 
 const { config, log, databaseUrl } = startProcess("engine", { needsDatabase: true });
 
-const redis = connectRedis(config.redisUrl, { name: "engine", autoPipeline: true, log });
-const reader = connectRedis(config.redisUrl, { name: "engine-reader", log });
-const historyReader = connectRedis(config.redisUrl, { name: "engine-history", log });
+const redis = connectRedis(redisTargetOf(config), { name: "engine", autoPipeline: true, log });
+const reader = connectRedis(redisTargetOf(config), { name: "engine-reader", log });
+const historyReader = connectRedis(redisTargetOf(config), { name: "engine-history", log });
 const sql = connectPostgres(databaseUrl, { max: 4 });
 await migrate(sql);
 
@@ -48,8 +49,10 @@ lease.keep((reason) => {
   Deno.exit(1);
 });
 
-// 2. Recover: the newest snapshot that verifies (or an empty state); engine:input must still
-// hold every entry after it, or the engine stops for good.
+// 2. Recover: the newest snapshot that verifies (or an empty state); the input stream must
+// still hold every entry after it, or the engine stops for good. Streams under the names of
+// before the hash tag are moved first (engine/io/legacy_keys.ts).
+await moveLegacyKeys(redis, log);
 const store = new SnapshotStore(sql, log);
 const { state } = await loadStartingState(store, log);
 try {
@@ -73,6 +76,7 @@ const loop = new EngineLoop({
   state,
   log,
   suppressThroughId,
+  replyTtlMs: config.replyTtlMs,
   onBatch: (_entries, outputs) => {
     snapshotter.maybeStart(Date.now());
     // Outputs are written by now: the history writer reads them at once.

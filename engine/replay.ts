@@ -6,7 +6,7 @@
 import { connectPostgres, migrate } from "@trading/shared/db";
 import { createLogger } from "@trading/shared/log";
 import { loadConfigOrExit } from "@trading/shared/process";
-import { connectRedis, INPUT_STREAM } from "@trading/shared/redis";
+import { connectRedis, INPUT_STREAM, redisTargetOf } from "@trading/shared/redis";
 import { stateHash } from "./core/snapshot.ts";
 import { createState, DEFAULT_PARAMS, type EngineState } from "./core/state.ts";
 import { compareStreamIds } from "./core/stream_id.ts";
@@ -25,7 +25,7 @@ if (config.databaseUrl === undefined && !Deno.args.includes("--from-start")) {
   Deno.exit(2);
 }
 const log = createLogger("replay", "warn");
-const redis = connectRedis(config.redisUrl, { name: "replay", log });
+const redis = connectRedis(redisTargetOf(config), { name: "replay", log });
 const until = arg("--until");
 
 let state: EngineState;

@@ -25,7 +25,7 @@ for (const name of files) {
     assert.ok(totalsOf(state).minBalanceCents >= 0n, "no negative balance");
     for (const output of actual.outputs) {
       if (output.kind === "answer" && !output.ok) seenCodes.add(output.code);
-      if (output.kind === "event") {
+      if (output.kind === "event" && output.result.event === "closed") {
         seenTriggers.add(`${output.result.type}:${output.result.reason}`);
       }
     }

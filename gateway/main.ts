@@ -1,12 +1,12 @@
 /** The gateway process: WebSocket fan-out of prices and each user's order events. */
 import { onShutdown, startProcess } from "@trading/shared/process";
-import { connectRedis } from "@trading/shared/redis";
+import { connectRedis, redisTargetOf } from "@trading/shared/redis";
 import { redisReady } from "@trading/shared/wait";
 import { startGateway } from "./server.ts";
 import { webPage } from "./web_page.ts";
 
 const { config, log, jwtSecret } = startProcess("gateway", { needsJwtSecret: true });
-const reader = connectRedis(config.redisUrl, { name: "gateway-reader", log });
+const reader = connectRedis(redisTargetOf(config), { name: "gateway-reader", log });
 await redisReady(reader);
 const gateway = await startGateway({
   port: config.gatewayPort,

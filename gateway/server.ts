@@ -27,12 +27,16 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import type { Redis } from "ioredis";
 import { isAsset } from "@trading/shared/assets";
 import { type TokenClaims, verifyTokenClaims } from "@trading/shared/jwt";
 import type { Logger } from "@trading/shared/log";
-import { lastStreamId, OUTPUT_STREAM } from "@trading/shared/redis";
-import { readStream } from "@trading/shared/stream_reader";
+import {
+  lastStreamId,
+  OUTPUT_STREAM,
+  PRICES_STREAM,
+  type RedisClient,
+} from "@trading/shared/redis";
+import { followStreams } from "@trading/shared/stream_reader";
 import { sleep } from "@trading/shared/wait";
 import { decodeOutput, type EngineOutput, outputHeader, toApiJson } from "@trading/shared/schemas";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
@@ -66,7 +70,7 @@ export interface GatewayOptions {
   /** /metrics on a server of its own (config.gatewayMetricsPort, config.metricsHost). */
   metrics?: { port: number; hostname: string };
   /** A dedicated connection for the blocking read of engine:output. */
-  reader: Redis;
+  reader: RedisClient;
   jwtSecret: string;
   log: Logger;
   /** Bytes a client may have waiting before it is closed as too slow (1013). */
@@ -253,10 +257,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       for (const id of targets) sendTo(id, frame);
       return;
     }
-    let result;
-    if (output.kind === "event") result = output.result;
-    else if (output.ok && !output.replayed) result = output.result;
-    if (result === undefined || (result.event !== "opened" && result.event !== "closed")) return;
+    // Answers are written to the asking API's reply stream, never here (docs/design.md §1).
+    if (output.kind !== "event") return;
+    const { result } = output;
     const targets = hub.orderTargets(output.userId);
     if (targets.size === 0) return;
     // The message's `type` is "order", so the position's long/short travels as `side`.
@@ -270,10 +273,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (connection !== undefined) sendFrame(connection, frame);
   };
 
-  const outputs = readStream({
+  // Order events and prices only: one XREAD follows both (they share the engine's hash tag).
+  const [outputAfter, pricesAfter] = await Promise.all([
+    lastStreamId(reader, OUTPUT_STREAM),
+    lastStreamId(reader, PRICES_STREAM),
+  ]);
+  const outputs = followStreams({
     reader,
-    stream: OUTPUT_STREAM,
-    after: await lastStreamId(reader, OUTPUT_STREAM),
+    streams: { [OUTPUT_STREAM]: outputAfter, [PRICES_STREAM]: pricesAfter },
     count: 1000,
     blockMs: 1000,
     running: () => running,
@@ -281,19 +288,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     retryMessage: "output read failed; retrying",
   });
   const pump = (async () => {
-    for await (const { entries } of outputs) {
-      for (const [, flat] of entries) {
-        try {
-          // Parse only what someone here will receive.
-          const header = outputHeader(flat);
-          if (header.kind !== "price" && hub.orderTargets(header.userId ?? "").size === 0) continue;
-          const output = decodeOutput(flat);
-          if (output !== undefined) dispatch(output);
-        } catch (error) {
-          // Should one output ever fail here, the fan-out goes on with the next after the pause
-          // of a failed read, as before the reader was shared: it must never stop.
-          log.warn("output read failed; retrying", { error });
-          await sleep(200);
+    for await (const batch of outputs) {
+      for (const entries of batch.values()) {
+        for (const [, flat] of entries) {
+          try {
+            // Parse only what someone here will receive.
+            const header = outputHeader(flat);
+            if (header.kind !== "price" && hub.orderTargets(header.userId ?? "").size === 0) {
+              continue;
+            }
+            const output = decodeOutput(flat);
+            if (output !== undefined) dispatch(output);
+          } catch (error) {
+            // Should one output ever fail here, the fan-out goes on with the next after the
+            // pause of a failed read: it must never stop.
+            log.warn("output read failed; retrying", { error });
+            await sleep(200);
+          }
         }
       }
     }

@@ -4,13 +4,13 @@
  * the engine refuses trades on stale prices meanwhile.
  */
 import { onShutdown, startProcess } from "@trading/shared/process";
-import { connectRedis, INPUT_STREAM } from "@trading/shared/redis";
+import { connectRedis, INPUT_STREAM, redisTargetOf } from "@trading/shared/redis";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
 import { BackpackFeed } from "./backpack.ts";
 import { normalizeFrame } from "./normalize.ts";
 
 const { config, log } = startProcess("poller");
-const redis = connectRedis(config.redisUrl, {
+const redis = connectRedis(redisTargetOf(config), {
   name: "poller",
   failFast: true,
   autoPipeline: true,

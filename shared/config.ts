@@ -13,6 +13,18 @@ const host = z.string().regex(/^[A-Za-z0-9.:_-]{1,253}$/, { message: "must be a 
 
 const envSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  /** "host:port,host:port,…": use Redis Cluster through these seed nodes instead of REDIS_URL. */
+  REDIS_CLUSTER_NODES: z.string().regex(
+    /^[A-Za-z0-9._-]{1,253}:[0-9]{1,5}(,[A-Za-z0-9._-]{1,253}:[0-9]{1,5})*$/,
+    {
+      message: "must be host:port[,host:port…]",
+    },
+  ).optional(),
+  /** This API process's name: where the engine writes its answers. Made at start when unset. */
+  API_ID: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, { message: "must be 1–40 of A-Z a-z 0-9 _ -" })
+    .optional(),
+  /** How long a reply stream lives after the engine last wrote to it (its process went away). */
+  REPLY_TTL_MS: positiveMs.default(300_000),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   API_PORT: port.default(3000),
   GATEWAY_PORT: port.default(3001),
@@ -59,6 +71,10 @@ const envSchema = z.object({
 
 export type Config = {
   redisUrl: string | undefined;
+  /** Seed nodes of a Redis Cluster; when set, every connection is a cluster client. */
+  redisClusterNodes: Array<{ host: string; port: number }> | undefined;
+  apiId: string | undefined;
+  replyTtlMs: number;
   databaseUrl: string | undefined;
   apiPort: number;
   gatewayPort: number;
@@ -116,6 +132,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   }
   return {
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES?.split(",").map((node) => {
+      const at = node.lastIndexOf(":");
+      return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+    }),
+    apiId: e.API_ID,
+    replyTtlMs: e.REPLY_TTL_MS,
     databaseUrl: e.DATABASE_URL,
     apiPort: e.API_PORT,
     gatewayPort: e.GATEWAY_PORT,

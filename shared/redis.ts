@@ -1,14 +1,57 @@
-/** Redis connections and the stream names every process agrees on. */
-import { Redis } from "ioredis";
+/**
+ * Redis connections (one Redis, or Redis Cluster with `REDIS_CLUSTER_NODES`) and the keys every
+ * process agrees on. Every key of one engine carries its hash tag, so they all live in one
+ * cluster slot: the engine's MULTI/EXEC, which writes several streams, stays on one node, and
+ * one XREAD can follow several streams (docs/design.md §1).
+ */
+import { Cluster, Redis } from "ioredis";
 import type { Logger } from "./log.ts";
 import { backoffMs } from "./wait.ts";
 
-export const INPUT_STREAM = "engine:input";
-export const OUTPUT_STREAM = "engine:output";
+/** The hash tag of the engine's keys (one engine; a sharded future would have one per shard). */
+export const ENGINE_TAG = "{e0}";
+/** Instructions and quotes: the one ordered stream. */
+export const INPUT_STREAM = `${ENGINE_TAG}:input`;
+/** Order events (opened, closed): what gateways push and the history writer records. */
+export const OUTPUT_STREAM = `${ENGINE_TAG}:output`;
+/** Each asset's latest quote per engine batch: for gateways and for the APIs' quotes. */
+export const PRICES_STREAM = `${ENGINE_TAG}:prices`;
 /** Hash the engine refreshes every second: last applied ID, state hash, time. */
-export const ENGINE_STATUS_KEY = "engine:status";
+export const ENGINE_STATUS_KEY = `${ENGINE_TAG}:status`;
+/** The cause (input ID) of the newest batch whose outputs were written, set in the same EXEC. */
+export const WRITTEN_KEY = `${ENGINE_TAG}:written`;
+/** The engine's lease, and how many times it was taken. */
+export const ENGINE_LOCK_KEY = `${ENGINE_TAG}:lock`;
+export const ENGINE_LOCK_EPOCH_KEY = `${ENGINE_TAG}:lock:epoch`;
+
+/** Where the engine writes the answers to one API process's requests (its `API_ID`). */
+export function replyStream(apiId: string): string {
+  return `${ENGINE_TAG}:reply:${apiId}`;
+}
+
+/** The keys the engine used before they carried a hash tag (moved once at start). */
+export const LEGACY_KEYS = {
+  input: "engine:input",
+  output: "engine:output",
+} as const;
 
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+
+/** A connection to one Redis or to a Redis Cluster: both speak the same commands. */
+export type RedisClient = Redis | Cluster;
+
+/** Where Redis is: a URL, or a cluster's seed nodes (which win when present). */
+export interface RedisTarget {
+  url?: string | undefined;
+  clusterNodes?: ReadonlyArray<{ host: string; port: number }> | undefined;
+}
+
+/** The target a process's configuration names. */
+export function redisTargetOf(
+  config: { redisUrl: string | undefined; redisClusterNodes?: RedisTarget["clusterNodes"] },
+): RedisTarget {
+  return { url: config.redisUrl, clusterNodes: config.redisClusterNodes };
+}
 
 export interface RedisOptions {
   /** Name shown in CLIENT LIST, to tell connections apart. */
@@ -23,19 +66,40 @@ export interface RedisOptions {
 
 /**
  * A connection that reconnects forever with capped backoff. Blocking readers must each get
- * their own: a blocking XREAD freezes every other command on its connection.
+ * their own: a blocking XREAD freezes every other command on its connection (on a cluster, on
+ * its connection to that node).
  */
-export function connectRedis(url: string | undefined, options: RedisOptions): Redis {
-  const redis = new Redis(url ?? DEFAULT_REDIS_URL, {
+export function connectRedis(
+  target: RedisTarget | string | undefined,
+  options: RedisOptions,
+): RedisClient {
+  const { url, clusterNodes } = typeof target === "object" ? target : { url: target };
+  const retryStrategy = (attempt: number) => backoffMs(attempt, { baseMs: 50, maxMs: 1000 });
+  const nodeOptions = {
     connectionName: options.name,
     lazyConnect: false,
     maxRetriesPerRequest: options.failFast ? 0 : null,
-    // Commands issued in the same tick go out in one write; never for a blocking reader.
-    enableAutoPipelining: options.autoPipeline ?? false,
     enableOfflineQueue: !options.failFast,
-    retryStrategy: (attempt: number) => backoffMs(attempt, { baseMs: 50, maxMs: 1000 }),
+    retryStrategy,
     reconnectOnError: () => true,
-  });
+  };
+  const redis: RedisClient = clusterNodes !== undefined && clusterNodes.length > 0
+    ? new Cluster([...clusterNodes], {
+      redisOptions: nodeOptions,
+      clusterRetryStrategy: retryStrategy,
+      enableOfflineQueue: !options.failFast,
+      // Commands issued in the same tick go out in one write; never for a blocking reader.
+      enableAutoPipelining: options.autoPipeline ?? false,
+      // A moved slot or a failover is followed, not surfaced, as a reconnect is on one Redis.
+      maxRedirections: 16,
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 200,
+    })
+    : new Redis(url ?? DEFAULT_REDIS_URL, {
+      ...nodeOptions,
+      // Commands issued in the same tick go out in one write; never for a blocking reader.
+      enableAutoPipelining: options.autoPipeline ?? false,
+    });
   // Without a listener ioredis prints every failed reconnect; say it once per outage instead.
   let down = false;
   redis.on("error", (error: Error) => {
@@ -60,7 +124,7 @@ export class WatchdogError extends Error {
  * re-made, and the caller retries from the same ID.
  */
 export async function watchedRead<T>(
-  reader: Redis,
+  reader: RedisClient,
   read: () => Promise<T>,
   blockMs: number,
   marginMs = 5000,
@@ -86,7 +150,7 @@ export type XReadReply = Array<[string, StreamEntryReply[]]> | null;
 export type StreamEntryBytes = [Uint8Array, Uint8Array[]];
 
 /** The ID of a stream's newest entry, or "0-0" when it is empty or missing. */
-export async function lastStreamId(redis: Redis, stream: string): Promise<string> {
+export async function lastStreamId(redis: RedisClient, stream: string): Promise<string> {
   const newest = await redis.xrevrange(stream, "+", "-", "COUNT", 1) as StreamEntryReply[];
   return newest[0]?.[0] ?? "0-0";
 }

@@ -13,9 +13,13 @@
  * lost with entries in it, it starts again from the unacknowledged ones. Acknowledging is the
  * consumer's job, once what it read is safe.
  */
-import type { Redis } from "ioredis";
 import type { Logger } from "./log.ts";
-import { type StreamEntryBytes, type StreamEntryReply, watchedRead } from "./redis.ts";
+import {
+  type RedisClient,
+  type StreamEntryBytes,
+  type StreamEntryReply,
+  watchedRead,
+} from "./redis.ts";
 import { sleep } from "./wait.ts";
 
 export interface StreamBatch<Entry> {
@@ -27,7 +31,7 @@ export interface StreamBatch<Entry> {
 
 interface ReadOptions {
   /** A connection of its own: a blocking read freezes every other command on its connection. */
-  reader: Redis;
+  reader: RedisClient;
   stream: string;
   /** The most entries one read returns. */
   count: number;
@@ -129,7 +133,7 @@ function commandHead(options: StreamReadOptions): Array<string | number> {
   return [...groupArgs, "COUNT", options.count, ...block, "STREAMS", options.stream];
 }
 
-function commandOf(reader: Redis, group: boolean, bytes: boolean): XRead {
+function commandOf(reader: RedisClient, group: boolean, bytes: boolean): XRead {
   const name = (group ? "xreadgroup" : "xread") + (bytes ? "Buffer" : "");
   const method = (reader as unknown as Record<string, XRead>)[name]!;
   return method.bind(reader);
@@ -138,4 +142,72 @@ function commandOf(reader: Redis, group: boolean, bytes: boolean): XRead {
 /** Stream IDs are ASCII digits and one dash, so each byte is one character. */
 function idText(id: unknown): string {
   return typeof id === "string" ? id : String.fromCharCode.apply(null, id as number[]);
+}
+
+export interface FollowManyOptions {
+  /** A connection of its own (see `ReadOptions.reader`). */
+  reader: RedisClient;
+  /**
+   * Each stream and the ID its first read starts after. All must share a hash tag on a
+   * cluster: one XREAD follows them all, so one wake-up serves whichever moved.
+   */
+  streams: Readonly<Record<string, string>>;
+  count: number;
+  blockMs: number;
+  running: () => boolean;
+  log: Logger;
+  retryMessage: string;
+  retryDelayMs?: number;
+}
+
+/** One read of several streams: the new entries of each stream that moved, in stream order. */
+export type ManyBatch = ReadonlyMap<string, readonly StreamEntryReply[]>;
+
+/**
+ * Several streams followed by one blocking XREAD, as `readStream` follows one: by explicit IDs,
+ * under the watchdog, retried after a pause when a read fails. Yields after every read (an empty
+ * map when the read timed out).
+ */
+export async function* followStreams(
+  options: FollowManyOptions,
+): AsyncGenerator<ManyBatch, void, undefined> {
+  const { reader, count, blockMs, running, log } = options;
+  const names = Object.keys(options.streams);
+  const cursors = names.map((name) => options.streams[name]!);
+  const retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+  while (running()) {
+    let reply: Array<[string, StreamEntryReply[]]> | null;
+    try {
+      reply = await watchedRead(
+        reader,
+        () =>
+          reader.xread(
+            "COUNT",
+            count,
+            "BLOCK",
+            blockMs,
+            "STREAMS",
+            ...names,
+            ...cursors,
+          ) as Promise<
+            Array<[string, StreamEntryReply[]]> | null
+          >,
+        blockMs,
+      );
+    } catch (error) {
+      if (!running()) return;
+      log.warn(options.retryMessage, { error });
+      await sleep(retryDelayMs);
+      continue;
+    }
+    const batch = new Map<string, readonly StreamEntryReply[]>();
+    for (const [name, entries] of reply ?? NO_ENTRIES) {
+      const at = names.indexOf(name);
+      const newest = entries[entries.length - 1];
+      if (at < 0 || newest === undefined) continue;
+      cursors[at] = newest[0];
+      batch.set(name, entries);
+    }
+    yield batch;
+  }
 }

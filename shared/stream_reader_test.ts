@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "./redis.ts";
 import { createLogger } from "./log.ts";
 import { connectRedis } from "./redis.ts";
 import { readStream, type StreamBatch } from "./stream_reader.ts";

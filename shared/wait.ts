@@ -1,5 +1,5 @@
 /** Small async helpers for processes (not for the engine core). */
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -41,7 +41,7 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, fallback: 
 }
 
 /** Waits until an ioredis connection is ready (it reconnects by itself meanwhile). */
-export function redisReady(redis: Redis): Promise<void> {
+export function redisReady(redis: Redis | Cluster): Promise<void> {
   if (redis.status === "ready") return Promise.resolve();
   return new Promise((resolve) => redis.once("ready", () => resolve()));
 }

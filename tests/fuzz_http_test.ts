@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { INPUT_STREAM } from "@trading/shared";
+import { ENGINE_STATUS_KEY, INPUT_STREAM } from "@trading/shared";
 import { eventually, newUser, withEnv } from "./harness.ts";
 
 const REQUESTS = 5000;
@@ -133,10 +133,10 @@ Deno.test(`HTTP fuzz: ${REQUESTS} malformed requests, no 5xx, nothing reaches th
     const user = await newUser(env.api);
     await eventually(
       "the signup applied",
-      async () => (await env.redis.hget("engine:status", "lastId")) !== "0-0",
+      async () => (await env.redis.hget(ENGINE_STATUS_KEY, "lastId")) !== "0-0",
     );
     const lengthBefore = await env.redis.xlen(INPUT_STREAM);
-    const statusBefore = await env.redis.hget("engine:status", "lastId");
+    const statusBefore = await env.redis.hget(ENGINE_STATUS_KEY, "lastId");
     const samples = fc.sample(request, { seed: 20261126, numRuns: REQUESTS });
     const statuses = new Map<number, number>();
     let next = 0;
@@ -196,7 +196,7 @@ Deno.test(`HTTP fuzz: ${REQUESTS} malformed requests, no 5xx, nothing reaches th
       lengthBefore,
       "a fuzz request reached the engine",
     );
-    assert.equal(await env.redis.hget("engine:status", "lastId"), statusBefore);
+    assert.equal(await env.redis.hget(ENGINE_STATUS_KEY, "lastId"), statusBefore);
     const health = await fetch(`${env.api}/health`).then((r) => r.json());
     assert.equal(health.status, "ok");
     console.log(

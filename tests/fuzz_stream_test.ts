@@ -5,10 +5,12 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { INPUT_STREAM, OUTPUT_STREAM } from "@trading/shared";
+import { ENGINE_STATUS_KEY, INPUT_STREAM, replyStream } from "@trading/shared";
 import { eventually, withEnv } from "./harness.ts";
 
 const ENTRIES = 3000;
+/** The API process the entries name (`replyTo`): the test reads its reply stream. */
+const REPLY_TO = "fuzz";
 
 const hostileValue = fc.oneof(
   fc.constantFrom(
@@ -27,6 +29,7 @@ const hostileValue = fc.oneof(
     "long",
     "u1",
     "r1",
+    REPLY_TO,
   ),
   fc.string({ maxLength: 30 }),
 );
@@ -35,6 +38,7 @@ const fieldName = fc.oneof(
     "kind",
     "price",
     "requestId",
+    "replyTo",
     "userId",
     "asset",
     "side",
@@ -59,6 +63,7 @@ const hostileEntry = fc.oneof(
   fc.record({
     kind: fc.constantFrom("open", "close", "query", "create_account", "teleport"),
     requestId: fc.constantFrom("r1", "r2", "dup", "x".repeat(70)),
+    replyTo: fc.constantFrom(REPLY_TO, REPLY_TO, "no such!", "x".repeat(41)),
     userId: fc.constantFrom("u1", "u2", "", "a b"),
     asset: fc.constantFrom("BTC", "DOGE", "btc"),
     side: fc.constantFrom("long", "short", "up"),
@@ -87,6 +92,8 @@ Deno.test(`stream fuzz: ${ENTRIES} hostile entries, the engine never stops, repl
       "create_account",
       "requestId",
       "seed1",
+      "replyTo",
+      REPLY_TO,
       "userId",
       "u1",
     );
@@ -102,15 +109,22 @@ Deno.test(`stream fuzz: ${ENTRIES} hostile entries, the engine never stops, repl
       }
     }
     for (const flat of samples) {
-      // A field given twice is void: only an entry naming its request once expects an answer.
-      const named = flat.filter((_, i) => i % 2 === 0 && flat[i] === "requestId");
-      const value = flat[flat.indexOf("requestId") + 1];
-      if (named.length === 1 && value !== undefined && /^[A-Za-z0-9_-]{1,64}$/.test(value)) {
+      // A field given twice is void: only an entry naming its request once, and this test as
+      // the process to answer once, expects an answer here.
+      const once = (name: string) => {
+        const at = flat.findIndex((field, i) => i % 2 === 0 && field === name);
+        const named = flat.filter((field, i) => i % 2 === 0 && field === name).length;
+        return named === 1 ? flat[at + 1] : undefined;
+      };
+      const value = once("requestId");
+      if (
+        value !== undefined && /^[A-Za-z0-9_-]{1,64}$/.test(value) && once("replyTo") === REPLY_TO
+      ) {
         requestIds.add(value);
       }
     }
     const status = await eventually("the engine through the fuzz", async () => {
-      const s = await env.redis.hgetall("engine:status");
+      const s = await env.redis.hgetall(ENGINE_STATUS_KEY);
       return s.stateHashId === lastId ? s : undefined;
     }, 30_000);
     assert.equal(engine.child.pid > 0, true);
@@ -123,7 +137,7 @@ Deno.test(`stream fuzz: ${ENTRIES} hostile entries, the engine never stops, repl
     assert.ok(warned > ENTRIES / 4, `only ${warned} logged skips`);
 
     const answered = new Set<string>();
-    for (const [, flat] of await env.redis.xrange(OUTPUT_STREAM, "-", "+")) {
+    for (const [, flat] of await env.redis.xrange(replyStream(REPLY_TO), "-", "+")) {
       const i = flat.indexOf("requestId");
       if (flat[i + 1]) answered.add(flat[i + 1]!);
     }

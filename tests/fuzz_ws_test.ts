@@ -7,21 +7,21 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { signToken } from "@trading/shared/jwt";
-import { OUTPUT_STREAM } from "@trading/shared/redis";
+import { PRICES_STREAM } from "@trading/shared/redis";
 import { encodeOutput } from "@trading/shared/schemas";
 import { type Env, eventually, JWT_SECRET, sleep, withEnv, WsClient } from "./harness.ts";
 
 const MESSAGES = 2000;
 const RAW_STREAMS = 400;
 
-/** Writes a BTC price to engine:output every 100 ms until the returned stop is called. */
+/** Writes a BTC price to the prices stream every 100 ms until the returned stop is called. */
 function pumpPrices(env: Env): () => Promise<void> {
   let running = true;
   const done = (async () => {
     for (let i = 0; running; i++) {
       const bid = String(97_000 + (i % 100));
       await env.redis.xadd(
-        OUTPUT_STREAM,
+        PRICES_STREAM,
         "*",
         ...encodeOutput({
           kind: "price",

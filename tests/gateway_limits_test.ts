@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { sign } from "hono/jwt";
 import { signToken } from "@trading/shared/jwt";
 import { createLogger } from "@trading/shared/log";
-import { connectRedis, OUTPUT_STREAM } from "@trading/shared/redis";
+import { connectRedis, OUTPUT_STREAM, PRICES_STREAM } from "@trading/shared/redis";
 import { encodeOutput, type EngineOutput } from "@trading/shared/schemas";
 import { type Gateway, type GatewayOptions, startGateway } from "../gateway/server.ts";
 import { type Env, eventually, JWT_SECRET, sleep, withEnv, WsClient } from "./harness.ts";
@@ -240,14 +240,14 @@ async function inProcessGateway(
   };
 }
 
-/** Writes `count` prices of `asset` to engine:output, in pipelines of 10,000. */
+/** Writes `count` prices of `asset` to the prices stream, in pipelines of 10,000. */
 async function writePrices(env: Env, asset: string, count: number): Promise<void> {
   const quote = { kind: "price", cause: "0-1", asset, bid: "97000.5", ask: "97001.5" };
   for (let done = 0; done < count; done += 10_000) {
     const pipeline = env.redis.pipeline();
     for (let i = done; i < Math.min(count, done + 10_000); i++) {
       pipeline.xadd(
-        OUTPUT_STREAM,
+        PRICES_STREAM,
         "*",
         ...encodeOutput({ ...quote, ts: Date.now() } as EngineOutput),
       );
@@ -573,7 +573,7 @@ Deno.test("a client that stops reading is closed (1013) instead of growing the b
       const pipeline = env.redis.pipeline();
       for (let i = 0; i < 10_000; i++) {
         pipeline.xadd(
-          OUTPUT_STREAM,
+          PRICES_STREAM,
           "*",
           ...encodeOutput({ ...quote, ts: Date.now() } as EngineOutput),
         );

@@ -3,7 +3,7 @@
  * Postgres is stopped and restarted while closes stream in. Every close lands exactly once.
  */
 import assert from "node:assert/strict";
-import { encodeInput, INPUT_STREAM, type InputEntry } from "@trading/shared";
+import { encodeInput, INPUT_STREAM, type InputEntry, OUTPUT_STREAM } from "@trading/shared";
 import { eventually, sleep, withEnv } from "./harness.ts";
 import { startPrivatePostgres } from "./private_postgres.ts";
 
@@ -81,7 +81,7 @@ Deno.test("history writer killed mid-batch and Postgres restarted: no lost, no d
         Array.from({ length: TRADES }, (_, i) => i + 1),
       );
       assert.ok(rows.every((r) => r.reason === "manual"));
-      const pending = await env.redis.xpending("engine:output", "history") as [number];
+      const pending = await env.redis.xpending(OUTPUT_STREAM, "history") as [number];
       assert.equal(pending[0], 0, "everything acknowledged");
     });
   } finally {

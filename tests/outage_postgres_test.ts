@@ -2,6 +2,7 @@
  * Postgres down for 30 s: trading goes on, signup and signin answer 503 at once, and once it
  * is back, snapshots and trade history catch up with nothing lost.
  */
+import { ENGINE_STATUS_KEY } from "@trading/shared/redis";
 import assert from "node:assert/strict";
 import { eventually, http, newUser, sleep, withEnv } from "./harness.ts";
 import { startPrivatePostgres } from "./private_postgres.ts";
@@ -54,7 +55,7 @@ Deno.test("Postgres down for 30 s: trading continues, auth answers 503, history 
         }
         await sleep(500);
       }
-      const snapshotsBefore = await env.redis.hget("engine:status", "stateHashId");
+      const snapshotsBefore = await env.redis.hget(ENGINE_STATUS_KEY, "stateHashId");
       await pg.start();
 
       const rows = await eventually("history of the outage's closes", async () => {
@@ -65,7 +66,7 @@ Deno.test("Postgres down for 30 s: trading continues, auth answers 503, history 
       assert.deepEqual(rows.map((r) => r.order_id).sort(), [...closedDuringOutage].sort());
       await eventually(
         "a snapshot after the outage",
-        async () => (await env.redis.hget("engine:status", "stateHashId")) !== snapshotsBefore,
+        async () => (await env.redis.hget(ENGINE_STATUS_KEY, "stateHashId")) !== snapshotsBefore,
         15_000,
       );
       await eventually(

@@ -3,6 +3,7 @@
  * hangs; within 5 s of its return everything trades again, and the engine neither skipped nor
  * re-applied an entry (its hash equals a replay of the stream).
  */
+import { ENGINE_STATUS_KEY, INPUT_STREAM } from "@trading/shared/redis";
 import assert from "node:assert/strict";
 import { allOpenTrades, eventually, http, newUser, sleep, withEnv, WsClient } from "./harness.ts";
 import { startPrivateRedis } from "./private_redis.ts";
@@ -98,8 +99,8 @@ Deno.test("Redis restarted under load: quick 503s, back within 5 s, nothing skip
         // snapshots and trims behind itself every 500 ms, under the replay's feet).
         await env.processes.find((p) => p.name === "poller")!.kill();
         const status = await eventually("a snapshot of the final state", async () => {
-          const s = await env.redis.hgetall("engine:status");
-          const [last] = await env.redis.xrevrange("engine:input", "+", "-", "COUNT", 1);
+          const s = await env.redis.hgetall(ENGINE_STATUS_KEY);
+          const [last] = await env.redis.xrevrange(INPUT_STREAM, "+", "-", "COUNT", 1);
           return s.stateHashId && s.stateHashId > String(upAt) && s.stateHashId === last?.[0]
             ? s
             : undefined;

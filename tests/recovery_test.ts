@@ -3,7 +3,7 @@
  * with the live engine's hash, and a gap in engine:input stops the engine loudly.
  */
 import assert from "node:assert/strict";
-import { encodeInput, INPUT_STREAM, type InputEntry } from "@trading/shared";
+import { encodeInput, ENGINE_STATUS_KEY, INPUT_STREAM, type InputEntry } from "@trading/shared";
 import { compareStreamIds } from "../engine/core/stream_id.ts";
 import { eventually, sleep, withEnv } from "./harness.ts";
 
@@ -41,7 +41,7 @@ Deno.test("trimming keeps what recovery needs; replay agrees; a gap fails loudly
     await t.step("engine:input is trimmed, but never past the oldest kept snapshot", async () => {
       await eventually(
         "a snapshot of the final state",
-        async () => (await env.redis.hget("engine:status", "stateHashId")) === lastId,
+        async () => (await env.redis.hget(ENGINE_STATUS_KEY, "stateHashId")) === lastId,
       );
       const snapshots = await eventually("three snapshots and a trim", async () => {
         const rows = await env.sql<
@@ -59,7 +59,7 @@ Deno.test("trimming keeps what recovery needs; replay agrees; a gap fails loudly
 
     await t.step("deno task replay gives the live engine's hash", async () => {
       const status = await eventually("a snapshot of the final state", async () => {
-        const s = await env.redis.hgetall("engine:status");
+        const s = await env.redis.hgetall(ENGINE_STATUS_KEY);
         return s.stateHashId === lastId ? s : undefined;
       });
       const replay = env.spawn("replay", "engine/replay.ts");
@@ -83,7 +83,7 @@ Deno.test("trimming keeps what recovery needs; replay agrees; a gap fails loudly
       await sleep(50);
       assert.equal(code, 3, engine.output.join("\n"));
       assert.ok(
-        engine.output.some((line) => line.includes("engine:input lost entries the engine needs")),
+        engine.output.some((line) => line.includes("lost entries the engine needs")),
         engine.output.join("\n"),
       );
     });

@@ -5,7 +5,7 @@
  * `configure` entries.
  */
 import assert from "node:assert/strict";
-import { encodeInput, INPUT_STREAM } from "@trading/shared";
+import { encodeInput, ENGINE_STATUS_KEY, INPUT_STREAM } from "@trading/shared";
 import { eventually, withEnv } from "./harness.ts";
 import { startPrivateRedis } from "./private_redis.ts";
 
@@ -35,7 +35,7 @@ Deno.test("deno task replay runs with no JWT_SECRET, whatever its parameters, an
         lastId = (await env.redis.xadd(INPUT_STREAM, "*", ...Object.entries(entry).flat()))!;
       }
       const status = await eventually("a snapshot of the final state", async () => {
-        const s = await env.redis.hgetall("engine:status");
+        const s = await env.redis.hgetall(ENGINE_STATUS_KEY);
         return s.stateHashId === lastId ? s : undefined;
       });
 

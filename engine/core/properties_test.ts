@@ -125,7 +125,9 @@ Deno.test("workloads exercise opens, closes and every trigger kind", () => {
 
 /** What an output came to: a trigger's reason, an answer's event or refusal code, else its kind. */
 function labelOf(output: EngineOutput): string {
-  if (output.kind === "event") return output.result.reason;
+  if (output.kind === "event") {
+    return output.result.event === "closed" ? output.result.reason : output.result.event;
+  }
   if (output.kind !== "answer") return output.kind;
   return output.ok ? output.result.event : output.code;
 }

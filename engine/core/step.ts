@@ -33,11 +33,24 @@ export function applyFlatBytes(state: EngineState, flat: readonly Uint8Array[], 
 
 function applyDecoded(state: EngineState, decoded: DecodedInput, id: string): Step {
   if (decoded.ok) {
-    const outputs = apply(state, decoded.entry, id);
-    return decoded.entry.kind === "price" ? { outputs, price: decoded.entry } : { outputs };
+    const { entry } = decoded;
+    const outputs = apply(state, entry, id);
+    if (entry.kind === "price") return { outputs, price: entry };
+    return { outputs: addressed(outputs, "replyTo" in entry ? entry.replyTo : undefined) };
   }
-  return {
-    outputs: applyInvalid(state, id, decoded.reason, decoded.requestId, decoded.userId),
-    invalidReason: decoded.reason,
-  };
+  const outputs = applyInvalid(state, id, decoded.reason, decoded.requestId, decoded.userId);
+  return { outputs: addressed(outputs, decoded.replyTo), invalidReason: decoded.reason };
+}
+
+/**
+ * The answer among an instruction's outputs, addressed to the process that asked (its reply
+ * stream, shared/redis.ts). Routing only: it is no part of the state, nor of what is remembered
+ * for an idempotency key, so a retry through another API process is answered there.
+ */
+function addressed(
+  outputs: readonly EngineOutput[],
+  replyTo: string | undefined,
+): readonly EngineOutput[] {
+  if (replyTo === undefined) return outputs;
+  return outputs.map((output) => output.kind === "answer" ? { ...output, replyTo } : output);
 }

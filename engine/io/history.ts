@@ -10,10 +10,9 @@
  * engine process for every output it writes, prices and opens included, and give each close a
  * read, an insert and an acknowledgement of its own (docs/performance.md has the figures).
  */
-import type { Redis } from "ioredis";
 import { type Sql, type TradeRow, tradeRow } from "@trading/shared/db";
 import type { Logger } from "@trading/shared/log";
-import { OUTPUT_STREAM, type StreamEntryReply } from "@trading/shared/redis";
+import { OUTPUT_STREAM, type RedisClient, type StreamEntryReply } from "@trading/shared/redis";
 import { readStream } from "@trading/shared/stream_reader";
 import { sleep } from "@trading/shared/wait";
 import {
@@ -29,7 +28,8 @@ type Closed = Extract<Result, { event: "closed" }>;
 
 /** The close an output records in the history, if any (a replayed answer records none). */
 export function closeOf(output: EngineOutput): Closed | undefined {
-  if (output.kind === "event") return output.result;
+  if (output.kind === "event") return output.result.event === "closed" ? output.result : undefined;
+  // Answers are written to reply streams now; one in the output stream was written before.
   if (
     output.kind === "answer" && output.ok && output.result.event === "closed" && !output.replayed
   ) {
@@ -64,7 +64,7 @@ export function historyRows(entries: readonly StreamEntryReply[]): TradeRow[] {
 
 export interface HistoryWriterOptions {
   /** A dedicated connection (reads and acknowledgements). */
-  reader: Redis;
+  reader: RedisClient;
   sql: Sql;
   log: Logger;
   consumer?: string;

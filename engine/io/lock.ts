@@ -6,12 +6,11 @@
  * engine whose lease expired can tell whether any other engine held the lease since. (An
  * engine of a version before the count acquires without counting: run one version at a time.)
  */
-import type { Redis } from "ioredis";
+import { ENGINE_LOCK_EPOCH_KEY, ENGINE_LOCK_KEY, type RedisClient } from "@trading/shared/redis";
 import type { Logger } from "@trading/shared/log";
 
-export const ENGINE_LOCK_KEY = "engine:lock";
-/** Acquisitions so far; shares ENGINE_LOCK_KEY's prefix (and so any hash tag it gets). */
-export const ENGINE_LOCK_EPOCH_KEY = `${ENGINE_LOCK_KEY}:epoch`;
+// Both keys carry the engine's hash tag: the scripts below touch them together on one node.
+export { ENGINE_LOCK_EPOCH_KEY, ENGINE_LOCK_KEY };
 
 // KEYS: lock, epoch. ARGV: owner, ttl. The new epoch, or 0 if the lease is held.
 const ACQUIRE = `if redis.call("set", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then
@@ -34,7 +33,7 @@ export class EngineLease {
   #checking = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly owner: string,
     private readonly log: Logger,
     private readonly ttlMs = 6_000,
@@ -142,7 +141,7 @@ export class EngineLease {
     if (holder === this.owner) return undefined; // renewed or taken back meanwhile
     if (holder !== null) return `engine lease held by another engine (${holder}), ${stall}`;
     if (epoch === null) {
-      // Both keys gone: Redis lost its data (flushed, or restarted without it). Nobody can
+      // Both keys gone: RedisClient lost its data (flushed, or restarted without it). Nobody can
       // tell who wrote since; a restart recovers from what is there.
       return `engine lease and its acquisition count are gone from Redis, ${stall}`;
     }

@@ -3,32 +3,34 @@
  * all its outputs in one MULTI/EXEC. A failed write is retried with the same outputs (the
  * state already moved), never re-applied, so nothing is lost or doubled.
  */
-import type { Redis } from "ioredis";
 import type { Logger } from "@trading/shared/log";
 import {
   INPUT_STREAM,
-  OUTPUT_STREAM,
+  type RedisClient,
   type StreamEntryBytes,
-  type StreamEntryReply,
+  WRITTEN_KEY,
 } from "@trading/shared/redis";
 import { readStream } from "@trading/shared/stream_reader";
 import { backoffMs, sleep } from "@trading/shared/wait";
 import { compareStreamIds } from "../core/stream_id.ts";
-import { encodeOutput, type EngineOutput } from "@trading/shared/schemas";
+import type { EngineOutput } from "@trading/shared/schemas";
 import type { EngineState } from "../core/state.ts";
 import { applyBatch, idText } from "./batch.ts";
+import { planWrites } from "./routing.ts";
 
 export interface LoopOptions {
   /** Commands and writes. */
-  redis: Redis;
+  redis: RedisClient;
   /** Blocking reads only. */
-  reader: Redis;
+  reader: RedisClient;
   state: EngineState;
   log: Logger;
   batchSize?: number;
   blockMs?: number;
   /** Outputs caused at or before this ID were written before a restart. */
   suppressThroughId?: string;
+  /** How long a reply stream lives after its last answer (its API process may be gone). */
+  replyTtlMs?: number;
   /** Called after each batch is applied and its outputs written (and on idle reads). */
   onBatch?: (entries: number, outputs: readonly EngineOutput[]) => void | Promise<void>;
 }
@@ -44,6 +46,7 @@ export class EngineLoop {
       batchSize: 1000,
       blockMs: 1000,
       suppressThroughId: "0-0",
+      replyTtlMs: 300_000,
       ...options,
     };
   }
@@ -129,17 +132,26 @@ export class EngineLoop {
     return replayed;
   }
 
+  /** Answers without a reply address (nobody waits for them), since start. */
+  unaddressedAnswers = 0;
+
   async #write(outputs: readonly EngineOutput[]): Promise<void> {
     if (outputs.length === 0) return;
-    const { redis, log } = this.#options;
+    const { redis, log, replyTtlMs } = this.#options;
+    const plan = planWrites(outputs);
+    this.unaddressedAnswers += plan.unaddressed;
     for (let attempt = 0;; attempt++) {
       try {
         // After a failure the EXEC may have run with its reply lost: look before writing again.
         if (attempt > 0 && await alreadyWritten(redis, outputs.at(-1)!.cause)) return;
         const multi = redis.multi();
-        for (const output of outputs) {
-          multi.xadd(OUTPUT_STREAM, "*", ...encodeOutput(output));
+        for (const { stream, maxLen, fields } of plan.adds) {
+          if (maxLen === undefined) multi.xadd(stream, "*", ...fields);
+          else multi.xadd(stream, "MAXLEN", "~", maxLen, "*", ...fields);
         }
+        // A process that went away leaves its reply stream to expire, never to grow.
+        for (const stream of plan.replyStreams) multi.pexpire(stream, replyTtlMs);
+        if (plan.written !== undefined) multi.set(plan.written.key, plan.written.cause);
         const results = await multi.exec();
         const failed = results?.find(([error]) => error !== null);
         if (results === null || failed) throw failed?.[0] ?? new Error("MULTI aborted");
@@ -153,18 +165,13 @@ export class EngineLoop {
   }
 }
 
-/** Whether engine:output already ends at (or past) this cause. */
-export async function alreadyWritten(redis: Redis, cause: string): Promise<boolean> {
+/** Whether a batch with this cause (or a later one) has been written. */
+export async function alreadyWritten(redis: RedisClient, cause: string): Promise<boolean> {
   const last = await lastOutputCause(redis);
   return last !== "0-0" && compareStreamIds(last, cause) >= 0;
 }
 
-/** The cause of the newest entry of engine:output, or "0-0". */
-export async function lastOutputCause(redis: Redis): Promise<string> {
-  const newest = await redis.xrevrange(OUTPUT_STREAM, "+", "-", "COUNT", 1) as StreamEntryReply[];
-  const fields = newest[0]?.[1] ?? [];
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === "cause") return fields[i + 1]!;
-  }
-  return "0-0";
+/** The cause of the newest batch written, or "0-0": `WRITTEN_KEY`, set in each batch's EXEC. */
+export async function lastOutputCause(redis: RedisClient): Promise<string> {
+  return await redis.get(WRITTEN_KEY) ?? "0-0";
 }

@@ -3,9 +3,8 @@
  * input stream still holds every entry after it. A gap is a loud failure, never a silent skip.
  * Also the conservation check the engine runs after catching up and after each snapshot.
  */
-import type { Redis } from "ioredis";
 import type { Logger } from "@trading/shared/log";
-import { INPUT_STREAM } from "@trading/shared/redis";
+import { INPUT_STREAM, type RedisClient } from "@trading/shared/redis";
 import { conservationGap, totalsOf } from "../core/invariants.ts";
 import { createState, DEFAULT_PARAMS, type EngineState } from "../core/state.ts";
 import { compareStreamIds } from "../core/stream_id.ts";
@@ -40,7 +39,7 @@ export async function loadStartingState(store: SnapshotStore, log: Logger): Prom
 }
 
 /** Throws StreamGapError when entries after `afterId` were trimmed from engine:input. */
-export async function assertNoGap(redis: Redis, afterId: string): Promise<void> {
+export async function assertNoGap(redis: RedisClient, afterId: string): Promise<void> {
   let info: unknown[];
   try {
     info = await redis.xinfo("STREAM", INPUT_STREAM) as unknown[];
@@ -63,7 +62,7 @@ export async function assertNoGap(redis: Redis, afterId: string): Promise<void> 
     : undefined;
   if (lostAfter !== undefined) {
     throw new StreamGapError(
-      `engine:input lost entries the engine needs: it must replay from after ${afterId}, ` +
+      `${INPUT_STREAM} lost entries the engine needs: it must replay from after ${afterId}, ` +
         `but entries up to ${lostAfter} were trimmed or deleted. Refusing to start: restore ` +
         `Redis from its AOF, or the snapshots that were removed.`,
     );

@@ -4,15 +4,14 @@
  * start, every second and after each snapshot; and the engine's gauges on `/metrics`, with the
  * stream lag measured every second.
  */
-import type { Redis } from "ioredis";
 import type { Registry } from "@trading/shared/metrics";
-import { ENGINE_STATUS_KEY, INPUT_STREAM } from "@trading/shared/redis";
+import { ENGINE_STATUS_KEY, INPUT_STREAM, type RedisClient } from "@trading/shared/redis";
 import type { EngineState } from "../core/state.ts";
 import type { EngineLoop } from "./loop.ts";
 import type { Snapshotter } from "./snapshotter.ts";
 
 export interface StatusSources {
-  redis: Redis;
+  redis: RedisClient;
   state: EngineState;
   loop: Pick<EngineLoop, "appliedEntries">;
   snapshotter: Pick<Snapshotter, "last" | "lastSavedAtMs" | "worstStallMs">;

@@ -3,9 +3,8 @@
  * kept (recovery never needs anything older); engine:output only below what the history
  * consumer group has acknowledged, keeping a tail for readers that start at its end.
  */
-import type { Redis } from "ioredis";
 import type { Logger } from "@trading/shared/log";
-import { INPUT_STREAM, OUTPUT_STREAM } from "@trading/shared/redis";
+import { INPUT_STREAM, OUTPUT_STREAM, type RedisClient } from "@trading/shared/redis";
 import { compareStreamIds, parseStreamId } from "../core/stream_id.ts";
 import { HISTORY_GROUP } from "./history.ts";
 import type { SnapshotMeta, SnapshotStore } from "./snapshots.ts";
@@ -15,7 +14,7 @@ import type { SnapshotMeta, SnapshotStore } from "./snapshots.ts";
  * (the one just saved when the list is empty), engine:output below what history acknowledged.
  */
 export async function trimAfterSnapshot(
-  redis: Redis,
+  redis: RedisClient,
   store: Pick<SnapshotStore, "list">,
   saved: SnapshotMeta,
   log: Logger,
@@ -31,7 +30,7 @@ export async function trimAfterSnapshot(
   }
 }
 
-export async function trimInput(redis: Redis, oldestKeptSnapshotId: string): Promise<number> {
+export async function trimInput(redis: RedisClient, oldestKeptSnapshotId: string): Promise<number> {
   return await redis.xtrim(INPUT_STREAM, "MINID", oldestKeptSnapshotId) as number;
 }
 
@@ -40,7 +39,11 @@ export async function trimInput(redis: Redis, oldestKeptSnapshotId: string): Pro
  * entries for readers that start at its end. Decided from stream IDs alone: reading a tail back
  * to find its start would cost the engine's loop a large reply.
  */
-export async function trimOutput(redis: Redis, nowMs: number, tailMs = 60_000): Promise<number> {
+export async function trimOutput(
+  redis: RedisClient,
+  nowMs: number,
+  tailMs = 60_000,
+): Promise<number> {
   let groups: unknown[][];
   try {
     groups = await redis.xinfo("GROUPS", OUTPUT_STREAM) as unknown[][];

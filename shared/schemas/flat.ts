@@ -26,6 +26,7 @@ import {
   LEVERAGE,
   OPEN_PAGE_LIMIT,
   ORDER_ID_RE,
+  REPLY_TO_RE,
   SLIPPAGE_BPS,
   SMALL_INT_RE,
 } from "./patterns.ts";
@@ -132,16 +133,20 @@ function smallIntIn(text: string, range: IntRange): number | undefined {
  * refusal. Replay and the live loop decode every instruction, so this is on their hot path.
  */
 function decodeInstructionFast(f: InputFields): InstructionEntry | undefined {
-  const { kind, requestId, userId, idempotencyKey, fingerprint } = f;
+  const { kind, requestId, userId, replyTo, idempotencyKey, fingerprint } = f;
   if (
     requestId === undefined || userId === undefined || !ID_RE.test(requestId) || !ID_RE.test(userId)
   ) {
     return undefined;
   }
+  if (replyTo !== undefined && !REPLY_TO_RE.test(replyTo)) return undefined;
+  const addressed = replyTo === undefined ? {} : { replyTo };
   if (kind === "create_account") {
-    return onlyFields(f, CREATE_ACCOUNT_FIELDS) ? { kind, requestId, userId } : undefined;
+    return onlyFields(f, CREATE_ACCOUNT_FIELDS)
+      ? { kind, requestId, userId, ...addressed }
+      : undefined;
   }
-  if (kind === "query") return decodeQueryFast(f, requestId, userId);
+  if (kind === "query") return decodeQueryFast(f, requestId, userId, addressed);
   if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_RE.test(idempotencyKey)) return undefined;
   if (fingerprint !== undefined && !FINGERPRINT_RE.test(fingerprint)) return undefined;
   const keyed = {
@@ -152,7 +157,7 @@ function decodeInstructionFast(f: InputFields): InstructionEntry | undefined {
     if (!onlyFields(f, CLOSE_FIELDS) || f.orderId === undefined || !ORDER_ID_RE.test(f.orderId)) {
       return undefined;
     }
-    return { kind, requestId, userId, ...keyed, orderId: f.orderId };
+    return { kind, requestId, userId, ...addressed, ...keyed, orderId: f.orderId };
   }
   if (kind !== "open" || !onlyFields(f, OPEN_FIELDS)) return undefined;
   const { asset, side, leverage, slippageBps, stopLoss, takeProfit } = f;
@@ -178,6 +183,7 @@ function decodeInstructionFast(f: InputFields): InstructionEntry | undefined {
     kind,
     requestId,
     userId,
+    ...addressed,
     ...keyed,
     asset,
     side,
@@ -194,6 +200,7 @@ function decodeQueryFast(
   f: InputFields,
   requestId: string,
   userId: string,
+  addressed: { replyTo?: string },
 ): InstructionEntry | undefined {
   if (!onlyFields(f, QUERY_FIELDS)) return undefined;
   const { scope, limit, cursor } = f;
@@ -208,6 +215,7 @@ function decodeQueryFast(
     kind: "query",
     requestId,
     userId,
+    ...addressed,
     ...(scope === undefined ? {} : { scope }),
     ...(limitValue === undefined ? {} : { limit: limitValue }),
     ...(cursor === undefined ? {} : { cursor }),

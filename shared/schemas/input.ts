@@ -20,6 +20,7 @@ import {
   LEVERAGE,
   OPEN_PAGE_LIMIT,
   ORDER_ID_RE,
+  REPLY_TO_RE,
   SLIPPAGE_BPS,
   SMALL_INT_RE,
 } from "./patterns.ts";
@@ -30,6 +31,12 @@ export const idempotencyKeySchema = z.string().regex(IDEMPOTENCY_KEY_RE, {
 });
 export const requestIdSchema = z.string().regex(ID_RE);
 export const userIdSchema = z.string().regex(ID_RE);
+/**
+ * Where the answer goes: the asking API process's id (`API_ID`). The engine writes the answer
+ * to that process's reply stream (`replyStream` in shared/redis.ts); without it, no process
+ * waits for the answer and none is written.
+ */
+export const replyToSchema = z.string().regex(REPLY_TO_RE);
 /** Order IDs are the engine's creation sequence numbers, written in decimal. */
 export const orderIdSchema = z.string().regex(ORDER_ID_RE);
 /**
@@ -53,12 +60,14 @@ const assetText = z.string().regex(ASSET_TEXT_RE);
 export const createAccountEntrySchema = z.strictObject({
   kind: z.literal("create_account"),
   requestId: requestIdSchema,
+  replyTo: replyToSchema.optional(),
   userId: userIdSchema,
 });
 
 export const openEntrySchema = z.strictObject({
   kind: z.literal("open"),
   requestId: requestIdSchema,
+  replyTo: replyToSchema.optional(),
   userId: userIdSchema,
   idempotencyKey: idempotencyKeySchema.optional(),
   fingerprint: fingerprintSchema.optional(),
@@ -75,6 +84,7 @@ export const openEntrySchema = z.strictObject({
 export const closeEntrySchema = z.strictObject({
   kind: z.literal("close"),
   requestId: requestIdSchema,
+  replyTo: replyToSchema.optional(),
   userId: userIdSchema,
   idempotencyKey: idempotencyKeySchema.optional(),
   fingerprint: fingerprintSchema.optional(),
@@ -89,6 +99,7 @@ export const closeEntrySchema = z.strictObject({
 export const queryEntrySchema = z.strictObject({
   kind: z.literal("query"),
   requestId: requestIdSchema,
+  replyTo: replyToSchema.optional(),
   userId: userIdSchema,
   scope: z.enum(["balance", "open"]).optional(),
   limit: smallInt(OPEN_PAGE_LIMIT).optional(),
@@ -136,7 +147,7 @@ export type InputFields = Record<string, string>;
 
 export type DecodedInput =
   | { ok: true; entry: InputEntry }
-  | { ok: false; reason: string; requestId?: string; userId?: string };
+  | { ok: false; reason: string; requestId?: string; userId?: string; replyTo?: string };
 
 /**
  * Validates one stream entry. Never throws: a malformed entry comes back with the reason and,
@@ -160,11 +171,13 @@ export function decodeInput(fields: unknown): DecodedInput {
   // Whatever is wrong, a well-formed requestId gets its refusal instead of a timeout.
   const requestId = requestIdSchema.safeParse(record.requestId);
   const userId = userIdSchema.safeParse(record.userId);
+  const replyTo = replyToSchema.safeParse(record.replyTo);
   return {
     ok: false,
     reason: reason.slice(0, 300),
     ...(requestId.success ? { requestId: requestId.data } : {}),
     ...(userId.success ? { userId: userId.data } : {}),
+    ...(replyTo.success ? { replyTo: replyTo.data } : {}),
   };
 }
 

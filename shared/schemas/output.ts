@@ -1,6 +1,7 @@
 /**
- * Entries of `engine:output`. The engine writes each as fields
- * `kind`, `cause`, `requestId`, `userId`, `body` (JSON of the rest). Amounts are strings:
+ * What the engine writes: answers (to the asking API's reply stream), order events (to the
+ * output stream) and quotes (to the prices stream); shared/redis.ts names the streams. Each is
+ * written as fields `kind`, `cause`, `requestId`, `userId`, `event`, `body` (JSON of the rest). Amounts are strings:
  * cents as signed integers ("-1234"), prices and quantities as exact decimals ("97000.5"), so
  * no reader ever goes through a float. `toApiJson` turns cents into JSON numbers exactly.
  */
@@ -77,6 +78,8 @@ export const answerOkSchema = z.object({
   cause: z.string(),
   requestId: z.string(),
   userId: z.string(),
+  /** The asking API process (its reply stream); routing only, not written in the entry. */
+  replyTo: z.string().optional(),
   ok: z.literal(true),
   result: resultSchema,
   /** Set when an Idempotency-Key repeat returned the first answer unchanged. */
@@ -88,18 +91,27 @@ export const answerRefusedSchema = z.object({
   cause: z.string(),
   requestId: z.string(),
   userId: z.string(),
+  /** The asking API process (its reply stream); routing only, not written in the entry. */
+  replyTo: z.string().optional(),
   ok: z.literal(false),
   code: z.enum(REFUSAL_CODES),
   message: z.string(),
   replayed: z.literal(true).optional(),
 });
 
-/** An unsolicited close: stop-loss, take-profit or liquidation. */
+/**
+ * An order event for the user's sockets and the history: an open or close the user asked for
+ * (the answer went to the asking API), or an unsolicited close (stop-loss, take-profit,
+ * liquidation).
+ */
 export const eventSchema = z.object({
   kind: z.literal("event"),
   cause: z.string(),
   userId: z.string(),
-  result: closeViewSchema.extend({ event: z.literal("closed") }),
+  result: z.discriminatedUnion("event", [
+    orderViewSchema.extend({ event: z.literal("opened") }),
+    closeViewSchema.extend({ event: z.literal("closed") }),
+  ]),
 });
 
 /** The latest quote of an asset, forwarded for the gateway (one per asset per engine batch). */
@@ -126,7 +138,7 @@ export type TriggerEvent = z.infer<typeof eventSchema>;
 export type PriceOutput = z.infer<typeof priceOutputSchema>;
 export type EngineOutput = z.infer<typeof outputSchema>;
 
-const HEADER_FIELDS = new Set(["kind", "cause", "requestId", "userId"]);
+const HEADER_FIELDS = new Set(["kind", "cause", "requestId", "userId", "replyTo"]);
 
 /** The Redis fields of an output: routing fields stay flat so readers can filter cheaply. */
 export function encodeOutput(output: EngineOutput): string[] {

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { OUTPUT_STREAM, PRICES_STREAM, replyStream, WRITTEN_KEY } from "@trading/shared/redis";
+import { decodeOutput, type EngineOutput } from "@trading/shared/schemas";
+import { createState } from "../core/state.ts";
+import { applyFields } from "../core/step.ts";
+import { planWrites, PRICES_STREAM_MAX, REPLY_STREAM_MAX } from "./routing.ts";
+
+/** A small session through the pure core: two API processes asking, a trigger, a refusal. */
+function session(): EngineOutput[] {
+  const state = createState();
+  const outputs: EngineOutput[] = [];
+  let seq = 0;
+  const step = (fields: Record<string, string>) =>
+    outputs.push(...applyFields(state, fields, `1700000000000-${seq++}`).outputs);
+  step({ kind: "create_account", requestId: "a1", userId: "u1", replyTo: "api-1" });
+  step({ kind: "create_account", requestId: "a2", userId: "u2", replyTo: "api-2" });
+  step({ price: "BTC 9700000 9700100 1700000000000000" });
+  const open = {
+    kind: "open",
+    userId: "u1",
+    asset: "BTC",
+    side: "long",
+    marginCents: "10000",
+    leverage: "10",
+    slippageBps: "100",
+    expectedPrice: "9700100",
+    stopLoss: "9600000",
+    idempotencyKey: "k1",
+  };
+  step({ ...open, requestId: "o1", replyTo: "api-1" });
+  // The same key again, through the other process: a replay, answered there.
+  step({ ...open, requestId: "o1b", replyTo: "api-2" });
+  step({ kind: "query", requestId: "q1", userId: "u2", replyTo: "api-2" });
+  step({ kind: "close", requestId: "c1", userId: "u2", orderId: "1", replyTo: "api-2" });
+  // Nobody asked for this one's answer.
+  step({ kind: "query", requestId: "q2", userId: "u1" });
+  // Malformed, but addressed: its refusal goes to its process.
+  step({ kind: "open", requestId: "bad", userId: "u1", replyTo: "api-1" });
+  step({ price: "BTC 9500000 9500100 1700000000001000" }); // the stop-loss fires
+  // The batch forwards the latest quote (engine/io/batch.ts does, not the core).
+  outputs.push({
+    kind: "price",
+    cause: `1700000000000-${seq - 1}`,
+    asset: "BTC",
+    bid: "95000",
+    ask: "95001",
+    ts: 1700000000001,
+  });
+  return outputs;
+}
+
+Deno.test("answers go to the asking process's reply stream only; events and prices to theirs", () => {
+  const outputs = session();
+  const plan = planWrites(outputs);
+  const byStream = new Map<string, EngineOutput[]>();
+  for (const { stream, maxLen, fields } of plan.adds) {
+    if (stream === PRICES_STREAM) assert.equal(maxLen, PRICES_STREAM_MAX);
+    else if (stream.startsWith(replyStream(""))) assert.equal(maxLen, REPLY_STREAM_MAX);
+    else assert.equal(maxLen, undefined, "the output stream is trimmed after history, not capped");
+    byStream.set(stream, [...(byStream.get(stream) ?? []), decodeOutput(fields)!]);
+  }
+  const requestIds = (stream: string) =>
+    (byStream.get(stream) ?? []).map((o) => o.kind === "answer" ? o.requestId : o.kind);
+  assert.deepEqual(requestIds(replyStream("api-1")), ["a1", "o1", "bad"]);
+  assert.deepEqual(requestIds(replyStream("api-2")), ["a2", "o1b", "q1", "c1"]);
+  assert.deepEqual(plan.replyStreams.sort(), [replyStream("api-1"), replyStream("api-2")]);
+  assert.equal(plan.unaddressed, 1);
+  // The replayed open is answered through api-2 but is no second event.
+  const replayed = byStream.get(replyStream("api-2"))!.find((o) =>
+    o.kind === "answer" && o.requestId === "o1b"
+  );
+  assert.ok(replayed?.kind === "answer" && replayed.replayed === true);
+  // Events: the open the user asked for, then the stop-loss; never an answer.
+  const events = byStream.get(OUTPUT_STREAM)!;
+  assert.ok(events.every((o) => o.kind === "event"));
+  assert.deepEqual(
+    events.map((o) =>
+      o.kind === "event" && [o.userId, o.result.event, o.result.orderId, o.cause].join(" ")
+    ),
+    [
+      "u1 opened 1 1700000000000-3",
+      "u1 closed 1 1700000000000-9",
+    ],
+  );
+  assert.deepEqual(byStream.get(PRICES_STREAM)!.map((o) => o.kind), ["price"]);
+  assert.deepEqual(plan.written, { key: WRITTEN_KEY, cause: outputs.at(-1)!.cause });
+});
+
+Deno.test("a batch with nothing to say writes nothing, not even its cause", () => {
+  const plan = planWrites([]);
+  assert.deepEqual(plan, { adds: [], replyStreams: [], written: undefined, unaddressed: 0 });
+});
