@@ -3,10 +3,30 @@
  * API and gateway. One environment serves the journey, the triggers and two API processes.
  */
 import assert from "node:assert/strict";
-import { eventually, freePort, http, newUser, withEnv, WsClient } from "./harness.ts";
+import { OUTPUT_STREAM, replyStream } from "@trading/shared/redis";
+import { decodeOutput, outputHeader } from "@trading/shared/schemas";
+import { type Env, eventually, freePort, http, newUser, withEnv, WsClient } from "./harness.ts";
 import { expectedPnlCents, expectedQuantity } from "./money_math.ts";
 
 type Order = Record<string, string | number>;
+
+/** The ids of the API processes running, from their ready lines. */
+function apiIds(env: Env): string[] {
+  return env.processes.filter((p) => p.name.startsWith("api")).map((p) => String(p.ready()?.apiId));
+}
+
+/** The order IDs of the `opened` answers in a reply stream. */
+async function openedIn(env: Env, stream: string): Promise<string[]> {
+  const orders: string[] = [];
+  for (const [, flat] of await env.redis.xrange(stream, "-", "+")) {
+    const output = decodeOutput(flat);
+    assert.equal(output?.kind, "answer", "a reply stream holds answers only");
+    if (output?.kind === "answer" && output.ok && output.result.event === "opened") {
+      orders.push(output.result.orderId);
+    }
+  }
+  return orders;
+}
 
 async function pricesShow(base: string, asset: string, bid: string, ask: string) {
   await eventually(`${asset} at ${bid}/${ask}`, async () => {
@@ -214,7 +234,7 @@ Deno.test("journey, triggers over the gateway, and two API processes", async (t)
 
     await t.step("two API processes each get exactly their own answers", async () => {
       const secondPort = freePort();
-      await env.startApi({}, secondPort);
+      await env.startApi({ API_METRICS_PORT: String(freePort()) }, secondPort);
       const bases = [base, `http://127.0.0.1:${secondPort}/api/v1`];
       await env.setPrice("ETH_USDC_PERP", "3500.00", "3500.02");
       await pricesShow(bases[1]!, "ETH", "3500", "3500.02");
@@ -247,6 +267,20 @@ Deno.test("journey, triggers over the gateway, and two API processes", async (t)
           requests.filter((r) => r.user === user).map((r) => r.margin).sort(),
         );
       }
+      // Each process's answers were written to its reply stream and nowhere else: the other
+      // process and the gateway never read them.
+      const ours = new Set(answers.map((a) => String(a.body.orderId)));
+      const opened = (await Promise.all(apiIds(env).map((id) => openedIn(env, replyStream(id)))))
+        .map((orders) => orders.filter((orderId) => ours.has(orderId)));
+      assert.deepEqual(
+        opened.map((orders) => orders.length),
+        bases.map((b) => requests.filter((r) => r.base === b).length),
+      );
+      assert.equal(new Set(opened.flat()).size, requests.length);
+      const kinds = new Set(
+        (await env.redis.xrange(OUTPUT_STREAM, "-", "+")).map(([, f]) => outputHeader(f).kind),
+      );
+      assert.deepEqual(kinds, new Set(["event"]), "the output stream holds events only");
     });
   });
 });

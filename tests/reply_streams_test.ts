@@ -1,0 +1,46 @@
+/**
+ * Reply streams (docs/design.md §1): each API process reads answers from its own stream, and
+ * the stream of a process that went away expires REPLY_TTL_MS after its last answer, so no
+ * person ever has to clean one up. A process restarted under the same API_ID reads on.
+ */
+import assert from "node:assert/strict";
+import { replyStream } from "@trading/shared/redis";
+import { eventually, freePort, http, newUser, sleep, withEnv } from "./harness.ts";
+
+const TTL_MS = 1500;
+
+Deno.test("a gone API process's reply stream expires; a restarted one under its id reads on", async () => {
+  await withEnv({ REPLY_TTL_MS: String(TTL_MS) }, async (env) => {
+    await env.startSim();
+    await env.startEngine();
+    env.startPoller();
+    const port = freePort();
+    const gone = await env.startApi({ API_ID: "gone-api" }, port);
+    const base = `http://127.0.0.1:${port}/api/v1`;
+    const user = await newUser(base);
+    assert.equal((await http(base, "GET", "/balance", { token: user.token })).status, 200);
+    const stream = replyStream("gone-api");
+    assert.ok(await env.redis.xlen(stream) >= 1, "the balance's answer went to the stream");
+    const ttl = await env.redis.pttl(stream);
+    assert.ok(ttl > 0 && ttl <= TTL_MS, `a time to live is set: ${ttl}`);
+
+    // Live: every answer renews it.
+    await sleep(TTL_MS * 0.6);
+    assert.equal((await http(base, "GET", "/balance", { token: user.token })).status, 200);
+    await sleep(TTL_MS * 0.6);
+    assert.equal(await env.redis.exists(stream), 1, "renewed by the answer in between");
+
+    // Gone: nothing renews it, and it expires.
+    await gone.kill("SIGKILL");
+    await eventually("the stream expired", async () => await env.redis.exists(stream) === 0, 5000);
+
+    // The same id again: it starts at the (new) stream's end and gets its own answers.
+    await env.startApi({ API_ID: "gone-api" }, port);
+    const balance = await http<{ balance: number }>(base, "GET", "/balance/usd", {
+      token: user.token,
+    });
+    assert.equal(balance.status, 200);
+    assert.equal(balance.body.balance, 500_000);
+    assert.ok(await env.redis.pttl(stream) > 0);
+  });
+});
