@@ -94,9 +94,12 @@ try {
 
 const services: Service[] = [];
 try {
-  const redis = await resolveRedis(env.REDIS_URL, log, { ownServer: demo });
-  services.push(redis);
-  env.REDIS_URL = redis.url;
+  // With REDIS_CLUSTER_NODES every child uses that cluster: no Redis of our own is started.
+  if (!env.REDIS_CLUSTER_NODES) {
+    const redis = await resolveRedis(env.REDIS_URL, log, { ownServer: demo });
+    services.push(redis);
+    env.REDIS_URL = redis.url;
+  }
   const postgres = await resolvePostgres(env.DATABASE_URL, log);
   services.push(postgres);
   env.DATABASE_URL = postgres.url;

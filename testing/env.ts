@@ -1,11 +1,13 @@
 /**
- * The real processes, spawned with `deno run` against a private Redis database and a fresh
- * Postgres database, each waited on by its ready line: the one JSON log line with `"ready":true`
- * that every process writes once, when it serves (or, for the API, by an HTTP endpoint).
+ * The real processes, spawned with `deno run` against a private Redis database (or, in cluster
+ * mode, a private Redis Cluster) and a fresh Postgres database, each waited on by its ready line:
+ * the one JSON log line with `"ready":true` that every process writes once, when it serves (or,
+ * for the API, by an HTTP endpoint).
  */
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import postgres from "postgres";
 import { withDatabase } from "@trading/shared/db";
+import { parseClusterNodes, type RedisClusterHandle, startRedisCluster } from "./redis_cluster.ts";
 import { eventually, freePort } from "./wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -69,10 +71,29 @@ const NETWORK_ENV = [
   "NPM_CONFIG_REGISTRY",
 ];
 
+export interface EnvOptions {
+  /**
+   * Runs against a private Redis Cluster instead of a database of the shared Redis: `true` (3
+   * masters) or `{ masters }`. It is started by `create` and destroyed by `close`; the processes
+   * get its REDIS_CLUSTER_NODES and no REDIS_URL, and `redis` is a Cluster client of it.
+   */
+  cluster?: boolean | { masters?: number };
+}
+
+/** Empties every master of a cluster (FLUSHDB goes to one node only). */
+async function flushCluster(redis: Cluster): Promise<void> {
+  await redis.ping(); // ready: the nodes are known
+  await Promise.all(redis.nodes("master").map((node) => node.flushdb()));
+}
+
 export class Env {
   readonly processes: Proc[] = [];
   readonly env: Record<string, string>;
-  readonly redis: Redis;
+  /**
+   * A Cluster client when the processes use a cluster (the `cluster` option, or
+   * REDIS_CLUSTER_NODES in `extraEnv`); else a client of the private database.
+   */
+  readonly redis: Redis | Cluster;
   readonly sql: postgres.Sql;
   private readonly ownsDatabase: boolean;
   private constructor(
@@ -88,6 +109,8 @@ export class Env {
       gatewayMetrics: number;
     },
     extraEnv: Record<string, string>,
+    /** The private cluster of the `cluster` option, destroyed by `close`. */
+    readonly redisCluster: RedisClusterHandle | undefined,
   ) {
     const databaseUrl = extraEnv.DATABASE_URL ?? withDatabase(ADMIN_DB, dbName);
     this.env = {
@@ -113,40 +136,78 @@ export class Env {
       ...extraEnv,
     };
     if (!this.env.DENO_DIR) delete this.env.DENO_DIR;
+    const clusterNodes = redisCluster?.nodes ?? extraEnv.REDIS_CLUSTER_NODES;
+    if (clusterNodes !== undefined) {
+      this.env.REDIS_CLUSTER_NODES = clusterNodes;
+      if (extraEnv.REDIS_URL === undefined) delete this.env.REDIS_URL;
+    }
     // How this machine reaches the npm registry (a proxy, an intercepting proxy's CA): the
     // gateway's `deno bundle` may have to fetch esbuild.
     for (const name of NETWORK_ENV) {
       const value = Deno.env.get(name);
       if (value !== undefined && this.env[name] === undefined) this.env[name] = value;
     }
-    this.redis = new Redis(this.env.REDIS_URL!, { maxRetriesPerRequest: 1 });
+    this.redis = clusterNodes === undefined
+      ? new Redis(this.env.REDIS_URL!, { maxRetriesPerRequest: 1 })
+      : new Cluster(parseClusterNodes(clusterNodes), { redisOptions: { maxRetriesPerRequest: 1 } });
     this.redis.on("error", () => {}); // outage tests stop Redis on purpose
     this.sql = postgres(databaseUrl, { onnotice: () => {}, max: 2 });
     this.ownsDatabase = extraEnv.DATABASE_URL === undefined;
   }
 
-  /** A DATABASE_URL in `extraEnv` is used as it is (a private server); else a new database. */
-  static async create(extraEnv: Record<string, string> = {}): Promise<Env> {
-    const dbName = `t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-    if (extraEnv.DATABASE_URL === undefined) {
-      const admin = postgres(ADMIN_DB, { onnotice: () => {}, max: 1 });
-      await admin.unsafe(`CREATE DATABASE ${dbName}`);
-      await admin.end();
+  /**
+   * A DATABASE_URL in `extraEnv` is used as it is (a private server); else a new database. So is
+   * a REDIS_URL (a private server: its database is flushed), or a REDIS_CLUSTER_NODES (a cluster
+   * of the caller's: every master is flushed). `options.cluster`: a private cluster (see
+   * EnvOptions), which then may not be given either of those.
+   */
+  static async create(
+    extraEnv: Record<string, string> = {},
+    options: EnvOptions = {},
+  ): Promise<Env> {
+    if (
+      options.cluster &&
+      (extraEnv.REDIS_URL !== undefined || extraEnv.REDIS_CLUSTER_NODES !== undefined)
+    ) {
+      throw new Error(
+        "Env.create: the cluster option starts its own cluster; no REDIS_URL or " +
+          "REDIS_CLUSTER_NODES in extraEnv with it",
+      );
     }
-    const redisDb = 1 + Math.floor(Math.random() * 15);
-    // A REDIS_URL in extraEnv (a private server) is used as it is.
-    const ports = {
-      api: freePort(),
-      gateway: freePort(),
-      sim: freePort(),
-      engineMetrics: freePort(),
-      pollerMetrics: freePort(),
-      apiMetrics: freePort(),
-      gatewayMetrics: freePort(),
-    };
-    const env = new Env(dbName, redisDb, ports, extraEnv);
-    await env.redis.flushdb();
-    return env;
+    const cluster = options.cluster
+      ? await startRedisCluster(options.cluster === true ? {} : options.cluster)
+      : undefined;
+    let env: Env | undefined;
+    try {
+      const dbName = `t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+      if (extraEnv.DATABASE_URL === undefined) {
+        const admin = postgres(ADMIN_DB, { onnotice: () => {}, max: 1 });
+        await admin.unsafe(`CREATE DATABASE ${dbName}`);
+        await admin.end();
+      }
+      // A cluster has only database 0.
+      const redisDb = cluster || extraEnv.REDIS_CLUSTER_NODES !== undefined
+        ? 0
+        : 1 + Math.floor(Math.random() * 15);
+      const ports = {
+        api: freePort(),
+        gateway: freePort(),
+        sim: freePort(),
+        engineMetrics: freePort(),
+        pollerMetrics: freePort(),
+        apiMetrics: freePort(),
+        gatewayMetrics: freePort(),
+      };
+      env = new Env(dbName, redisDb, ports, extraEnv, cluster);
+      if (!(env.redis instanceof Cluster)) await env.redis.flushdb();
+      // A private cluster is fresh; a caller's is emptied on every master.
+      else if (cluster === undefined) await flushCluster(env.redis);
+      return env;
+    } catch (error) {
+      if (env) await env.close().catch(() => {});
+      else await cluster?.destroy();
+      throw error;
+    }
   }
 
   get api(): string {
@@ -272,6 +333,7 @@ export class Env {
     if (Deno.env.get("CPU_PROF")) await Promise.all(this.processes.map((p) => p.kill("SIGINT")));
     await Promise.all(this.processes.map((p) => p.kill("SIGKILL")));
     this.redis.disconnect();
+    await this.redisCluster?.destroy();
     await this.sql.end({ timeout: 1 });
     if (!this.ownsDatabase) return;
     const admin = postgres(ADMIN_DB, { onnotice: () => {}, max: 1 });

@@ -3,7 +3,7 @@
  * processes against a private Redis database and a fresh Postgres database, waits, HTTP), and
  * what only tests use: `withEnv`, paging through open positions, a WebSocket client.
  */
-import { Env, http } from "@trading/testing";
+import { Env, type EnvOptions, http } from "@trading/testing";
 
 export {
   Env,
@@ -26,8 +26,9 @@ export {
 export async function withEnv(
   extraEnv: Record<string, string>,
   body: (env: Env) => Promise<void>,
+  options: EnvOptions = {},
 ): Promise<void> {
-  const env = await Env.create(extraEnv);
+  const env = await Env.create(extraEnv, options);
   try {
     await body(env);
   } catch (error) {
