@@ -1,6 +1,7 @@
 /** Everything the HTTP layer depends on, passed in so tests substitute real local instances. */
 import type { Logger } from "@trading/shared/log";
 import type { Registry } from "@trading/shared/metrics";
+import type { TrustedProxies } from "@trading/shared/client_address";
 import type { EngineGateway } from "./engine_client.ts";
 import type { PasswordHasher } from "./auth/passwords.ts";
 import type { UserStore } from "./stores/users.ts";
@@ -42,6 +43,11 @@ export interface ApiDeps {
   userRate?: Rate;
   /** Per client IP: signups a minute (10 when absent). */
   signupsPerMinute?: number;
+  /**
+   * Peers whose X-Forwarded-For gives the client's address for the per-IP limits
+   * (TRUSTED_PROXIES); nobody's when absent.
+   */
+  trustedProxies?: TrustedProxies;
   /** Keys each limiter remembers at most, least recently used forgotten first (100,000). */
   limiterMaxKeys?: number;
 }

@@ -50,6 +50,7 @@ const app = buildApp({
   tradeRate: config.tradeRate,
   userRate: config.userRate,
   signupsPerMinute: config.signupsPerMinute,
+  trustedProxies: config.trustedProxies,
   users: postgresUsers(sql),
   history: postgresHistory(sql),
   passwords: argon2id,

@@ -14,6 +14,7 @@ const gateway = await startGateway({
   metrics: { port: config.gatewayMetricsPort, hostname: config.metricsHost },
   maxSocketsPerIp: config.wsMaxPerIp,
   maxSockets: config.wsMax,
+  trustedProxies: config.trustedProxies,
   reader,
   jwtSecret,
   log,

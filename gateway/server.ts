@@ -13,7 +13,8 @@
  *   HTTP and handshakes in progress; past it a new connection is closed at once), and a request
  *   whose headers are not all in within 10 s is cut (`headersTimeout`/`requestTimeout`), so a
  *   half-sent upgrade cannot hold a connection;
- * - sockets per client address and in all (429 / 503 at the upgrade);
+ * - sockets per client address and in all (429 / 503 at the upgrade); the address is the
+ *   peer's, or X-Forwarded-For's when the peer is a trusted proxy (shared/client_address.ts);
  * - a message is at most 4 KiB (1009, by the frame's declared length) and at most 16 frames
  *   (1008); a fragmented message is copied into one buffer of at most 4 KiB per socket;
  * - per socket and 10 s: 100 messages (text, binary and pings), and 1,000 frames of any kind
@@ -28,6 +29,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { isAsset } from "@trading/shared/assets";
+import { clientAddress, type TrustedProxies } from "@trading/shared/client_address";
 import { type TokenClaims, verifyTokenClaims } from "@trading/shared/jwt";
 import type { Logger } from "@trading/shared/log";
 import {
@@ -84,6 +86,11 @@ export interface GatewayOptions {
   /** Open sockets per client address, and in all; beyond, the upgrade gets 429 / 503. */
   maxSocketsPerIp?: number;
   maxSockets?: number;
+  /**
+   * Peers whose X-Forwarded-For gives the client's address for the per-address cap
+   * (TRUSTED_PROXIES); nobody's when absent: the socket's peer is the client.
+   */
+  trustedProxies?: TrustedProxies;
   /** TCP connections in all, WebSockets included (server.maxConnections). */
   maxConnections?: number;
   /** How long an HTTP request (an upgrade's too) may take to arrive whole before it is cut. */
@@ -435,7 +442,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       refused.inc({ reason: "handshake" });
       return refuse(socket, handshake.status, handshake.code, handshake.message);
     }
-    const ip = addressKey(socket.remoteAddress);
+    // node:http joins repeated X-Forwarded-For headers with commas, in order; so does this.
+    const forwarded = request.headers["x-forwarded-for"];
+    const ip = addressKey(clientAddress(
+      socket.remoteAddress,
+      Array.isArray(forwarded) ? forwarded.join(",") : forwarded,
+      options.trustedProxies ?? [],
+    ));
     const admission = counter.tryOpen(ip);
     if (admission !== "ok") {
       refused.inc({ reason: admission });

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { type Asset, ASSET_SYMBOLS, ASSETS, isAsset } from "./assets.ts";
+import { parseTrustedProxies, type TrustedProxies } from "./client_address.ts";
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveMs = z.coerce.number().int().min(1).max(86_400_000);
@@ -67,6 +68,18 @@ const envSchema = z.object({
   /** WebSocket sockets open at once, per client IP and in all. */
   WS_MAX_PER_IP: count(1, 1_000_000).default(50),
   WS_MAX: count(1, 10_000_000).default(20_000),
+  /**
+   * "10.0.0.1,10.1.0.0/16,fd00::/8": peers whose X-Forwarded-For names the client (see
+   * client_address.ts). Unset: nobody's, and the per-address limits count the peer's address.
+   */
+  TRUSTED_PROXIES: z.string().max(10_000).transform((text, ctx) => {
+    try {
+      return parseTrustedProxies(text);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message, input: text });
+      return z.NEVER;
+    }
+  }).optional(),
 });
 
 export type Config = {
@@ -108,6 +121,8 @@ export type Config = {
   signupsPerMinute: number;
   wsMaxPerIp: number;
   wsMax: number;
+  /** Proxies whose X-Forwarded-For gives the client's address; none by default. */
+  trustedProxies: TrustedProxies;
 };
 
 export class ConfigError extends Error {
@@ -168,6 +183,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     signupsPerMinute: e.SIGNUP_RATE,
     wsMaxPerIp: e.WS_MAX_PER_IP,
     wsMax: e.WS_MAX,
+    trustedProxies: e.TRUSTED_PROXIES ?? [],
   };
 }
 

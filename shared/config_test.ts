@@ -117,3 +117,19 @@ Deno.test("MARKETS maps Backpack markets to assets", () => {
   assert.throws(() => parseConfig({ JWT_SECRET: SECRET, MARKETS: "DOGE:DOGE_USDC" }), /MARKETS/);
   assert.throws(() => parseConfig({ JWT_SECRET: SECRET, MARKETS: "btc" }), /MARKETS/);
 });
+
+Deno.test("TRUSTED_PROXIES: nobody by default; addresses and CIDR ranges; a bad entry refused", () => {
+  assert.deepEqual(parseConfig({}).trustedProxies, []);
+  assert.deepEqual(parseConfig({ TRUSTED_PROXIES: "" }).trustedProxies, []);
+  assert.equal(
+    parseConfig({ TRUSTED_PROXIES: "10.250.80.10, 172.16.0.0/12,fd00::/8" }).trustedProxies.length,
+    3,
+  );
+  for (const bad of ["lb", "10.0.0.0/33", "10.0.0.1;10.0.0.2", "10.0.0.1,*"]) {
+    assert.throws(() => parseConfig({ TRUSTED_PROXIES: bad }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /TRUSTED_PROXIES: ".*" is not an IPv4\/IPv6 address or CIDR/);
+      return true;
+    });
+  }
+});

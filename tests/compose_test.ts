@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { type Config, parseConfig } from "@trading/shared/config";
+import { clientAddress, isTrusted, parseIp, parseRange } from "@trading/shared/client_address";
 
 const root = new URL("../", import.meta.url);
 const SECRET = "x".repeat(32);
@@ -20,7 +21,7 @@ interface Service {
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition?: string }>;
   profiles?: string[];
-  networks?: string[] | Record<string, unknown>;
+  networks?: string[] | Record<string, { ipv4_address?: string } | null>;
   volumes?: string[];
   restart?: string;
 }
@@ -70,11 +71,19 @@ function interpolate(value: string): string {
   );
 }
 
-async function loadCompose(): Promise<Record<string, Service>> {
-  const compose = parse(await Deno.readTextFile(new URL("compose.yaml", root)), {
+interface ComposeFile {
+  services: Record<string, Service>;
+  networks?: Record<string, { ipam?: { config?: Array<{ subnet?: string }> } } | null>;
+}
+
+async function loadComposeFile(): Promise<ComposeFile> {
+  return parse(await Deno.readTextFile(new URL("compose.yaml", root)), {
     merge: true,
-  }) as { services: Record<string, Service> };
-  return compose.services;
+  }) as ComposeFile;
+}
+
+async function loadCompose(): Promise<Record<string, Service>> {
+  return (await loadComposeFile()).services;
 }
 
 /** What `docker compose up` runs: the services without a profile. */
@@ -386,9 +395,14 @@ Deno.test("compose.yaml: the cluster profile runs on a 3-node Redis Cluster", as
       parseConfig({ REDIS_CLUSTER_NODES: env.REDIS_CLUSTER_NODES }).redisClusterNodes,
       CLUSTER_NODES.map((host) => ({ host, port: 6379 })),
     );
-    const { REDIS_CLUSTER_NODES: _nodes, API_ID, ...rest } = env;
-    const { REDIS_URL: _url, ...twinRest } = twin.environment!;
-    assert.deepEqual(rest, twinRest, `${name} is configured as ${role}, Redis and API_ID aside`);
+    // TRUSTED_PROXIES: the load balancer's address (checked with it, below).
+    const { REDIS_CLUSTER_NODES: _nodes, API_ID, TRUSTED_PROXIES: _trusted, ...rest } = env;
+    const { REDIS_URL: _url, TRUSTED_PROXIES: _twinTrusted, ...twinRest } = twin.environment!;
+    assert.deepEqual(
+      rest,
+      twinRest,
+      `${name} is configured as ${role}, Redis, API_ID and TRUSTED_PROXIES aside`,
+    );
     if (role === "api") apiIds.push(API_ID!);
     else assert.equal(API_ID, undefined, `${name}: API_ID is the API's`);
     assert.deepEqual(service.command, twin.command, `${name} runs what ${role} runs`);
@@ -497,4 +511,75 @@ Deno.test("compose.yaml: the load balancer routes to both APIs and both gateways
     const value = all(gateway.location, timeout)[0]?.args[0];
     assert.ok(value && seconds(value) >= 3600, `${gatewayPort}: ${timeout} ${value} is long`);
   }
+});
+
+Deno.test("compose.yaml: behind the load balancer, clients are counted by X-Forwarded-For", async () => {
+  const { services, networks } = await loadComposeFile();
+  const lb = services[LB]!;
+  // The balancer is on one network only, at a fixed address inside that network's subnet: the
+  // only address the APIs and the gateways can see it connect from.
+  const lbNetworks = networksOf(lb);
+  assert.equal(lbNetworks.length, 1, `${LB} is on one network: ${lbNetworks}`);
+  const edge = lbNetworks[0]!;
+  assert.notEqual(edge, "default", `${LB}'s network is one with fixed addresses`);
+  const address = (lb.networks as Record<string, { ipv4_address?: string }>)[edge]?.ipv4_address;
+  assert.ok(address !== undefined && parseIp(address) !== undefined, `${LB}: a fixed address`);
+  const subnets = (networks?.[edge]?.ipam?.config ?? []).map((c) => c.subnet ?? "");
+  assert.equal(subnets.length, 1, `${edge} declares its subnet`);
+  assert.ok(isTrusted(parseIp(address)!, [parseRange(subnets[0]!)!]), `${address} in ${subnets}`);
+  for (const other of Object.keys(networks ?? {}).filter((n) => n !== edge)) {
+    for (const subnet of networks?.[other]?.ipam?.config ?? []) {
+      assert.notEqual(subnet.subnet, subnets[0], `${edge} and ${other} share a subnet`);
+    }
+  }
+
+  // Every API and gateway it routes to is on that network and trusts exactly that address;
+  // nothing else is trusted, and nothing else of the set needs to be.
+  for (const [name, role] of Object.entries(CLUSTER_APP)) {
+    const service = services[name]!;
+    const trusted = service.environment!.TRUSTED_PROXIES;
+    if (role === "engine" || role === "poller") {
+      assert.equal(trusted, undefined, `${name} counts no client addresses`);
+      continue;
+    }
+    assert.equal(trusted, address, `${name}: TRUSTED_PROXIES names ${LB}'s address`);
+    const config = parseConfig({ TRUSTED_PROXIES: trusted });
+    assert.equal(config.trustedProxies.length, 1);
+    assert.ok(networksOf(service).includes(edge), `${name} is on ${edge}, where ${LB} is`);
+    // What that means for a request through the balancer, and for one around it.
+    assert.equal(clientAddress(address, "198.51.100.7", config.trustedProxies), "198.51.100.7");
+    assert.equal(clientAddress("10.0.0.99", "198.51.100.7", config.trustedProxies), "10.0.0.99");
+  }
+  // The single set, reached directly, trusts nobody unless told.
+  for (const name of ["api", "gateway"]) {
+    assert.equal(services[name]!.environment!.TRUSTED_PROXIES, "${TRUSTED_PROXIES:-}", name);
+  }
+  for (const name of ["engine", "poller"]) {
+    assert.equal(services[name]!.environment!.TRUSTED_PROXIES, undefined, name);
+  }
+
+  // nginx appends the address it saw to the client's X-Forwarded-For, for both upstreams.
+  const mount = (lb.volumes ?? []).map((v) => v.split(":")).find(([, target]) =>
+    target === "/etc/nginx/nginx.conf"
+  )!;
+  const http = all(parseNginx(await Deno.readTextFile(new URL(mount[0]!, root))), "http")[0]!
+    .block!;
+  const ports = new Set<string>();
+  for (const server of all(http, "server")) {
+    const port = all(server.block!, "listen")[0]!.args[0]!;
+    ports.add(port);
+    for (const location of all(server.block!, "location")) {
+      const forwarded = all(location.block!, "proxy_set_header").filter((d) =>
+        d.args[0]?.toLowerCase() === "x-forwarded-for"
+      );
+      assert.deepEqual(
+        forwarded.map((d) => d.args[1]),
+        ["$proxy_add_x_forwarded_for"],
+        `nginx :${port} sets X-Forwarded-For $proxy_add_x_forwarded_for`,
+      );
+    }
+  }
+  const apiPort = services.api!.environment!.API_PORT!;
+  const gatewayPort = services.gateway!.environment!.GATEWAY_PORT!;
+  assert.deepEqual([...ports].sort(), [apiPort, gatewayPort].sort());
 });

@@ -8,6 +8,7 @@ import { apiError } from "../errors.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { DUMMY_HASH } from "../auth/passwords.ts";
 import { signToken } from "@trading/shared/jwt";
+import { clientAddress, type TrustedProxies } from "@trading/shared/client_address";
 import { DEFAULT_MAX_KEYS, retryAfterSeconds, TokenBuckets } from "../auth/rate_limit.ts";
 import { credentialsSchema, errorSchema, signinSchema } from "../schemas.ts";
 import { EngineUnavailableError } from "../engine_client.ts";
@@ -48,13 +49,15 @@ const signinRoute = createRoute({
 });
 
 /**
- * The client's address as the socket reports it (X-Forwarded-For is not trusted: any client
- * can write it). An IPv6 client is keyed by its /64, as one host is handed a whole /64 and
- * would otherwise get 2^64 fresh limits.
+ * The key a client's limits count under: its address as the socket reports it or, when the
+ * peer is one of `trusted` (TRUSTED_PROXIES), as X-Forwarded-For gives it (clientAddress; a
+ * header from any other peer is ignored: a client could write it). An IPv6 client is keyed by
+ * its /64, as one host is handed a whole /64 and would otherwise get 2^64 fresh limits.
  */
-export function clientIp(c: Context): string {
+export function clientIp(c: Context, trusted: TrustedProxies = []): string {
   const info = (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr;
-  const address = info?.hostname ?? "local";
+  const address = clientAddress(info?.hostname, c.req.header("x-forwarded-for"), trusted) ??
+    "local";
   if (!address.includes(":")) return address;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped) return mapped[1]!;
@@ -92,6 +95,7 @@ function signinLimits(perMinute: number, maxKeys: number) {
 export function authRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
   const now = deps.nowMs ?? Date.now;
   const maxKeys = deps.limiterMaxKeys ?? DEFAULT_MAX_KEYS;
+  const trusted = deps.trustedProxies ?? [];
   const { byPair, byIp, byEmail } = signinLimits(deps.signinLimitPerMinute ?? 10, maxKeys);
   const signupsPerMinute = deps.signupsPerMinute ?? 10;
   const signupsByIp = new TokenBuckets({
@@ -101,7 +105,7 @@ export function authRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
   });
   // Every attempt counts, refused ones included (a 409 tells whether an email is registered).
   const limitSignups: MiddlewareHandler<AppEnv> = async (c, next) => {
-    const waitMs = signupsByIp.take(clientIp(c), now());
+    const waitMs = signupsByIp.take(clientIp(c, trusted), now());
     return waitMs === 0 ? await next() : limited(c, waitMs, "signups from this address");
   };
 
@@ -127,7 +131,7 @@ export function authRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
   route(app, signinRoute, async (c) => {
     const { email, password } = c.req.valid("json");
     const normalized = email.toLowerCase();
-    const ip = clientIp(c);
+    const ip = clientIp(c, trusted);
     const nowMs = now();
     // Stops at the first refusal: see `signinLimits` for why the order matters.
     const waitMs = byIp.take(ip, nowMs) || byPair.take(`${ip} ${normalized}`, nowMs) ||
