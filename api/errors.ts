@@ -36,6 +36,8 @@ export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
   too_many_positions: 422,
   too_many_orders: 422,
   idempotency_key_reused: 422,
+  order_not_pending: 409,
+  invalid_quantity: 422,
 };
 
 /** A refusal's public code: malformed instructions surface as `invalid_request`. */

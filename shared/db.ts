@@ -62,6 +62,19 @@ const MIGRATIONS: string[] = [
   // A snapshot's parts are written before its row (the row is the commit), without a
   // transaction: see SnapshotStore.save.
   `ALTER TABLE snapshot_parts DROP CONSTRAINT IF EXISTS snapshot_parts_snapshot_id_fkey`,
+  // One row per close, partial ones included: keyed by the close's id, not the order's. Rows
+  // from before get what a full close of theirs would carry today (trade_row.ts,
+  // `legacyCloseFields`): all the quantity, all the margin, the id `<cause>-<orderId>`.
+  `ALTER TABLE trades ADD COLUMN close_id text, ADD COLUMN closed_quantity text,
+     ADD COLUMN released_margin_cents bigint`,
+  `UPDATE trades SET close_id = cause || '-' || order_id, closed_quantity = quantity,
+     released_margin_cents = margin_cents`,
+  `ALTER TABLE trades ALTER COLUMN close_id SET NOT NULL,
+     ALTER COLUMN closed_quantity SET NOT NULL, ALTER COLUMN released_margin_cents SET NOT NULL,
+     DROP CONSTRAINT trades_pkey, ADD PRIMARY KEY (close_id)`,
+  // Rows of one order share closed_at when closed in one millisecond: pages order by close_id.
+  `CREATE INDEX IF NOT EXISTS trades_user_closed_close
+     ON trades (user_id, closed_at DESC, close_id DESC)`,
 ];
 
 /**

@@ -23,6 +23,10 @@ const CLOSE: CloseView = {
   liquidationPrice: "87785",
   stopLoss: "90000",
   openedAt: 1_764_115_200_000,
+  closeId: "1764115260000-0-7",
+  closedQuantity: "0.00103092",
+  remainingQuantity: "0",
+  releasedMargin: "10000",
   closePrice: "97100",
   pnl: "-9",
   balance: "499991",
@@ -33,7 +37,9 @@ const CLOSE: CloseView = {
 Deno.test("TRADE_COLUMNS and the extra columns are exactly the trades table's columns", () => {
   const ddl = /CREATE TABLE IF NOT EXISTS trades \(([^$]*?)\n\s*\)/.exec(migrationScript());
   assert.ok(ddl, "the trades DDL is in the migrations");
-  const columns = ddl[1]!.split(",").map((line) => line.trim().split(/\s+/)[0]);
+  const created = ddl[1]!.split(",").map((line) => line.trim().split(/\s+/)[0]);
+  const added = [...migrationScript().matchAll(/ADD COLUMN (\w+)/g)].map((match) => match[1]);
+  const columns = [...created, ...added];
   assert.deepEqual(
     [...columns].sort(),
     [...Object.values(TRADE_COLUMNS), ...TRADE_EXTRA_COLUMNS].sort(),
@@ -55,6 +61,9 @@ Deno.test("a close becomes a row and reads back as the record GET /trades lists"
     reason: "stop_loss",
     opened_at: 1_764_115_200_000,
     closed_at: 1_764_115_260_000,
+    close_id: "1764115260000-0-7",
+    closed_quantity: "0.00103092",
+    released_margin_cents: "10000",
     user_id: "u1",
     cause: "5-0",
   });
@@ -68,4 +77,14 @@ Deno.test("a close becomes a row and reads back as the record GET /trades lists"
   assert.deepEqual(Object.keys(trade), TRADE_FIELDS);
   assert.deepEqual(trade, closedTradeSchema.parse(CLOSE));
   assert.deepEqual(Object.keys(closedTradeSchema.shape), TRADE_FIELDS);
+});
+
+Deno.test("a close written before close ids existed gets the row the migration gave old rows", () => {
+  const { closeId: _, closedQuantity: _q, remainingQuantity: _r, releasedMargin: _m, ...legacy } =
+    CLOSE;
+  const row = tradeRow("u1", "1764115260000-3", legacy);
+  assert.equal(row.close_id, "1764115260000-3-7");
+  assert.equal(row.closed_quantity, CLOSE.quantity);
+  assert.equal(row.released_margin_cents, CLOSE.margin);
+  assert.match(migrationScript(), /close_id = cause \|\| '-' \|\| order_id/);
 });

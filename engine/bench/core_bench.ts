@@ -1,7 +1,9 @@
 /**
  * Engine core benchmark (`deno task bench`): prints throughput on this machine.
  * (a) price entries/s with 1k, 10k, 100k open positions over 3 assets and both sides, ~1 % of
- *     entries triggering a close; (b) open+close instruction pairs/s; (c) snapshot encode,
+ *     entries triggering a close, and with 100k positions and 100k pending orders waiting
+ *     (limit and stop, both sides, out of the walk's reach: their indexes are looked at on
+ *     every quote); (b) open+close instruction pairs/s; (c) snapshot encode,
  *     hash and decode of 100k accounts + 100k positions, and its size.
  * Entries are pre-decoded: this measures the state machine, not zod or Redis.
  */
@@ -22,6 +24,8 @@ const encoder = new TextEncoder();
 const CHUNK = 10_000;
 const TRIGGERS_PER_CHUNK = 180; // ~1 % of entries trigger (some fire several)
 const POSITIONS_PER_USER = 100;
+/** Pending orders per placing account: at most `maxPendingOrders` (50) each. */
+const PENDING_PER_USER = 50;
 const MID: Record<Asset, bigint> = { BTC: 9_700_000n, ETH: 350_000n, SOL: 1_500_000n };
 
 /** Deterministic xorshift PRNG: the benchmark is reproducible run to run. */
@@ -111,6 +115,33 @@ function openOne(book: Book, asset: Asset, near: { lo: bigint; hi: bigint } | nu
   step(book, entry);
 }
 
+/** Places one limit or stop order 30–70 % away from the quote, on the side it waits on. */
+function placeOne(book: Book, asset: Asset, placed: number): void {
+  if (placed % PENDING_PER_USER === 0) {
+    step(book, { kind: "create_account", requestId: "a", userId: `p${placed}` });
+  }
+  const quoteNow = book.state.quotes.get(asset)!;
+  const long = book.random() < 0.5;
+  const limit = book.random() < 0.5;
+  const far = BigInt(Math.floor(3_000 + book.random() * 4_000));
+  const below = long === limit; // a long limit waits below the ask, a long stop above it
+  const reference = long ? quoteNow.ask : quoteNow.bid;
+  const triggerPrice = below
+    ? reference * (10_000n - far / 2n) / 10_000n
+    : reference * (10_000n + far) / 10_000n;
+  step(book, {
+    kind: "open",
+    requestId: "r",
+    userId: `p${placed - (placed % PENDING_PER_USER)}`,
+    asset,
+    side: long ? "long" : "short",
+    marginCents: 1_000n,
+    leverage: 2,
+    orderType: limit ? "limit" : "stop",
+    triggerPrice,
+  });
+}
+
 /** A bounded random walk of mids for the next chunk, 1 bp steps, per asset in rotation. */
 function chunkPath(book: Book): { assets: Asset[]; mids: bigint[] } {
   const assets: Asset[] = new Array(CHUNK);
@@ -141,10 +172,12 @@ function rangeOf(path: { assets: Asset[]; mids: bigint[] }, asset: Asset) {
   return { lo, hi };
 }
 
-function benchPrices(positions: number, totalEntries: number) {
+function benchPrices(positions: number, totalEntries: number, pending = 0) {
   const book = newBook(positions);
   for (const asset of ASSET_SYMBOLS) quote(book, asset, MID[asset]);
   for (let i = 0; i < positions; i++) openOne(book, ASSET_SYMBOLS[i % 3]!, null);
+  for (let i = 0; i < pending; i++) placeOne(book, ASSET_SYMBOLS[i % 3]!, i);
+  if (book.state.pending.size !== pending) throw new Error("bench bug: orders not placed");
   let elapsedMs = 0;
   let bareMs = 0;
   const bare = new Map<string, { bid: bigint; ask: bigint }>();
@@ -192,6 +225,7 @@ function benchPrices(positions: number, totalEntries: number) {
   }
   return {
     positions,
+    pending: book.state.pending.size,
     openAtEnd: book.state.positions.size,
     entriesPerSec: applied / (elapsedMs / 1000),
     bareEntriesPerSec: applied / (bareMs / 1000),
@@ -329,11 +363,15 @@ if (only === undefined) {
 if (runs("prices")) {
   console.log("\n(a) price entries/s (target >= 1,000,000 at 100k, roughly flat)");
 }
-for (const positions of runs("prices") ? [1_000, 10_000, 100_000] : []) {
-  const r = benchPrices(positions, quick ? 100_000 : 1_000_000);
+const priceRuns: Array<[number, number]> = [[1_000, 0], [10_000, 0], [100_000, 0]];
+// Next to the positions-only figure at 100k: the same book with 100k pending orders waiting.
+priceRuns.push([100_000, quick ? 10_000 : 100_000]);
+for (const [positions, pending] of runs("prices") ? priceRuns : []) {
+  const r = benchPrices(positions, quick ? 100_000 : 1_000_000, pending);
+  const waiting = pending === 0 ? "" : ` + ${fmt(r.pending)} pending orders`;
   rows.push({
     section: "engine core",
-    measure: `price entries at ${fmt(positions)} open positions (${
+    measure: `price entries at ${fmt(positions)} open positions${waiting} (${
       r.triggeringPct.toFixed(2)
     } % triggering)`,
     value: r.entriesPerSec,
@@ -342,7 +380,7 @@ for (const positions of runs("prices") ? [1_000, 10_000, 100_000] : []) {
     target: "≥ 1,000,000 at 100k",
   });
   console.log(
-    `  ${fmt(r.positions).padStart(7)} open positions: ${
+    `  ${fmt(r.positions).padStart(7)} open positions${waiting}: ${
       fmt(r.entriesPerSec).padStart(10)
     } entries/s` +
       `  (${r.triggeringPct.toFixed(2)} % of entries triggered, ${fmt(r.closesFired)} closes)`,

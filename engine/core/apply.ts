@@ -1,43 +1,30 @@
 /**
  * The state machine: one input entry in, its outputs out. Pure and deterministic: time is the
- * entry's stream ID, and every refusal is a result code, never an exception.
+ * entry's stream ID, and every refusal is a result code, never an exception. What an entry
+ * does, in order: pending orders whose expiry time it reaches expire; then a price entry fills
+ * the pending orders it triggers and closes the positions it triggers, and an instruction does
+ * what it asks (orders.ts, closes.ts, queries.ts).
  */
 import type {
   Answer,
-  CloseEntry,
-  CloseReason,
   CreateAccountEntry,
   EngineOutput,
   InputEntry,
   InstructionEntry,
-  OpenEntry,
   PriceEntry,
   Result,
   TriggerEvent,
 } from "@trading/shared/schemas";
 import { isAsset } from "@trading/shared/assets";
-import { OPEN_PAGE_DEFAULT } from "@trading/shared/schemas";
+import { accountOf, assertAccount, closePosition, type Outcome } from "./book.ts";
+import { closeAll, closeByUser } from "./closes.ts";
 import { invariant, InvariantError, REFUSAL_MESSAGES, type RefusalCode } from "./codes.ts";
 import { applyConfigure } from "./configure.ts";
-import {
-  type ClosedResult,
-  closeView,
-  exitPrice,
-  liquidationPrice,
-  makePosition,
-  pnlCents,
-  quantityFor,
-  triggerReason,
-} from "./positions.ts";
-import type { Account, EngineQuote, EngineState, Position } from "./state.ts";
-import {
-  addPosition,
-  closedRecently,
-  idempotencyMapKey,
-  rememberClosed,
-  replayedAnswer,
-  splitMapKey,
-} from "./state.ts";
+import { cancelOrder, endPending, fillPending, modifyOrder, openOrder } from "./orders.ts";
+import { triggerReason } from "./positions.ts";
+import { accountState, openPositions, ordersHistory, pendingOrders } from "./queries.ts";
+import type { EngineState } from "./state.ts";
+import { idempotencyMapKey, newAccount, replayedAnswer, splitMapKey } from "./state.ts";
 import { type ParsedId, readStreamId } from "./stream_id.ts";
 
 const NO_OUTPUTS: readonly EngineOutput[] = Object.freeze([]);
@@ -45,13 +32,17 @@ const NO_OUTPUTS: readonly EngineOutput[] = Object.freeze([]);
 /** Applies one validated entry. The returned array must not be mutated. */
 export function apply(state: EngineState, entry: InputEntry, id: string): readonly EngineOutput[] {
   advanceTime(state, id);
-  if (entry.kind === "price") return applyPrice(state, entry, id);
+  // Expiry is by stream time and checked on every entry, so a replay expires what the live
+  // engine did, where it did; an order expiring at this entry's time never fills at it.
+  const expired = state.lastMs >= state.expiries.dueMs ? expireDue(state, id) : NO_OUTPUTS;
+  if (entry.kind === "price") return applyPrice(state, entry, id, expired);
   pruneExpired(state);
   if (entry.kind === "configure") {
     state.params = applyConfigure(state.params, entry);
-    return NO_OUTPUTS;
+    return expired;
   }
-  return [applyInstruction(state, entry, id)];
+  const answer = applyInstruction(state, entry, id);
+  return expired.length === 0 ? [answer] : [...expired, answer];
 }
 
 /**
@@ -66,8 +57,9 @@ export function applyInvalid(
   userId: string | undefined,
 ): readonly EngineOutput[] {
   advanceTime(state, id);
-  if (requestId === undefined) return NO_OUTPUTS;
-  return [{
+  const expired = state.lastMs >= state.expiries.dueMs ? expireDue(state, id) : NO_OUTPUTS;
+  if (requestId === undefined) return expired;
+  return [...expired, {
     kind: "answer",
     cause: id,
     requestId,
@@ -76,6 +68,20 @@ export function applyInvalid(
     code: "invalid_entry",
     message: reason,
   }];
+}
+
+/** The pending orders whose expiry time the current entry reached, in creation order. */
+function expireDue(state: EngineState, id: string): EngineOutput[] {
+  const due: number[] = [];
+  state.expiries.collect(state.lastMs, due);
+  due.sort((a, b) => a - b);
+  const outputs: EngineOutput[] = [];
+  for (const seq of due) {
+    const order = state.pending.get(seq)!;
+    const result = endPending(state, accountOf(state, order.userId), order, "expired");
+    outputs.push({ kind: "event", cause: id, userId: order.userId, result });
+  }
+  return outputs;
 }
 
 /** Where advanceTime reads each entry's ID: one object, reused, so time costs no allocation. */
@@ -90,9 +96,17 @@ function advanceTime(state: EngineState, id: string): void {
   state.lastSeqInMs = nextId.seq;
 }
 
-function applyPrice(state: EngineState, entry: PriceEntry, id: string): readonly EngineOutput[] {
+/** What an asset with no pending order fills: nothing (never written to). */
+const NO_SEQS: number[] = Object.freeze([]) as unknown as number[];
+
+function applyPrice(
+  state: EngineState,
+  entry: PriceEntry,
+  id: string,
+  expired: readonly EngineOutput[],
+): readonly EngineOutput[] {
   const asset = entry.asset;
-  if (!isAsset(asset)) return NO_OUTPUTS;
+  if (!isAsset(asset)) return expired;
   const quote = state.quotes.get(asset);
   if (quote === undefined) {
     state.quotes.set(asset, {
@@ -107,12 +121,19 @@ function applyPrice(state: EngineState, entry: PriceEntry, id: string): readonly
     quote.atMs = state.lastMs;
     quote.exchangeTsUs = entry.ts;
   }
+  const pendingIndex = state.pendingTriggers.get(asset)!;
+  const filled: number[] = pendingIndex.size === 0 ? NO_SEQS : [];
+  if (filled !== NO_SEQS) pendingIndex.collect(entry.bid, entry.ask, filled);
+  // Pending orders fill first, so a position they become meets this quote's triggers too.
+  let outputs: EngineOutput[] | undefined = filled.length === 0
+    ? undefined
+    : fillTriggered(state, filled, entry, id, [...expired]);
   const triggered: number[] = [];
-  state.triggers.get(asset)!.collect(entry.bid, entry.ask, state.isOpen, triggered);
-  if (triggered.length === 0) return NO_OUTPUTS;
+  state.triggers.get(asset)!.collect(entry.bid, entry.ask, triggered);
+  if (triggered.length === 0) return outputs ?? expired;
+  outputs ??= [...expired];
   // Several triggers from one quote close in creation order, whatever heap they came from.
   triggered.sort((a, b) => a - b);
-  const outputs: EngineOutput[] = [];
   let previous = 0;
   for (const seq of triggered) {
     if (seq === previous) continue;
@@ -129,8 +150,22 @@ function applyPrice(state: EngineState, entry: PriceEntry, id: string): readonly
   return outputs;
 }
 
-/** What an instruction comes to: its result, or the code of its refusal. */
-type Outcome = Result | RefusalCode;
+/** Fills the triggered pending orders in creation order, at the quote. */
+function fillTriggered(
+  state: EngineState,
+  filled: number[],
+  entry: PriceEntry,
+  id: string,
+  outputs: EngineOutput[],
+): EngineOutput[] {
+  filled.sort((a, b) => a - b);
+  for (const seq of filled) {
+    const order = state.pending.get(seq)!;
+    const result = fillPending(state, order, entry.bid, entry.ask);
+    outputs.push({ kind: "event", cause: id, userId: order.userId, result });
+  }
+  return outputs;
+}
 
 function applyInstruction(
   state: EngineState,
@@ -138,7 +173,7 @@ function applyInstruction(
   id: string,
 ): Answer {
   const { requestId, userId } = entry;
-  const keyed = entry.kind === "open" || entry.kind === "close" ? entry : undefined;
+  const keyed = entry.kind === "create_account" || entry.kind === "query" ? undefined : entry;
   const key = keyed?.idempotencyKey;
   const fingerprint = keyed?.fingerprint ?? "";
   const mapKey = key === undefined ? undefined : idempotencyMapKey(userId, key);
@@ -166,13 +201,26 @@ function outcomeOf(state: EngineState, entry: InstructionEntry): Outcome {
     case "create_account":
       return createAccount(state, entry);
     case "open":
-      return openPosition(state, entry);
+      return openOrder(state, entry);
     case "close":
       return closeByUser(state, entry);
+    case "cancel":
+      return cancelOrder(state, entry);
+    case "modify":
+      return modifyOrder(state, entry);
+    case "close_all":
+      return closeAll(state, entry);
     case "query":
-      return entry.scope === "open"
-        ? openPositions(state, entry.userId, entry.limit, entry.cursor)
-        : accountState(state, entry.userId);
+      switch (entry.scope) {
+        case "open":
+          return openPositions(state, entry.userId, entry.limit, entry.cursor);
+        case "pending":
+          return pendingOrders(state, entry.userId, entry.limit, entry.cursor);
+        case "orders_history":
+          return ordersHistory(state, entry.userId, entry.limit, entry.cursor);
+        default:
+          return accountState(state, entry.userId);
+      }
     default: {
       const unknown: never = entry;
       throw new InvariantError(`unknown instruction ${JSON.stringify(unknown)}`);
@@ -221,162 +269,11 @@ function createAccount(state: EngineState, entry: CreateAccountEntry): Outcome {
     return { event: "account", balance, created: false };
   }
   const credit = state.params.demoCreditCents;
-  const account: Account = {
-    userId: entry.userId,
-    balanceCents: credit,
-    lockedCents: 0n,
-    openSeqs: new Set(),
-    idempotencyKeys: new Set(),
-    closedSeqs: [],
-  };
+  const account = newAccount(entry.userId, credit);
   state.accounts.set(entry.userId, account);
   assertAccount(account);
   state.creditedCents += credit;
   return { event: "account", balance: credit.toString(), created: true };
-}
-
-/** Balance, locked margin and equity (open positions valued at the latest exit quotes). */
-function accountState(state: EngineState, userId: string): Outcome {
-  const account = state.accounts.get(userId);
-  if (account === undefined) return "account_not_found";
-  let unrealizedCents = 0n;
-  for (const seq of account.openSeqs) unrealizedCents += unrealizedPnl(state, seq);
-  return {
-    event: "account_state",
-    balance: account.balanceCents.toString(),
-    locked: account.lockedCents.toString(),
-    equity: (account.balanceCents + account.lockedCents + unrealizedCents).toString(),
-  };
-}
-
-/** Up to `limit` open positions after the order `cursor`, in creation order. */
-function openPositions(
-  state: EngineState,
-  userId: string,
-  limit = OPEN_PAGE_DEFAULT,
-  cursor?: string,
-): Outcome {
-  const account = state.accounts.get(userId);
-  if (account === undefined) return "account_not_found";
-  const after = cursor === undefined ? 0 : Number(cursor);
-  const positions = [];
-  let more = false;
-  for (const seq of account.openSeqs) {
-    if (seq <= after) continue;
-    if (positions.length === limit) {
-      more = true;
-      break;
-    }
-    const pnl = unrealizedPnl(state, seq);
-    positions.push({ ...state.positions.get(seq)!.view, unrealizedPnl: pnl.toString() });
-  }
-  const nextCursor = more ? positions[positions.length - 1]!.orderId : null;
-  return { event: "open_positions", positions, nextCursor };
-}
-
-function unrealizedPnl(state: EngineState, seq: number): bigint {
-  const position = state.positions.get(seq)!;
-  const quote = state.quotes.get(position.asset)!;
-  return pnlCents(position, exitPrice(position.side, quote.bid, quote.ask));
-}
-
-/** The asset's quote if it may be traded on now, else the refusal. */
-function tradableQuote(state: EngineState, asset: string): EngineQuote | RefusalCode {
-  if (!isAsset(asset)) return "unknown_asset";
-  const quote = state.quotes.get(asset);
-  if (quote === undefined) return "no_price";
-  if (state.lastMs - quote.atMs > state.params.priceMaxAgeMs) return "stale_price";
-  return quote;
-}
-
-function openPosition(state: EngineState, entry: OpenEntry): Outcome {
-  const account = state.accounts.get(entry.userId);
-  if (account === undefined) return "account_not_found";
-  if (account.openSeqs.size >= state.params.maxOpenPositions) return "too_many_positions";
-  const quote = tradableQuote(state, entry.asset);
-  if (typeof quote === "string") return quote;
-  const asset = entry.asset as Position["asset"];
-  const long = entry.side === "long";
-  const fill = long ? quote.ask : quote.bid;
-  const tolerance = 10_000n + (long ? 1n : -1n) * BigInt(entry.slippageBps);
-  if (
-    long
-      ? fill * 10_000n > entry.expectedPrice * tolerance
-      : fill * 10_000n < entry.expectedPrice * tolerance
-  ) {
-    return "slippage_exceeded";
-  }
-  const exit = exitPrice(entry.side, quote.bid, quote.ask);
-  const { stopLoss, takeProfit } = entry;
-  const badStop = stopLoss !== undefined && (long ? stopLoss >= exit : stopLoss <= exit);
-  const badTake = takeProfit !== undefined && (long ? takeProfit <= exit : takeProfit >= exit);
-  if (badStop || badTake) return "invalid_trigger";
-  if (entry.marginCents > account.balanceCents) return "insufficient_balance";
-  const quantity = quantityFor(asset, entry.marginCents, entry.leverage, fill);
-  if (quantity === 0n) return "quantity_too_small";
-  const position = makePosition({
-    seq: state.nextOrderSeq++,
-    userId: entry.userId,
-    asset,
-    side: entry.side,
-    marginCents: entry.marginCents,
-    leverage: entry.leverage,
-    entryPrice: fill,
-    quantity,
-    liquidationPrice: liquidationPrice(
-      asset,
-      entry.side,
-      fill,
-      quantity,
-      entry.marginCents,
-      state.params.mmrBps,
-    ),
-    stopLoss,
-    takeProfit,
-    openedAtMs: state.lastMs,
-  });
-  account.balanceCents -= entry.marginCents;
-  addPosition(state, account, position);
-  assertAccount(account);
-  return { event: "opened", ...position.view };
-}
-
-function closeByUser(state: EngineState, entry: CloseEntry): Outcome {
-  const seq = Number(entry.orderId);
-  const position = state.positions.get(seq);
-  if (position === undefined || position.userId !== entry.userId) {
-    const account = state.accounts.get(entry.userId);
-    const own = position === undefined && account !== undefined &&
-      closedRecently(account, seq, state.params.closedOrdersKept);
-    return own ? "order_closed" : "order_not_found";
-  }
-  const quote = tradableQuote(state, position.asset);
-  if (typeof quote === "string") return quote;
-  return closePosition(state, position, quote.bid, quote.ask, "manual");
-}
-
-/** Settles a position at the quote: the owner gets max(0, margin + pnl), the house the rest. */
-function closePosition(
-  state: EngineState,
-  position: Position,
-  bid: bigint,
-  ask: bigint,
-  reason: CloseReason,
-): ClosedResult {
-  const account = accountOf(state, position.userId);
-  const price = exitPrice(position.side, bid, ask);
-  const pnl = pnlCents(position, price);
-  const equity = position.marginCents + pnl;
-  const payout = equity > 0n ? equity : 0n;
-  account.balanceCents += payout;
-  account.lockedCents -= position.marginCents;
-  assertAccount(account);
-  account.openSeqs.delete(position.seq);
-  rememberClosed(account, position.seq, state.params.closedOrdersKept);
-  state.houseCents += position.marginCents - payout;
-  state.positions.delete(position.seq);
-  state.triggers.get(position.asset)!.remove(position, state.isOpen);
-  return closeView(position, price, pnl, account.balanceCents, state.lastMs, reason);
 }
 
 /** Forgets idempotency keys older than their retention, oldest first. */
@@ -386,22 +283,5 @@ function pruneExpired(state: EngineState): void {
     if (stored.atMs > idempotencyCutoff) break;
     state.idempotency.delete(key);
     accountOf(state, splitMapKey(key)[0]).idempotencyKeys.delete(key);
-  }
-}
-
-/** The account a change is about to touch, which must exist (an owner of keys or positions). */
-function accountOf(state: EngineState, userId: string): Account {
-  const account = state.accounts.get(userId);
-  if (account === undefined) invariant(false, `${userId} has keys or positions but no account`);
-  return account;
-}
-
-/** What holds after every change to an account's money: neither balance nor locked is negative. */
-function assertAccount(account: Account): void {
-  if (account.balanceCents < 0n || account.lockedCents < 0n) {
-    invariant(
-      false,
-      `account ${account.userId}: balance ${account.balanceCents}, locked ${account.lockedCents}`,
-    );
   }
 }

@@ -45,8 +45,15 @@ Deno.test("decodeState refuses malformed snapshots with a SnapshotError", () => 
   const bad = [
     "not json",
     "null",
-    good.replace('"v":2', '"v":3'),
-    good.replace('"v":2', '"v":0'),
+    good.replace('"v":3', '"v":4'),
+    good.replace('"v":3', '"v":0'),
+    // A version 2 snapshot had no pending orders, a version 3 one always has the list.
+    good.replace('"v":3', '"v":2'),
+    good.replace(',"pending":[]', ""),
+    good.replace(
+      '"pending":[]',
+      '"pending":[[1,"ghost","BTC","long","limit","1",1,"1",null,null,null,0]]',
+    ),
     good.replace('"lastId":"0-0"', '"lastId":"zero"'),
     good.replace('"houseCents":"0"', '"houseCents":0.5'),
     good.replace('"accounts":[]', '"accounts":{}'),
@@ -127,4 +134,34 @@ Deno.test("a change that leaves an account negative or ownerless is an Invariant
   const intact = opened();
   const closed = applyFields(intact, close, "4-0").outputs[0]!;
   assert.ok(closed.kind === "answer" && closed.ok, JSON.stringify(closed));
+});
+
+Deno.test("a version 2 snapshot loads: no pending orders, the default ended-order window", () => {
+  const state = createState();
+  applyFields(state, { price: "BTC 9700000 9700050 0" }, "1-0");
+  applyFields(state, { kind: "create_account", requestId: "a", userId: "u1" }, "2-0");
+  applyFields(state, {
+    kind: "open",
+    requestId: "o",
+    userId: "u1",
+    asset: "BTC",
+    side: "long",
+    marginCents: "10000",
+    leverage: "10",
+    slippageBps: "100",
+    expectedPrice: "9700050",
+  }, "3-0");
+  // Version 2's text: its params end before endedOrdersKept, accounts have no ended orders,
+  // and there is no pending list.
+  const v2 = encodeState(state)
+    .replace('"v":3', '"v":2')
+    .replace(`,${DEFAULT_PARAMS.endedOrdersKept}],"lastId"`, '],"lastId"')
+    .replace('["u1","490000",[],[]]', '["u1","490000",[]]')
+    .replace(',"pending":[]', "");
+  assert.match(v2, /"accounts":\[\["u1","490000",\[\]\]\],"positions":\[\[1,/);
+  const decoded = decodeState(v2);
+  assert.equal(decoded.positions.size, 1);
+  assert.equal(decoded.pending.size, 0);
+  assert.equal(decoded.params.endedOrdersKept, DEFAULT_PARAMS.endedOrdersKept);
+  assert.equal(encodeState(decoded), encodeState(state));
 });

@@ -18,6 +18,9 @@ export const REFUSAL_MESSAGES: Readonly<Record<RefusalCode, string>> = {
   too_many_positions: "the account holds as many open positions as it may",
   too_many_orders: "the account holds as many pending orders as it may",
   idempotency_key_reused: "this Idempotency-Key was already used for a different request",
+  order_not_pending: "the order is not pending: it was filled, cancelled or expired",
+  invalid_quantity:
+    "the quantity is zero, more than the position holds, or would leave less than 100 cents open",
 };
 
 /** Thrown only for a broken invariant: a bug, never a user's input. */

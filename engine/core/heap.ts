@@ -1,10 +1,21 @@
 /**
- * A binary heap of (level, seq) pairs in parallel arrays. `descending` makes the highest level
- * the top. Ties break by the lower seq so the order never depends on insertion history.
+ * What a trigger index holds for one order: its seq, and whether the entry still stands. An
+ * order that ends, or whose levels change (a modify, a partial close), kills its ticket and
+ * gets a new one: its old heap entries are then skipped when they surface, never searched for.
+ */
+export interface Ticket {
+  readonly seq: number;
+  live: boolean;
+}
+
+/**
+ * A binary heap of (level, ticket) pairs in parallel arrays. `descending` makes the highest
+ * level the top. Ties break by the lower seq so the order never depends on insertion history
+ * (an order's dead and live tickets may tie; only the live one is ever used).
  */
 export class LevelHeap {
   #levels: bigint[] = [];
-  #seqs: number[] = [];
+  #seqs: Ticket[] = [];
 
   constructor(readonly descending: boolean) {}
 
@@ -17,14 +28,14 @@ export class LevelHeap {
     return this.#levels[0];
   }
 
-  push(level: bigint, seq: number): void {
+  push(level: bigint, seq: Ticket): void {
     this.#levels.push(level);
     this.#seqs.push(seq);
     this.#siftUp(this.#levels.length - 1);
   }
 
-  /** Removes the top and returns its seq; the heap must not be empty. */
-  pop(): number {
+  /** Removes the top and returns its ticket; the heap must not be empty. */
+  pop(): Ticket {
     const levels = this.#levels;
     const seqs = this.#seqs;
     const top = seqs[0]!;
@@ -39,9 +50,9 @@ export class LevelHeap {
   }
 
   /** Keeps only the entries whose seq passes `keep`, in O(n). */
-  filter(keep: (seq: number) => boolean): void {
+  filter(keep: (ticket: Ticket) => boolean): void {
     const levels: bigint[] = [];
-    const seqs: number[] = [];
+    const seqs: Ticket[] = [];
     for (let i = 0; i < this.#seqs.length; i++) {
       if (keep(this.#seqs[i]!)) {
         levels.push(this.#levels[i]!);
@@ -57,7 +68,7 @@ export class LevelHeap {
     const a = this.#levels[i]!;
     const b = this.#levels[j]!;
     if (a !== b) return this.descending ? a > b : a < b;
-    return this.#seqs[i]! < this.#seqs[j]!;
+    return this.#seqs[i]!.seq < this.#seqs[j]!.seq;
   }
 
   #swap(i: number, j: number): void {

@@ -4,11 +4,13 @@
  * engine process's conservation check (`conservationBreak`, engine/io/recovery.ts) is built on
  * `conservationGap` and `totalsOf`.
  */
-import type { EngineState } from "./state.ts";
+import type { Account, EngineState } from "./state.ts";
 
 export interface Totals {
   balancesCents: bigint;
   lockedCents: bigint;
+  /** Margin reserved by pending orders. */
+  pendingCents: bigint;
   houseCents: bigint;
   creditedCents: bigint;
   minBalanceCents: bigint;
@@ -23,19 +25,22 @@ export function totalsOf(state: EngineState): Totals {
   }
   let lockedCents = 0n;
   for (const position of state.positions.values()) lockedCents += position.marginCents;
+  let pendingCents = 0n;
+  for (const order of state.pending.values()) pendingCents += order.marginCents;
   return {
     balancesCents,
     lockedCents,
+    pendingCents,
     houseCents: state.houseCents,
     creditedCents: state.creditedCents,
     minBalanceCents,
   };
 }
 
-/** balances + locked margin + house − credited: zero in every valid state. */
+/** balances + locked margin + reserved margin + house − credited: zero in every valid state. */
 export function conservationGap(state: EngineState): bigint {
   const t = totalsOf(state);
-  return t.balancesCents + t.lockedCents + t.houseCents - t.creditedCents;
+  return t.balancesCents + t.lockedCents + t.pendingCents + t.houseCents - t.creditedCents;
 }
 
 /**
@@ -43,10 +48,19 @@ export function conservationGap(state: EngineState): bigint {
  * the parameters stay as they were: a lowered cap (a `configure` entry) leaves accounts above it.
  */
 export function limitBreach(state: EngineState): string | undefined {
-  const { maxOpenPositions, maxIdempotencyKeys, closedOrdersKept } = state.params;
+  const { maxOpenPositions, maxPendingOrders, maxIdempotencyKeys, closedOrdersKept } = state.params;
   let keys = 0;
   for (const account of state.accounts.values()) {
-    if (account.openSeqs.size > maxOpenPositions) return `${account.userId}: too many positions`;
+    // A pending order holds a position's place (orders.ts), so the two share the cap.
+    if (account.openSeqs.size + account.pendingSeqs.size > maxOpenPositions) {
+      return `${account.userId}: too many positions`;
+    }
+    if (account.pendingSeqs.size > maxPendingOrders) return `${account.userId}: too many orders`;
+    if (account.endedOrders.length >= 2 * state.params.endedOrdersKept) {
+      return `${account.userId}: ended`;
+    }
+    const derived = derivedBreach(state, account);
+    if (derived !== undefined) return `${account.userId}: ${derived}`;
     if (account.idempotencyKeys.size > maxIdempotencyKeys) {
       return `${account.userId}: too many keys`;
     }
@@ -54,5 +68,24 @@ export function limitBreach(state: EngineState): string | undefined {
     keys += account.idempotencyKeys.size;
   }
   if (keys !== state.idempotency.size) return "per-account keys do not add up to the keys held";
+  return undefined;
+}
+
+/** Whether the account's derived sums and sets agree with the positions and orders it owns. */
+function derivedBreach(state: EngineState, account: Account): string | undefined {
+  let locked = 0n;
+  for (const seq of account.openSeqs) {
+    const position = state.positions.get(seq);
+    if (position?.userId !== account.userId) return `open order ${seq} is not its own`;
+    locked += position.marginCents;
+  }
+  let pending = 0n;
+  for (const seq of account.pendingSeqs) {
+    const order = state.pending.get(seq);
+    if (order?.userId !== account.userId) return `pending order ${seq} is not its own`;
+    pending += order.marginCents;
+  }
+  if (locked !== account.lockedCents) return `locked ${account.lockedCents}, margins ${locked}`;
+  if (pending !== account.pendingCents) return `pending ${account.pendingCents}, orders ${pending}`;
   return undefined;
 }

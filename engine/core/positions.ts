@@ -43,6 +43,7 @@ export function makePosition(fields: PositionFields): Position {
     takeProfit: fields.takeProfit,
     openedAtMs: fields.openedAtMs,
     view: orderView(fields),
+    ticket: { seq: fields.seq, live: true },
     row: undefined,
   };
 }
@@ -69,19 +70,37 @@ export function orderView(position: PositionFields): OrderView {
   return view;
 }
 
-/** The close as clients see it: the opened view plus how it ended. */
+/** What one close took from a position: all of it (`undefined` quantity), or a part. */
+export interface ClosedPart {
+  closeId: string;
+  quantity: bigint | undefined;
+  releasedMarginCents: bigint;
+}
+
+/** The close as clients see it: the position's view before it, plus how it ended. */
 export function closeView(
   position: Position,
+  part: ClosedPart,
   closePrice: bigint,
   pnl: bigint,
   balanceCents: bigint,
   closedAtMs: number,
   reason: CloseReason,
-): ClosedResult {
+): Omit<ClosedResult, "event"> {
   const asset = position.asset;
+  const view = position.view;
+  // A full close reuses the view's own text: most closes are full, and they are formatted once.
+  const quantity = part.quantity;
   return {
-    event: "closed",
-    ...position.view,
+    ...view,
+    closeId: part.closeId,
+    closedQuantity: quantity === undefined
+      ? view.quantity
+      : formatDecimal(quantity, QUANTITY_SCALE),
+    remainingQuantity: quantity === undefined
+      ? "0"
+      : formatDecimal(position.quantity - quantity, QUANTITY_SCALE),
+    releasedMargin: quantity === undefined ? view.margin : part.releasedMarginCents.toString(),
     closePrice: formatDecimal(closePrice, ASSETS[asset].priceDecimals),
     pnl: pnl.toString(),
     balance: balanceCents.toString(),

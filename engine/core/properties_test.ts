@@ -18,12 +18,18 @@ const CAPPED: EngineParams = {
   maxOpenPositions: 2,
   maxIdempotencyKeys: 3,
   closedOrdersKept: 3,
+  maxPendingOrders: 1,
+  endedOrdersKept: 3,
 };
 
 /** Accounts as the snapshot sees them: closed orders beyond the kept window are not state. */
 function accountsSeen(state: EngineState) {
-  const kept = state.params.closedOrdersKept;
-  return [...state.accounts.values()].map((a) => ({ ...a, closedSeqs: a.closedSeqs.slice(-kept) }));
+  const { closedOrdersKept, endedOrdersKept } = state.params;
+  return [...state.accounts.values()].map((a) => ({
+    ...a,
+    closedSeqs: a.closedSeqs.slice(-closedOrdersKept),
+    endedOrders: a.endedOrders.slice(-endedOrdersKept),
+  }));
 }
 
 function run(state: EngineState, entries: readonly StreamEntry[]): EngineOutput[] {
@@ -90,6 +96,7 @@ Deno.test("decode(encode(state)) equals the state, derived indexes included", ()
       assert.equal(encodeState(decoded), encoded);
       assert.deepEqual(accountsSeen(decoded), accountsSeen(state));
       assert.deepEqual(decoded.positions, state.positions);
+      assert.deepEqual(decoded.pending, state.pending);
       assert.deepEqual(decoded.quotes, state.quotes);
       assert.deepEqual(decoded.idempotency, state.idempotency);
       assert.deepEqual(decoded.params, state.params);
@@ -103,7 +110,7 @@ Deno.test("decode(encode(state)) equals the state, derived indexes included", ()
   );
 });
 
-Deno.test("workloads exercise opens, closes and every trigger kind", () => {
+Deno.test("workloads exercise opens, closes, every trigger kind and every pending-order event", () => {
   // Guards the generator: properties over workloads that never trade would prove nothing.
   const seen = new Map<string, number>();
   fc.assert(
@@ -117,9 +124,15 @@ Deno.test("workloads exercise opens, closes and every trigger kind", () => {
   );
   const labels = ["opened", "closed", "stop_loss", "take_profit", "liquidation"];
   labels.push("too_many_positions", "idempotency_key_reused", "open_positions");
+  labels.push("placed", "filled", "cancelled", "expired", "modified", "partially_closed");
+  labels.push("closed_all", "invalid_quantity", "pending_orders", "orders_history");
+  const counts = JSON.stringify(Object.fromEntries(seen));
   for (const label of labels) {
-    const counts = JSON.stringify(Object.fromEntries(seen));
     assert.ok((seen.get(label) ?? 0) >= 100, `${label} too rare in ${counts}`);
+  }
+  // Refusals that need an order in a particular state: rarer, still there.
+  for (const label of ["too_many_orders", "order_not_pending", "order_closed"]) {
+    assert.ok((seen.get(label) ?? 0) >= 20, `${label} too rare in ${counts}`);
   }
 });
 

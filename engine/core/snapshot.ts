@@ -8,20 +8,34 @@
 import { createHash } from "node:crypto";
 import type { Asset } from "@trading/shared/assets";
 import { isAsset } from "@trading/shared/assets";
+import { ENDED_STATUSES, type EndedStatus } from "@trading/shared/schemas";
+import { makePending } from "./pending.ts";
 import { makePosition } from "./positions.ts";
-import { positionRow } from "./snapshot_rows.ts";
-import type { Account, EngineState, IdempotentAnswer, Position } from "./state.ts";
+import { endedRow, pendingRow, positionRow } from "./snapshot_rows.ts";
+import type {
+  Account,
+  EndedOrder,
+  EngineState,
+  IdempotentAnswer,
+  PendingOrder,
+  Position,
+} from "./state.ts";
 import {
+  addPending,
   addPosition,
   createState,
   DEFAULT_PARAMS,
   idempotencyMapKey,
+  newAccount,
   splitMapKey,
 } from "./state.ts";
 import { readStreamId } from "./stream_id.ts";
 
-export const SNAPSHOT_VERSION = 2;
-/** Version 1 (before per-account caps and fingerprints) still loads; see `decodeState`. */
+export const SNAPSHOT_VERSION = 3;
+/**
+ * Versions 1 (before per-account caps and fingerprints) and 2 (before pending orders) still
+ * load; see `decodeState`.
+ */
 const OLDEST_READABLE_VERSION = 1;
 
 export class SnapshotError extends Error {
@@ -43,8 +57,14 @@ export interface StateView {
   /** Each account's closed-order array and its length then (appends later do not show). */
   closedSeqs: number[][];
   closedLengths: number[];
+  endedOrdersKept: number;
+  /** Each account's ended-order array and its length then, as the closed orders. */
+  endedOrders: EndedOrder[][];
+  endedLengths: number[];
   /** Open positions, by reference: they are immutable, their rows are encoded in parts. */
   positions: Position[];
+  /** Pending orders, by reference, as positions. */
+  pending: PendingOrder[];
   /** Map keys and entries, by reference: entries are immutable, their rows made in parts. */
   idempotencyKeys: string[];
   idempotencyEntries: IdempotentAnswer[];
@@ -61,6 +81,7 @@ export function captureState(state: EngineState): StateView {
     p.maxOpenPositions,
     p.maxPendingOrders,
     p.maxIdempotencyKeys,
+    p.endedOrdersKept,
   ];
   const quotes: Row[] = [];
   for (const [asset, q] of state.quotes) {
@@ -74,14 +95,19 @@ export function captureState(state: EngineState): StateView {
   const balances: bigint[] = new Array(state.accounts.size);
   const closedSeqs: number[][] = new Array(state.accounts.size);
   const closedLengths: number[] = new Array(state.accounts.size);
+  const endedOrders: EndedOrder[][] = new Array(state.accounts.size);
+  const endedLengths: number[] = new Array(state.accounts.size);
   let i = 0;
   for (const account of state.accounts.values()) {
     userIds[i] = account.userId;
     closedSeqs[i] = account.closedSeqs;
     closedLengths[i] = account.closedSeqs.length;
+    endedOrders[i] = account.endedOrders;
+    endedLengths[i] = account.endedOrders.length;
     balances[i++] = account.balanceCents;
   }
   const positions = [...state.positions.values()];
+  const pending = [...state.pending.values()];
   const idempotencyKeys: string[] = new Array(state.idempotency.size);
   const idempotencyEntries: IdempotentAnswer[] = new Array(state.idempotency.size);
   i = 0;
@@ -96,7 +122,11 @@ export function captureState(state: EngineState): StateView {
     balances,
     closedSeqs,
     closedLengths,
+    endedOrdersKept: p.endedOrdersKept,
+    endedOrders,
+    endedLengths,
     positions,
+    pending,
     idempotencyKeys,
     idempotencyEntries,
   };
@@ -105,15 +135,19 @@ export function captureState(state: EngineState): StateView {
 /** The canonical text of a view, in parts of at most `rowsPerPart` rows each. */
 export function* encodeParts(view: StateView, rowsPerPart = 2000): Generator<string> {
   yield view.head + `,"accounts":[`;
-  const { userIds, balances, closedSeqs, closedLengths } = view;
+  const { userIds, balances, closedSeqs, closedLengths, endedOrders, endedLengths } = view;
   const kept = view.closedOrdersKept;
+  const endedKept = view.endedOrdersKept;
   for (let start = 0; start < userIds.length; start += rowsPerPart) {
     const end = Math.min(start + rowsPerPart, userIds.length);
     const rows: string[] = new Array(end - start);
     for (let i = start; i < end; i++) {
       const length = closedLengths[i]!;
       const closed = closedSeqs[i]!.slice(Math.max(0, length - kept), length).join(",");
-      rows[i - start] = `[${JSON.stringify(userIds[i])},"${balances[i]}",[${closed}]]`;
+      const endedLength = endedLengths[i]!;
+      const ended = endedLength === 0 ? "" : endedOrders[i]!
+        .slice(Math.max(0, endedLength - endedKept), endedLength).map(endedRow).join(",");
+      rows[i - start] = `[${JSON.stringify(userIds[i])},"${balances[i]}",[${closed}],[${ended}]]`;
     }
     yield (start > 0 ? "," : "") + rows.join(",");
   }
@@ -125,6 +159,17 @@ export function* encodeParts(view: StateView, rowsPerPart = 2000): Generator<str
     for (let i = start; i < end; i++) {
       const position = positions[i]!;
       rows[i - start] = position.row ??= positionRow(position);
+    }
+    yield (start > 0 ? "," : "") + rows.join(",");
+  }
+  yield `],"pending":[`;
+  const { pending } = view;
+  for (let start = 0; start < pending.length; start += rowsPerPart) {
+    const end = Math.min(start + rowsPerPart, pending.length);
+    const rows: string[] = new Array(end - start);
+    for (let i = start; i < end; i++) {
+      const order = pending[i]!;
+      rows[i - start] = order.row ??= pendingRow(order);
     }
     yield (start > 0 ? "," : "") + rows.join(",");
   }
@@ -174,8 +219,10 @@ export function decodeState(encoded: string): EngineState {
     `unsupported snapshot version ${String(version)}`,
   );
   const v1 = version === 1;
+  const v2 = version === 2;
   const params = rows(doc.params, "params");
-  // Version 1 had no caps and kept order owners for a time: it gets today's defaults.
+  // Version 1 had no caps and kept order owners for a time, version 2 no pending orders: they
+  // get today's defaults for what they lack.
   const d = DEFAULT_PARAMS;
   const state = createState({
     mmrBps: positive(params[0], "params.mmrBps"),
@@ -186,6 +233,7 @@ export function decodeState(encoded: string): EngineState {
     maxOpenPositions: v1 ? d.maxOpenPositions : positive(params[5], "params.maxOpen"),
     maxPendingOrders: v1 ? d.maxPendingOrders : positive(params[6], "params.maxPending"),
     maxIdempotencyKeys: v1 ? d.maxIdempotencyKeys : positive(params[7], "params.maxKeys"),
+    endedOrdersKept: v1 || v2 ? d.endedOrdersKept : positive(params[8], "params.endedKept"),
   });
   const lastId = str(doc.lastId, "lastId");
   const last = { ms: 0, seq: 0 };
@@ -207,14 +255,10 @@ export function decodeState(encoded: string): EngineState {
   }
   for (const row of rows(doc.accounts, "accounts") as Row[]) {
     const userId = str(row[0], "account.userId");
-    const account: Account = {
-      userId,
-      balanceCents: big(row[1], "account.balance"),
-      lockedCents: 0n,
-      openSeqs: new Set(),
-      idempotencyKeys: new Set(),
-      closedSeqs: v1 ? [] : rows(row[2], "account.closed").map((seq) => positive(seq, "closed")),
-    };
+    const account: Account = newAccount(userId, big(row[1], "account.balance"));
+    if (!v1) account.closedSeqs = rows(row[2], "account.closed").map((s) => positive(s, "closed"));
+    if (!v1 && !v2) account.endedOrders = rows(row[3], "account.ended").map(decodeEnded);
+    check(account.endedOrders.every((e) => e.order.userId === userId), "ended order's owner");
     state.accounts.set(userId, account);
   }
   for (const row of rows(doc.positions, "positions") as Row[]) {
@@ -223,6 +267,15 @@ export function decodeState(encoded: string): EngineState {
     check(account !== undefined, `position ${position.seq} has no account`);
     check(!state.positions.has(position.seq), `position ${position.seq} appears twice`);
     addPosition(state, account, position);
+  }
+  check((doc.pending === undefined) === (v1 || v2), "pending orders belong to version 3");
+  for (const row of (v1 || v2 ? [] : rows(doc.pending, "pending")) as Row[]) {
+    const order = decodePending(row);
+    const account = state.accounts.get(order.userId);
+    check(account !== undefined, `order ${order.seq} has no account`);
+    check(!state.pending.has(order.seq), `order ${order.seq} appears twice`);
+    check(!state.positions.has(order.seq), `order ${order.seq} is also a position`);
+    addPending(state, account, order);
   }
   for (const row of rows(doc.idempotency, "idempotency") as Row[]) {
     // Version 1 rows held whole answers, refusals too, and no fingerprint: refusals are dropped.
@@ -282,6 +335,37 @@ function decodePosition(row: Row): Position {
     takeProfit: row[10] === null ? undefined : big(row[10], "position.takeProfit"),
     openedAtMs: int(row[11], "position.openedAtMs"),
   });
+}
+
+function decodePending(row: Row): PendingOrder {
+  const side = row[3];
+  check(side === "long" || side === "short", "pending.side");
+  const orderType = row[4];
+  check(orderType === "limit" || orderType === "stop", "pending.orderType");
+  return makePending({
+    seq: int(row[0], "pending.seq"),
+    userId: str(row[1], "pending.userId"),
+    asset: assetOf(row[2]),
+    side,
+    orderType,
+    marginCents: big(row[5], "pending.margin"),
+    leverage: int(row[6], "pending.leverage"),
+    triggerPrice: big(row[7], "pending.triggerPrice"),
+    stopLoss: row[8] === null ? undefined : big(row[8], "pending.stopLoss"),
+    takeProfit: row[9] === null ? undefined : big(row[9], "pending.takeProfit"),
+    expiresAtMs: row[10] === null ? undefined : int(row[10], "pending.expiresAt"),
+    createdAtMs: int(row[11], "pending.createdAt"),
+  });
+}
+
+function decodeEnded(value: unknown): EndedOrder {
+  const row = rows(value, "ended");
+  const status = row[0];
+  check(ENDED_STATUSES.includes(status as EndedStatus), "ended.status");
+  const order = decodePending(rows(row[2], "ended.order"));
+  // An ended order is in no index: its ticket is dead, as it is in the state that ended it.
+  order.ticket.live = false;
+  return { status: status as EndedStatus, endedAtMs: int(row[1], "ended.at"), order };
 }
 
 function check(condition: boolean, what: string): asserts condition {

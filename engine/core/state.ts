@@ -4,9 +4,11 @@
  * insertion follows the input stream, so iteration order is itself deterministic and the
  * canonical encoding needs no sorting.
  */
-import type { Answer, OrderView } from "@trading/shared/schemas";
+import type { Answer, EndedStatus, OrderView, PendingView } from "@trading/shared/schemas";
 import type { Asset } from "@trading/shared/assets";
 import { ASSET_SYMBOLS } from "@trading/shared/assets";
+import type { Ticket } from "./heap.ts";
+import { ExpiryQueue, PendingIndex } from "./pending_index.ts";
 import { TriggerIndex } from "./triggers.ts";
 
 export interface EngineParams {
@@ -26,6 +28,8 @@ export interface EngineParams {
   maxPendingOrders: number;
   /** Idempotency keys remembered per account; the oldest is forgotten first. */
   maxIdempotencyKeys: number;
+  /** How many of an account's latest ended pending orders it remembers (`orders_history`). */
+  endedOrdersKept: number;
 }
 
 export const DEFAULT_PARAMS: EngineParams = {
@@ -37,6 +41,7 @@ export const DEFAULT_PARAMS: EngineParams = {
   maxOpenPositions: 200,
   maxPendingOrders: 50,
   maxIdempotencyKeys: 1_000,
+  endedOrdersKept: 200,
 };
 
 /** The engine's quote of an asset: integer prices at the asset's scale, with stream time. */
@@ -54,8 +59,12 @@ export interface Account {
   balanceCents: bigint;
   /** Derived: sum of the margins of this account's open positions. */
   lockedCents: bigint;
-  /** Derived: sequence numbers of this account's open positions, in creation order. */
+  /** Derived: sum of the margins reserved by this account's pending orders. */
+  pendingCents: bigint;
+  /** Derived: seqs of this account's open positions, in the order they opened (or filled). */
   openSeqs: Set<number>;
+  /** Derived: seqs of this account's pending orders, in creation order. */
+  pendingSeqs: Set<number>;
   /** Derived: this account's remembered idempotency map keys, oldest first. */
   idempotencyKeys: Set<string>;
   /**
@@ -63,11 +72,19 @@ export interface Account {
    * Append-only: compaction makes a new array, so a snapshot's capture may hold the old one.
    */
   closedSeqs: number[];
+  /**
+   * This account's ended pending orders in ending order; the last `endedOrdersKept` count.
+   * Append-only like `closedSeqs`.
+   */
+  endedOrders: EndedOrder[];
 }
 
 export type Side = "long" | "short";
 
-/** What a position is made of: fixed when it opens, never changed after. */
+/**
+ * What a position is made of. A position object never changes: a modify or a partial close
+ * replaces it with a new one under the same seq (so a snapshot's capture keeps what it took).
+ */
 export interface PositionFields {
   seq: number;
   userId: string;
@@ -89,11 +106,46 @@ export interface PositionFields {
 export interface Position extends PositionFields {
   /** Derived: the position as clients see it, formatted once when the position is made. */
   readonly view: OrderView;
+  /** Derived: its entries in the trigger indexes stand while this is live. */
+  readonly ticket: Ticket;
   /**
    * Derived cache: the position's canonical snapshot row, encoded by the first snapshot that
    * meets the position (positions never change), so opening one costs nothing extra.
    */
   row: string | undefined;
+}
+
+/** A limit or stop order waiting for its trigger price; replaced, never changed, as positions. */
+export interface PendingFields {
+  seq: number;
+  userId: string;
+  asset: Asset;
+  side: Side;
+  orderType: "limit" | "stop";
+  /** Reserved: out of the balance, in the account's `pendingCents`. */
+  marginCents: bigint;
+  leverage: number;
+  triggerPrice: bigint;
+  stopLoss: bigint | undefined;
+  takeProfit: bigint | undefined;
+  /** Stream time at which it expires if still waiting. */
+  expiresAtMs: number | undefined;
+  createdAtMs: number;
+}
+
+export interface PendingOrder extends PendingFields {
+  readonly view: PendingView;
+  /** Derived: its entries in the pending and expiry indexes stand while this is live. */
+  readonly ticket: Ticket;
+  /** Derived cache: its canonical snapshot row, as `Position.row`. */
+  row: string | undefined;
+}
+
+/** A pending order that stopped waiting, remembered for `orders_history` and refusals. */
+export interface EndedOrder {
+  readonly order: PendingOrder;
+  readonly status: EndedStatus;
+  readonly endedAtMs: number;
 }
 
 /**
@@ -134,16 +186,19 @@ export interface EngineState {
   quotes: Map<Asset, EngineQuote>;
   accounts: Map<string, Account>;
   positions: Map<number, Position>;
+  /** Waiting limit and stop orders, in creation order. */
+  pending: Map<number, PendingOrder>;
   /** Keyed by `${userId}\n${key}`; insertion order is time order (used to expire). */
   idempotency: Map<string, IdempotentAnswer>;
   /** Derived: per asset, the trigger indexes of its open positions. */
   triggers: Map<Asset, TriggerIndex>;
-  /** Derived: whether an order is open (one closure, shared by the trigger indexes). */
-  isOpen: (seq: number) => boolean;
+  /** Derived: per asset, the trigger indexes of its pending orders. */
+  pendingTriggers: Map<Asset, PendingIndex>;
+  /** Derived: the pending orders' expiry times. */
+  expiries: ExpiryQueue;
 }
 
 export function createState(params: EngineParams = DEFAULT_PARAMS): EngineState {
-  const positions = new Map<number, Position>();
   return {
     params: { ...params },
     lastId: "0-0",
@@ -154,10 +209,27 @@ export function createState(params: EngineParams = DEFAULT_PARAMS): EngineState 
     creditedCents: 0n,
     quotes: new Map(),
     accounts: new Map(),
-    positions,
+    positions: new Map(),
+    pending: new Map(),
     idempotency: new Map(),
     triggers: new Map(ASSET_SYMBOLS.map((asset) => [asset, new TriggerIndex()])),
-    isOpen: (seq) => positions.has(seq),
+    pendingTriggers: new Map(ASSET_SYMBOLS.map((asset) => [asset, new PendingIndex()])),
+    expiries: new ExpiryQueue(),
+  };
+}
+
+/** A new account's record: its credit, and nothing else yet. */
+export function newAccount(userId: string, balanceCents: bigint): Account {
+  return {
+    userId,
+    balanceCents,
+    lockedCents: 0n,
+    pendingCents: 0n,
+    openSeqs: new Set(),
+    pendingSeqs: new Set(),
+    idempotencyKeys: new Set(),
+    closedSeqs: [],
+    endedOrders: [],
   };
 }
 
@@ -177,6 +249,68 @@ export function addPosition(state: EngineState, account: Account, position: Posi
   account.openSeqs.add(position.seq);
   state.positions.set(position.seq, position);
   state.triggers.get(position.asset)!.add(position);
+}
+
+/**
+ * Puts `next` where `current` was (same seq, same place in every order) and moves its trigger
+ * entries; the margin difference moves in or out of the account's locked margin.
+ */
+export function replacePosition(
+  state: EngineState,
+  account: Account,
+  current: Position,
+  next: Position,
+): void {
+  account.lockedCents += next.marginCents - current.marginCents;
+  const index = state.triggers.get(current.asset)!;
+  index.remove(current);
+  state.positions.set(next.seq, next);
+  index.add(next);
+}
+
+/** Books a complete pending order into the state and its derived indexes. */
+export function addPending(state: EngineState, account: Account, order: PendingOrder): void {
+  account.pendingCents += order.marginCents;
+  account.pendingSeqs.add(order.seq);
+  state.pending.set(order.seq, order);
+  state.pendingTriggers.get(order.asset)!.add(order);
+  state.expiries.add(order);
+}
+
+/** Takes a pending order out of the book and its indexes; its margin leaves `pendingCents`. */
+export function removePending(state: EngineState, account: Account, order: PendingOrder): void {
+  account.pendingCents -= order.marginCents;
+  account.pendingSeqs.delete(order.seq);
+  state.pending.delete(order.seq);
+  state.pendingTriggers.get(order.asset)!.remove(order);
+  state.expiries.remove(order);
+}
+
+/** Puts `next` where `current` was, as `replacePosition` (levels only: same margin). */
+export function replacePending(state: EngineState, current: PendingOrder, next: PendingOrder) {
+  const index = state.pendingTriggers.get(current.asset)!;
+  index.remove(current);
+  state.expiries.remove(current);
+  state.pending.set(next.seq, next);
+  index.add(next);
+  state.expiries.add(next);
+}
+
+/** Remembers an ended pending order of the account, keeping the latest `kept` (amortised O(1)). */
+export function rememberEnded(account: Account, ended: EndedOrder, kept: number): void {
+  account.endedOrders.push(ended);
+  if (account.endedOrders.length >= 2 * kept) {
+    account.endedOrders = account.endedOrders.slice(-kept);
+  }
+}
+
+/** The account's remembered ended order `seq`, if among its latest `kept`. */
+export function endedRecently(account: Account, seq: number, kept: number): EndedOrder | undefined {
+  const ended = account.endedOrders;
+  for (let i = Math.max(0, ended.length - kept); i < ended.length; i++) {
+    if (ended[i]!.order.seq === seq) return ended[i];
+  }
+  return undefined;
 }
 
 /** Remembers a closed order of the account, keeping the latest `kept` (amortised O(1)). */

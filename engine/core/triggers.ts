@@ -1,43 +1,49 @@
 /**
- * Per-asset trigger indexes: a price entry looks only at heap tops, so it costs
- * O(log n + triggered) however many positions are open. Closed positions are removed lazily
- * (skipped when they surface) and a heap is compacted once it is mostly dead entries.
+ * Per-asset trigger indexes of open positions: a price entry looks only at heap tops, so it
+ * costs O(log n + triggered) however many positions are open. A position that leaves the book,
+ * or changes its levels, kills its ticket (heap.ts): its entries are skipped when they surface,
+ * and a heap is compacted once it is mostly dead entries.
  */
-import { LevelHeap } from "./heap.ts";
+import { LevelHeap, type Ticket } from "./heap.ts";
 import type { Position } from "./state.ts";
 
 const COMPACT_SLACK = 1024;
 
-class TrackedHeap {
+/** A heap and how many of its entries are live; pending orders and expiries use it too. */
+export class TrackedHeap {
   readonly heap: LevelHeap;
-  /** Open positions that have an entry in this heap. */
+  /** Live tickets that have an entry in this heap. */
   live = 0;
 
   constructor(descending: boolean) {
     this.heap = new LevelHeap(descending);
   }
 
-  add(level: bigint, seq: number): void {
-    this.heap.push(level, seq);
+  add(level: bigint, ticket: Ticket): void {
+    this.heap.push(level, ticket);
     this.live++;
   }
 
-  /** Pops every entry whose level is crossed by `price`, appending the open ones to `out`. */
-  collect(price: bigint, isOpen: (seq: number) => boolean, out: number[]): void {
+  /** Pops every entry whose level is crossed by `price`, appending the live seqs to `out`. */
+  collect(price: bigint, out: number[]): void {
     const heap = this.heap;
     const falling = heap.descending;
     for (;;) {
       const level = heap.peekLevel();
       if (level === undefined || (falling ? price > level : price < level)) return;
-      const seq = heap.pop();
-      if (isOpen(seq)) out.push(seq);
+      const ticket = heap.pop();
+      if (ticket.live) out.push(ticket.seq);
     }
   }
 
-  compactIfSparse(isOpen: (seq: number) => boolean): void {
-    if (this.heap.size > 2 * this.live + COMPACT_SLACK) this.heap.filter(isOpen);
+  /** Bookkeeping for a ticket of this heap that died. */
+  dropped(): void {
+    this.live--;
+    if (this.heap.size > 2 * this.live + COMPACT_SLACK) this.heap.filter(isLive);
   }
 }
+
+const isLive = (ticket: Ticket) => ticket.live;
 
 /** Where a position waits to be triggered, from its side and levels. */
 export function downLevel(position: Position): bigint | undefined {
@@ -67,30 +73,23 @@ export class TriggerIndex {
     const down = downLevel(position);
     const up = upLevel(position);
     const long = position.side === "long";
-    if (down !== undefined) (long ? this.longDown : this.shortDown).add(down, position.seq);
-    if (up !== undefined) (long ? this.longUp : this.shortUp).add(up, position.seq);
+    if (down !== undefined) (long ? this.longDown : this.shortDown).add(down, position.ticket);
+    if (up !== undefined) (long ? this.longUp : this.shortUp).add(up, position.ticket);
   }
 
-  /** Bookkeeping for a position that left the book, whichever way it left. */
-  remove(position: Position, isOpen: (seq: number) => boolean): void {
+  /** Bookkeeping for a position that left the book (or was replaced), whichever way. */
+  remove(position: Position): void {
+    position.ticket.live = false;
     const long = position.side === "long";
-    if (downLevel(position) !== undefined) {
-      const heap = long ? this.longDown : this.shortDown;
-      heap.live--;
-      heap.compactIfSparse(isOpen);
-    }
-    if (upLevel(position) !== undefined) {
-      const heap = long ? this.longUp : this.shortUp;
-      heap.live--;
-      heap.compactIfSparse(isOpen);
-    }
+    if (downLevel(position) !== undefined) (long ? this.longDown : this.shortDown).dropped();
+    if (upLevel(position) !== undefined) (long ? this.longUp : this.shortUp).dropped();
   }
 
   /** Seqs of the open positions the quote triggers, unsorted, possibly repeated. */
-  collect(bid: bigint, ask: bigint, isOpen: (seq: number) => boolean, out: number[]): void {
-    this.longDown.collect(bid, isOpen, out);
-    this.longUp.collect(bid, isOpen, out);
-    this.shortDown.collect(ask, isOpen, out);
-    this.shortUp.collect(ask, isOpen, out);
+  collect(bid: bigint, ask: bigint, out: number[]): void {
+    this.longDown.collect(bid, out);
+    this.longUp.collect(bid, out);
+    this.shortDown.collect(ask, out);
+    this.shortUp.collect(ask, out);
   }
 }

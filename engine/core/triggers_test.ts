@@ -23,44 +23,58 @@ function position(seq: number, side: "long" | "short", levels: Partial<PositionF
 
 Deno.test("a long waits on max(stop-loss, liquidation) below and take-profit above the bid", () => {
   const index = new TriggerIndex();
-  const open = new Set([1, 2]);
   index.add(position(1, "long", { stopLoss: 90n, takeProfit: 120n }));
   index.add(position(2, "long", { stopLoss: 5n })); // below liquidation: liquidation rules
   const fired: number[] = [];
-  index.collect(91n, 200n, (s) => open.has(s), fired);
+  index.collect(91n, 200n, fired);
   assert.deepEqual(fired, []);
-  index.collect(90n, 200n, (s) => open.has(s), fired);
+  index.collect(90n, 200n, fired);
   assert.deepEqual(fired, [1]);
-  index.collect(10n, 200n, (s) => open.has(s), fired);
+  index.collect(10n, 200n, fired);
   assert.deepEqual(fired, [1, 2]);
 });
 
 Deno.test("a short waits on min(stop-loss, liquidation) above and take-profit below the ask", () => {
   const index = new TriggerIndex();
-  const open = new Set([1]);
   index.add(position(1, "short", { stopLoss: 110n, takeProfit: 80n }));
   const fired: number[] = [];
-  index.collect(0n, 81n, (s) => open.has(s), fired);
+  index.collect(0n, 81n, fired);
   assert.deepEqual(fired, []);
-  index.collect(0n, 80n, (s) => open.has(s), fired);
+  index.collect(0n, 80n, fired);
   assert.deepEqual(fired, [1]);
 });
 
 Deno.test("closed positions are skipped and compacted away", () => {
   const index = new TriggerIndex();
   const open = new Set<number>();
+  const positions = new Map<number, Position>();
   for (let seq = 1; seq <= 5000; seq++) {
     const p = position(seq, "long", { takeProfit: 1000n + BigInt(seq) });
     index.add(p);
     open.add(seq);
+    positions.set(seq, p);
   }
   for (let seq = 1; seq <= 4990; seq++) {
     open.delete(seq);
-    index.remove(position(seq, "long", { takeProfit: 1n }), (s) => open.has(s));
+    index.remove(positions.get(seq)!);
   }
   assert.ok(index.longUp.heap.size < 5000, "dead entries were compacted");
   const fired: number[] = [];
-  index.collect(1_000_000n, 1_000_000n, (s) => open.has(s), fired);
+  index.collect(1_000_000n, 1_000_000n, fired);
   assert.deepEqual(fired.filter((s) => s > 4990).length, 10);
   assert.ok(fired.every((s) => open.has(s)));
+});
+
+Deno.test("a replaced position's old levels are dead: only its new ones fire", () => {
+  const index = new TriggerIndex();
+  const first = position(1, "long", { stopLoss: 90n });
+  index.add(first);
+  index.remove(first);
+  const second = position(1, "long", { stopLoss: 80n });
+  index.add(second);
+  const fired: number[] = [];
+  index.collect(85n, 200n, fired);
+  assert.deepEqual(fired, [], "the old stop-loss at 90 no longer stands");
+  index.collect(80n, 200n, fired);
+  assert.deepEqual(fired, [1]);
 });

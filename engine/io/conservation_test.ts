@@ -38,6 +38,18 @@ function tradedState(): EngineState {
   }
   step({ price: `BTC 9600000 9600050 ${ms * 1000}` });
   step({ kind: "close", requestId: "c1", userId: "alice", orderId: "1" });
+  // A limit order waiting below the ask: its margin is reserved, in no balance.
+  step({
+    kind: "open",
+    requestId: "p1",
+    userId: "bob",
+    asset: "BTC",
+    side: "long",
+    marginCents: "5000",
+    leverage: "5",
+    orderType: "limit",
+    triggerPrice: "9500000",
+  });
   return state;
 }
 
@@ -47,6 +59,7 @@ Deno.test("conservation: nothing to say about a new state or one the core traded
   assert.equal(state.accounts.size, 2);
   assert.equal(state.positions.size, 2, "two of three positions still open");
   assert.notEqual(state.houseCents, 0n, "the close moved money to or from the house");
+  assert.equal(totalsOf(state).pendingCents, 5000n, "one pending order's margin is reserved");
   assert.equal(conservationBreak(state), undefined);
 });
 
@@ -54,6 +67,7 @@ Deno.test("conservation: a cent off anywhere is reported with the figures", () =
   const corruptions: Array<[string, (state: EngineState) => void, bigint]> = [
     ["a balance", (s) => s.accounts.get("bob")!.balanceCents += 1n, 1n],
     ["a position's margin", (s) => [...s.positions.values()][0]!.marginCents -= 7n, -7n],
+    ["a pending order's margin", (s) => [...s.pending.values()][0]!.marginCents += 3n, 3n],
     ["the house", (s) => s.houseCents += 100n, 100n],
     ["the credit", (s) => s.creditedCents += 1n, -1n],
   ];
@@ -63,7 +77,8 @@ Deno.test("conservation: a cent off anywhere is reported with the figures", () =
     const broken = conservationBreak(state);
     assert.deepEqual(broken, { gapCents, ...totalsOf(state), lastId: state.lastId }, what);
     assert.equal(
-      broken!.balancesCents + broken!.lockedCents + broken!.houseCents - broken!.creditedCents,
+      broken!.balancesCents + broken!.lockedCents + broken!.pendingCents + broken!.houseCents -
+        broken!.creditedCents,
       gapCents,
       `${what}: the figures add up to the gap`,
     );

@@ -1,8 +1,8 @@
 /**
  * Trade history: a consumer group on engine:output writes every close (manual, stop-loss,
- * take-profit, liquidation) to Postgres. Upserts are idempotent on the order (ID and opening
- * time) and entries are acknowledged only after the commit, so a crash anywhere loses and
- * doubles nothing.
+ * take-profit, liquidation; partial or full) to Postgres, one row each. Upserts are idempotent
+ * on the close's id (`closeId`) and entries are acknowledged only after the commit, so a crash
+ * anywhere loses and doubles nothing.
  *
  * The writer reads as soon as the engine loop says it wrote a close (`notify`) but at most once
  * every `minGapMs`, so under load the closes of that gap go to Postgres in one insert; with no
@@ -24,24 +24,35 @@ import {
 
 export const HISTORY_GROUP = "history";
 
-type Closed = Extract<Result, { event: "closed" }>;
+type Closed = Extract<Result, { event: "closed" | "partially_closed" }>;
 
-/** The close an output records in the history, if any (a replayed answer records none). */
-export function closeOf(output: EngineOutput): Closed | undefined {
-  if (output.kind === "event") return output.result.event === "closed" ? output.result : undefined;
-  // Answers are written to reply streams now; one in the output stream was written before.
-  if (
-    output.kind === "answer" && output.ok && output.result.event === "closed" && !output.replayed
-  ) {
-    return output.result;
+/** The results that are closes, each one history row. */
+const CLOSE_EVENTS: ReadonlySet<string> = new Set(["closed", "partially_closed"]);
+
+/** The closes an output records in the history (a replayed answer records none). */
+export function closesOf(output: EngineOutput): Closed[] {
+  if (output.kind === "event") {
+    const { result } = output;
+    return result.event === "closed" || result.event === "partially_closed" ? [result] : [];
   }
-  return undefined;
+  // Answers are written to reply streams now; one in the output stream was written before.
+  // The engine loop asks too, of every answer, to know when to wake the writer.
+  if (output.kind !== "answer" || !output.ok || output.replayed) return [];
+  const { result } = output;
+  if (result.event === "closed" || result.event === "partially_closed") return [result];
+  return result.event === "closed_all" ? result.closed : [];
+}
+
+/** The first close an output records, if any: whether the history writer has work. */
+export function closeOf(output: EngineOutput): Closed | undefined {
+  return closesOf(output)[0];
 }
 
 /** A decoded output's body says it is a close: only those are validated (`decodeOutput`). */
 function closedResult(candidate: Readonly<Record<string, unknown>>): boolean {
   const result = candidate.result as { event?: unknown } | null | undefined;
-  return typeof result === "object" && result !== null && result.event === "closed";
+  return typeof result === "object" && result !== null &&
+    CLOSE_EVENTS.has(result.event as string);
 }
 
 /** The history rows an output batch carries. */
@@ -53,11 +64,12 @@ export function historyRows(entries: readonly StreamEntryReply[]): TradeRow[] {
     // body parsed instead); only a closed result is validated.
     const { kind, event } = outputHeader(flat);
     if (kind !== "event" && kind !== "answer") continue;
-    if (event !== undefined && event !== "closed") continue;
+    if (event !== undefined && !CLOSE_EVENTS.has(event)) continue;
     const output = decodeOutput(flat, closedResult);
     if (output === undefined || output.kind === "price") continue;
-    const closed = closeOf(output);
-    if (closed !== undefined) rows.push(tradeRow(output.userId, output.cause, closed));
+    for (const closed of closesOf(output)) {
+      rows.push(tradeRow(output.userId, output.cause, closed));
+    }
   }
   return rows;
 }
@@ -113,7 +125,7 @@ export class HistoryWriter {
   async #run(): Promise<void> {
     const { reader, log } = this.options;
     const idleMs = this.options.idleMs ?? 1000;
-    const minGapMs = this.options.minGapMs ?? 20;
+    const minGapMs = this.options.minGapMs ?? 200;
     while (this.#running) {
       // Each pass reads first what this consumer read but never acknowledged (a crash or a
       // failed insert mid-batch), then new entries.
@@ -180,7 +192,7 @@ export class HistoryWriter {
     const rows = historyRows(entries);
     if (rows.length === 0) return;
     const { sql } = this.options;
-    await sql`INSERT INTO trades ${sql(rows)} ON CONFLICT (order_id, opened_at) DO NOTHING`;
+    await sql`INSERT INTO trades ${sql(rows)} ON CONFLICT (close_id) DO NOTHING`;
     this.written += rows.length;
   }
 }

@@ -31,3 +31,30 @@ Deno.test("historyRows keeps closes (answers and events) and nothing else", () =
   assert.equal(rows[0]!.pnl_cents, "9");
   assert.equal(rows[0]!.close_price, "97100");
 });
+
+Deno.test("historyRows writes every close, partial ones included, each under its own closeId", () => {
+  const part = {
+    ...closed,
+    closeId: "1-7-7",
+    closedQuantity: "0.0004",
+    remainingQuantity: "0.0006",
+    releasedMargin: "400",
+  };
+  const outputs: EngineOutput[] = [
+    {
+      kind: "event",
+      cause: "1-7",
+      userId: "u1",
+      result: { ...part, event: "partially_closed", remaining: order },
+    },
+    { kind: "event", cause: "1-8", userId: "u1", result: { ...part, closeId: "1-8-7" } },
+    // Written before partial closes existed: a close without the close fields.
+    { kind: "event", cause: "1-10", userId: "u2", result: { ...closed, reason: "liquidation" } },
+  ];
+  const rows = historyRows(outputs.map((o, i) => [`2-${i}`, encodeOutput(o)]));
+  assert.deepEqual(rows.map((r) => [r.close_id, r.closed_quantity, r.released_margin_cents]), [
+    ["1-7-7", "0.0004", "400"],
+    ["1-8-7", "0.0004", "400"],
+    ["1-10-7", closed.quantity, closed.margin],
+  ]);
+});

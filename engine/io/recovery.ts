@@ -71,10 +71,11 @@ export async function assertNoGap(redis: RedisClient, afterId: string): Promise<
 
 /** The figures of a state whose money does not add up. */
 export interface ConservationBreak {
-  /** balances + locked margin + house − credited: never zero here. */
+  /** balances + locked margin + reserved margin + house − credited: never zero here. */
   gapCents: bigint;
   balancesCents: bigint;
   lockedCents: bigint;
+  pendingCents: bigint;
   houseCents: bigint;
   creditedCents: bigint;
   minBalanceCents: bigint;

@@ -4,9 +4,9 @@
  *
  * - An answer goes to the reply stream of the API process that asked (`replyTo`), and only
  *   there: no other process reads it. An answer with no `replyTo` has no reader and is dropped.
- * - An answer that opened or closed a position (not a replay) also becomes an order event on the
- *   output stream, which gateways push and the history writer records; unsolicited closes are
- *   events already.
+ * - An answer that changed an order (not a replay) also becomes order events on the output
+ *   stream, which gateways push and the history writer records (`orderEventsOf`); unsolicited
+ *   closes, fills and expiries are events already.
  * - Quotes go to the prices stream, which gateways and APIs follow.
  * - The batch's last cause is recorded with the rest, so recovery knows what was written.
  */
@@ -45,8 +45,9 @@ export function planWrites(outputs: readonly EngineOutput[]): WritePlan {
         replyStreams.add(stream);
         adds.push({ stream, maxLen: REPLY_STREAM_MAX, fields: encodeOutput(output) });
       }
-      const event = orderEventOf(output);
-      if (event !== undefined) adds.push({ stream: OUTPUT_STREAM, fields: encodeOutput(event) });
+      for (const event of orderEventsOf(output)) {
+        adds.push({ stream: OUTPUT_STREAM, fields: encodeOutput(event) });
+      }
     }
   }
   const last = outputs[outputs.length - 1];
@@ -58,10 +59,37 @@ export function planWrites(outputs: readonly EngineOutput[]): WritePlan {
   };
 }
 
-/** The order event an answer stands for: a first (not replayed) open or close. */
-export function orderEventOf(output: EngineOutput): TriggerEvent | undefined {
-  if (output.kind !== "answer" || !output.ok || output.replayed) return undefined;
+/**
+ * The order events a first (not replayed) answer stands for: one for each open, placement,
+ * close (partial or full), cancel and modify; a closeAll is one `closed` event per close.
+ * Reads, account creations and refusals stand for none.
+ */
+export function orderEventsOf(output: EngineOutput): TriggerEvent[] {
+  if (output.kind !== "answer" || !output.ok || output.replayed) return [];
   const { result } = output;
-  if (result.event !== "opened" && result.event !== "closed") return undefined;
-  return { kind: "event", cause: output.cause, userId: output.userId, result };
+  const event = (r: TriggerEvent["result"]): TriggerEvent => ({
+    kind: "event",
+    cause: output.cause,
+    userId: output.userId,
+    result: r,
+  });
+  switch (result.event) {
+    case "opened":
+    case "closed":
+    case "partially_closed":
+    case "placed":
+    case "cancelled":
+    case "modified":
+      return [event(result)];
+    case "closed_all":
+      return result.closed.map(event);
+    default:
+      return [];
+  }
+}
+
+/** The one order event of an answer that stands for at most one (every kind but a closeAll). */
+export function orderEventOf(output: EngineOutput): TriggerEvent | undefined {
+  const events = orderEventsOf(output);
+  return events.length === 1 ? events[0] : undefined;
 }

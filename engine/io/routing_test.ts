@@ -3,7 +3,7 @@ import { OUTPUT_STREAM, PRICES_STREAM, replyStream, WRITTEN_KEY } from "@trading
 import { decodeOutput, type EngineOutput } from "@trading/shared/schemas";
 import { createState } from "../core/state.ts";
 import { applyFields } from "../core/step.ts";
-import { planWrites, PRICES_STREAM_MAX, REPLY_STREAM_MAX } from "./routing.ts";
+import { orderEventsOf, planWrites, PRICES_STREAM_MAX, REPLY_STREAM_MAX } from "./routing.ts";
 
 /** A small session through the pure core: two API processes asking, a trigger, a refusal. */
 function session(): EngineOutput[] {
@@ -89,4 +89,51 @@ Deno.test("answers go to the asking process's reply stream only; events and pric
 Deno.test("a batch with nothing to say writes nothing, not even its cause", () => {
   const plan = planWrites([]);
   assert.deepEqual(plan, { adds: [], replyStreams: [], written: undefined, unaddressed: 0 });
+});
+
+Deno.test("each answer that changed an order is its events: one per close of a closeAll", () => {
+  const state = createState();
+  const outputs: EngineOutput[] = [];
+  let seq = 0;
+  const step = (fields: Record<string, string>) =>
+    outputs.push(...applyFields(state, fields, `1700000000000-${seq++}`).outputs);
+  step({ kind: "create_account", requestId: "a1", userId: "u1", replyTo: "api-1" });
+  step({ price: "BTC 9700000 9700100 1700000000000000" });
+  const open = {
+    kind: "open",
+    userId: "u1",
+    asset: "BTC",
+    side: "long",
+    marginCents: "10000",
+    leverage: "10",
+    slippageBps: "100",
+    expectedPrice: "9700100",
+    replyTo: "api-1",
+  };
+  step({ ...open, requestId: "o1" });
+  step({ ...open, requestId: "o2" });
+  const { slippageBps: _, expectedPrice: _price, ...pending } = open;
+  step({ ...pending, requestId: "o3", orderType: "limit", triggerPrice: "9000000" });
+  step({ kind: "modify", requestId: "m1", userId: "u1", orderId: "3", takeProfit: "9900000" });
+  step({ kind: "cancel", requestId: "n1", userId: "u1", orderId: "3" });
+  step({ kind: "close", requestId: "c1", userId: "u1", orderId: "1", quantity: "500000" });
+  step({ kind: "close_all", requestId: "x1", userId: "u1", replyTo: "api-1" });
+  const events = planWrites(outputs).adds.filter((add) => add.stream === OUTPUT_STREAM)
+    .map((add) => decodeOutput(add.fields)!)
+    .map((o) => o.kind === "event" ? `${o.result.event} ${o.result.orderId} ${o.cause}` : o.kind);
+  assert.deepEqual(events, [
+    "opened 1 1700000000000-2",
+    "opened 2 1700000000000-3",
+    "placed 3 1700000000000-4",
+    "modified 3 1700000000000-5",
+    "cancelled 3 1700000000000-6",
+    "partially_closed 1 1700000000000-7",
+    "closed 1 1700000000000-8",
+    "closed 2 1700000000000-8",
+  ]);
+  const partial = outputs.find((o) => o.kind === "answer" && o.requestId === "c1")!;
+  assert.ok(partial.kind === "answer" && partial.ok);
+  assert.equal(orderEventsOf(partial)[0]!.result.event, "partially_closed");
+  const { result } = orderEventsOf(partial)[0]!;
+  assert.ok(result.event === "partially_closed" && result.closeId === "1700000000000-7-1");
 });

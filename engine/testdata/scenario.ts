@@ -17,6 +17,9 @@ export interface ScenarioExpectation {
   locked: Record<string, string>;
   houseCents: string;
   openOrders: string[];
+  /** Reserved margin per account and the pending orders' IDs: kept by scenarios that have any. */
+  pending?: Record<string, string>;
+  pendingOrders?: string[];
 }
 
 export interface Scenario {
@@ -47,10 +50,15 @@ export function runScenario(scenario: Scenario): ScenarioRun {
   });
   const balances: Record<string, string> = {};
   const locked: Record<string, string> = {};
+  const pending: Record<string, string> = {};
   for (const account of state.accounts.values()) {
     balances[account.userId] = account.balanceCents.toString();
     locked[account.userId] = account.lockedCents.toString();
+    pending[account.userId] = account.pendingCents.toString();
   }
+  // Scenarios from before pending orders never reserve anything: they keep their shape.
+  const pendingSeen = scenario.expect?.pending !== undefined ||
+    scenario.entries.some((entry) => entry.orderType !== undefined);
   return {
     state,
     actual: {
@@ -59,6 +67,7 @@ export function runScenario(scenario: Scenario): ScenarioRun {
       locked,
       houseCents: state.houseCents.toString(),
       openOrders: [...state.positions.keys()].map(String),
+      ...(pendingSeen ? { pending, pendingOrders: [...state.pending.keys()].map(String) } : {}),
     },
   };
 }

@@ -2,14 +2,19 @@
  * Random trading workloads for property tests and benchmarks. An `Op` is an abstract step
  * (move a price, open, close...) drawn by fast-check; `toEntries` turns a list of them into
  * concrete input entries with increasing stream IDs, keeping prices on a plausible walk so
- * that opens succeed often and triggers really fire.
+ * that opens succeed often and triggers really fire. `opArbitrary` draws market orders, closes
+ * and reads (what the crash test replays); `workloadArbitrary` adds pending orders, cancels,
+ * modifies, partial closes and closeAll (`orderOpArbitrary`).
  */
 import fc from "fast-check";
 import { ASSET_SYMBOLS } from "@trading/shared/assets";
 import {
+  type CancelEntry,
+  type CloseAllEntry,
   type CloseEntry,
   encodeInput,
   type InputFields,
+  type ModifyEntry,
   type OpenEntry,
   type QueryEntry,
 } from "@trading/shared/schemas";
@@ -45,7 +50,41 @@ export type Op =
     dtMs: number;
   }
   | { op: "garbage"; variant: number; dtMs: number }
-  | { op: "query"; user: number; page: number | null; cursor: number; dtMs: number };
+  | { op: "query"; user: number; page: number | null; cursor: number; dtMs: number }
+  | {
+    op: "pending";
+    user: number;
+    asset: number;
+    long: boolean;
+    limit: boolean;
+    marginCents: number;
+    leverage: number;
+    /** Where the trigger is from the mid; the wrong side makes a limit fill at once. */
+    triggerBps: number;
+    stopLossBps: number | null;
+    takeProfitBps: number | null;
+    expiresInMs: number | null;
+    key: number | null;
+    fingerprint: number;
+    dtMs: number;
+  }
+  | {
+    op: "cancel" | "modify" | "partial";
+    user: number;
+    /** Which pending order (cancel) or order of either kind (modify), or position (partial). */
+    order: number;
+    stranger: boolean;
+    /** modify: the new stop-loss / take-profit in bps from the mid, or remove (-1). */
+    stopLossBps: number | null;
+    takeProfitBps: number | null;
+    /** partial: the part closed, in per mille of the position (0 and > 1000 are refused). */
+    perMille: number;
+    key: number | null;
+    fingerprint: number;
+    dtMs: number;
+  }
+  | { op: "close_all"; user: number; asset: number | null; key: number | null; dtMs: number }
+  | { op: "pages"; user: number; history: boolean; page: number; cursor: number; dtMs: number };
 
 const USERS = 6;
 const dt = fc.oneof(
@@ -116,6 +155,65 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
       user: fc.nat(USERS),
       page: fc.option(fc.integer({ min: 1, max: 3 })),
       cursor: fc.nat(20),
+      dtMs: dt,
+    }),
+  },
+);
+
+/** Pending orders, cancels, modifies, partial closes, closeAll and their reads. */
+export const orderOpArbitrary: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      op: fc.constant("pending" as const),
+      user: fc.nat(USERS - 1),
+      asset: fc.nat(2),
+      long: fc.boolean(),
+      limit: fc.boolean(),
+      marginCents: fc.integer({ min: 100, max: 80_000 }),
+      leverage: fc.integer({ min: 1, max: 100 }),
+      triggerBps: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: -50, max: 600 })),
+      stopLossBps: fc.option(fc.integer({ min: -800, max: 100 })),
+      takeProfitBps: fc.option(fc.integer({ min: -100, max: 800 })),
+      expiresInMs: fc.option(fc.integer({ min: 0, max: 3_000 })),
+      key: fc.option(fc.nat(3)),
+      fingerprint: fc.nat(1),
+      dtMs: dt,
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constantFrom("cancel" as const, "modify" as const, "partial" as const),
+      user: fc.nat(USERS - 1),
+      order: fc.nat(1000),
+      stranger: fc.boolean(),
+      stopLossBps: fc.option(fc.integer({ min: -800, max: 100 })),
+      takeProfitBps: fc.option(fc.integer({ min: -100, max: 800 })),
+      perMille: fc.oneof(fc.integer({ min: 1, max: 999 }), fc.constantFrom(0, 1000, 1001)),
+      key: fc.option(fc.nat(3)),
+      fingerprint: fc.nat(1),
+      dtMs: dt,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("close_all" as const),
+      user: fc.nat(USERS - 1),
+      asset: fc.option(fc.nat(2)),
+      key: fc.option(fc.nat(3)),
+      dtMs: dt,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("pages" as const),
+      user: fc.nat(USERS - 1),
+      history: fc.boolean(),
+      page: fc.integer({ min: 1, max: 3 }),
+      cursor: fc.nat(30),
       dtMs: dt,
     }),
   },
@@ -230,9 +328,128 @@ export function toEntries(ops: readonly Op[], startMs = 1_700_000_000_000): Stre
       case "garbage":
         push(op.dtMs, GARBAGE[op.variant % GARBAGE.length]!(requestId));
         break;
+      default:
+        push(op.dtMs, orderEntry(op, requestId, mids, ms, shadow));
     }
   }
   return entries;
+}
+
+type OrderOp = Exclude<Op, { op: "price" | "account" | "open" | "close" | "garbage" | "query" }>;
+
+/** The entry of a pending-order op, aimed (mostly) at orders that exist, from the shadow. */
+function orderEntry(
+  op: OrderOp,
+  requestId: string,
+  mids: readonly bigint[],
+  ms: number,
+  shadow: ReturnType<typeof createState>,
+): InputFields {
+  const userId = `u${op.user}`;
+  const keyed = (key: number | null, prefix: string, fingerprint = 0) =>
+    key === null ? {} : { idempotencyKey: `${prefix}${key}`, fingerprint: `f${fingerprint}` };
+  if (op.op === "pending") {
+    const mid = mids[op.asset]!;
+    // A limit waits on the far side of the quote (below for a long), a stop on the near side.
+    const away = (op.long === op.limit ? -1 : 1) * op.triggerBps;
+    const trigger = bps(mid, away);
+    const sign = op.long ? 1 : -1;
+    const entry: OpenEntry = {
+      kind: "open",
+      requestId,
+      userId,
+      asset: ASSET_SYMBOLS[op.asset]!,
+      side: op.long ? "long" : "short",
+      marginCents: BigInt(op.marginCents),
+      leverage: op.leverage,
+      orderType: op.limit ? "limit" : "stop",
+      triggerPrice: trigger,
+      ...(op.expiresInMs === null ? {} : { expiresAt: ms + op.expiresInMs }),
+      ...(op.stopLossBps === null ? {} : { stopLoss: bps(trigger, sign * op.stopLossBps) }),
+      ...(op.takeProfitBps === null ? {} : { takeProfit: bps(trigger, sign * op.takeProfitBps) }),
+      ...keyed(op.key, "p", op.fingerprint),
+    };
+    return encodeInput(entry);
+  }
+  if (op.op === "close_all") {
+    const entry: CloseAllEntry = {
+      kind: "close_all",
+      requestId,
+      userId,
+      ...(op.asset === null ? {} : { asset: ASSET_SYMBOLS[op.asset]! }),
+      ...keyed(op.key, "x"),
+    };
+    return encodeInput(entry);
+  }
+  if (op.op === "pages") {
+    const entry: QueryEntry = {
+      kind: "query",
+      requestId,
+      userId,
+      scope: op.history ? "orders_history" : "pending",
+      limit: op.page,
+      ...(op.cursor > 0 ? { cursor: String(op.cursor) } : {}),
+    };
+    return encodeInput(entry);
+  }
+  const pending = [...shadow.pending.values()];
+  const positions = [...shadow.positions.values()];
+  const targets = op.op === "cancel"
+    ? pending
+    : op.op === "partial"
+    ? positions
+    : [...pending, ...positions];
+  const target = targets[op.order % Math.max(targets.length, 1)];
+  const owner = target === undefined || op.stranger ? userId : target.userId;
+  const orderId = String(
+    target === undefined || op.order % 7 === 0 ? op.order % 50 + 1 : target.seq,
+  );
+  if (op.op === "cancel") {
+    const entry: CancelEntry = {
+      kind: "cancel",
+      requestId,
+      userId: owner,
+      orderId,
+      ...keyed(op.key, "n", op.fingerprint),
+    };
+    return encodeInput(entry);
+  }
+  if (op.op === "partial") {
+    const held = target !== undefined && "quantity" in target ? target.quantity : 1000n;
+    const quantity = held * BigInt(op.perMille) / 1000n;
+    const entry: CloseEntry = {
+      kind: "close",
+      requestId,
+      userId: owner,
+      orderId,
+      quantity,
+      ...keyed(op.key, "c", op.fingerprint),
+    };
+    return encodeInput(entry);
+  }
+  const reference = target === undefined
+    ? mids[0]!
+    : "triggerPrice" in target
+    ? target.triggerPrice
+    : mids[ASSET_SYMBOLS.indexOf(target.asset)]!;
+  const sign = target?.side === "short" ? -1 : 1;
+  const level = (bpsAway: number | null) =>
+    bpsAway === null ? undefined : bpsAway === -1 ? null : bps(reference, sign * bpsAway);
+  const stopLoss = level(op.stopLossBps);
+  const takeProfit = level(op.takeProfitBps);
+  const entry: ModifyEntry = {
+    kind: "modify",
+    requestId,
+    userId: owner,
+    orderId,
+    // A modify changes something: with neither drawn, it removes the take-profit.
+    ...(stopLoss === undefined ? {} : { stopLoss }),
+    ...(takeProfit === undefined && stopLoss !== undefined
+      ? {}
+      : { takeProfit: takeProfit ?? null }),
+    ...keyed(op.key, "m", op.fingerprint),
+  };
+  return encodeInput(entry);
 }
 
 const GARBAGE: Array<(requestId: string) => InputFields> = [
@@ -244,7 +461,13 @@ const GARBAGE: Array<(requestId: string) => InputFields> = [
   (requestId) => ({ kind: "create_account", requestId, userId: "u1", balance: "999999999" }),
 ];
 
-export const workloadArbitrary = fc.array(opArbitrary, {
+/** Every kind of op: market orders and reads (`opArbitrary`) and orders beyond the market. */
+export const allOpArbitrary: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 3, arbitrary: opArbitrary },
+  { weight: 1, arbitrary: orderOpArbitrary },
+);
+
+export const workloadArbitrary = fc.array(allOpArbitrary, {
   minLength: 1,
   maxLength: 120,
   size: "medium",

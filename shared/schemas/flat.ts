@@ -7,18 +7,24 @@
  * in for.
  */
 import {
+  cancelEntrySchema,
+  closeAllEntrySchema,
   closeEntrySchema,
   createAccountEntrySchema,
   type DecodedInput,
   decodeInput,
   type InputFields,
   type InstructionEntry,
+  modifyEntrySchema,
   openEntrySchema,
+  orderTypeProblem,
   queryEntrySchema,
 } from "./input.ts";
 import {
   AMOUNT_RE,
   ASSET_TEXT_RE,
+  BOUNDED_INT_RE,
+  EXPIRES_AT_MS,
   FINGERPRINT_RE,
   ID_RE,
   IDEMPOTENCY_KEY_RE,
@@ -26,6 +32,8 @@ import {
   LEVERAGE,
   OPEN_PAGE_LIMIT,
   ORDER_ID_RE,
+  QUERY_SCOPES,
+  REMOVE_LEVEL,
   REPLY_TO_RE,
   SLIPPAGE_BPS,
   SMALL_INT_RE,
@@ -108,6 +116,11 @@ const OPEN_FIELDS = fieldsOf(openEntrySchema);
 const CLOSE_FIELDS = fieldsOf(closeEntrySchema);
 const CREATE_ACCOUNT_FIELDS = fieldsOf(createAccountEntrySchema);
 const QUERY_FIELDS = fieldsOf(queryEntrySchema);
+const CANCEL_FIELDS = fieldsOf(cancelEntrySchema);
+const MODIFY_FIELDS = fieldsOf(modifyEntrySchema);
+const CLOSE_ALL_FIELDS = fieldsOf(closeAllEntrySchema);
+type Scope = typeof QUERY_SCOPES[number];
+const isScope = (text: string): text is Scope => (QUERY_SCOPES as readonly string[]).includes(text);
 
 function onlyFields(fields: InputFields, allowed: ReadonlySet<string>): boolean {
   for (const name in fields) if (!allowed.has(name)) return false;
@@ -120,9 +133,14 @@ function positive(text: string | undefined): bigint | undefined {
   return value > 0n ? value : undefined;
 }
 
+/** A non-negative amount (the schemas' `units`), else undefined. */
+function unitsOf(text: string): bigint | undefined {
+  return AMOUNT_RE.test(text) ? BigInt(text) : undefined;
+}
+
 /** A small integer within the range, as the schemas' `smallInt` reads it; else undefined. */
-function smallIntIn(text: string, range: IntRange): number | undefined {
-  if (!SMALL_INT_RE.test(text)) return undefined;
+function smallIntIn(text: string, range: IntRange, re = SMALL_INT_RE): number | undefined {
+  if (!re.test(text)) return undefined;
   const value = Number(text);
   return value >= range.min && value <= range.max ? value : undefined;
 }
@@ -153,46 +171,112 @@ function decodeInstructionFast(f: InputFields): InstructionEntry | undefined {
     ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     ...(fingerprint === undefined ? {} : { fingerprint }),
   };
-  if (kind === "close") {
-    if (!onlyFields(f, CLOSE_FIELDS) || f.orderId === undefined || !ORDER_ID_RE.test(f.orderId)) {
-      return undefined;
-    }
-    return { kind, requestId, userId, ...addressed, ...keyed, orderId: f.orderId };
+  const base: Base = { requestId, userId, ...addressed, ...keyed };
+  if (kind === "close" || kind === "cancel") {
+    if (!onlyFields(f, kind === "close" ? CLOSE_FIELDS : CANCEL_FIELDS)) return undefined;
+    if (f.orderId === undefined || !ORDER_ID_RE.test(f.orderId)) return undefined;
+    if (kind === "cancel") return { kind, ...base, orderId: f.orderId };
+    if (f.quantity === undefined) return { kind, ...base, orderId: f.orderId };
+    const quantity = unitsOf(f.quantity);
+    return quantity === undefined ? undefined : { kind, ...base, orderId: f.orderId, quantity };
+  }
+  if (kind === "modify") return decodeModifyFast(f, base);
+  if (kind === "close_all") {
+    if (!onlyFields(f, CLOSE_ALL_FIELDS)) return undefined;
+    if (f.asset === undefined) return { kind, ...base };
+    return ASSET_TEXT_RE.test(f.asset) ? { kind, ...base, asset: f.asset } : undefined;
   }
   if (kind !== "open" || !onlyFields(f, OPEN_FIELDS)) return undefined;
-  const { asset, side, leverage, slippageBps, stopLoss, takeProfit } = f;
+  return decodeOpenFast(f, base);
+}
+
+interface Base {
+  requestId: string;
+  userId: string;
+  replyTo?: string;
+  idempotencyKey?: string;
+  fingerprint?: string;
+}
+
+function decodeOpenFast(f: InputFields, base: Base): InstructionEntry | undefined {
+  const { asset, side, leverage, orderType } = f;
   if (asset === undefined || !ASSET_TEXT_RE.test(asset) || (side !== "long" && side !== "short")) {
     return undefined;
   }
-  if (leverage === undefined || slippageBps === undefined) return undefined;
-  const leverageValue = smallIntIn(leverage, LEVERAGE);
-  const slippageValue = smallIntIn(slippageBps, SLIPPAGE_BPS);
-  if (leverageValue === undefined || slippageValue === undefined) return undefined;
-  const marginCents = positive(f.marginCents);
-  const expectedPrice = positive(f.expectedPrice);
-  const stopLossValue = positive(stopLoss);
-  const takeProfitValue = positive(takeProfit);
-  if (marginCents === undefined || expectedPrice === undefined) return undefined;
   if (
-    (stopLoss !== undefined && stopLossValue === undefined) ||
-    (takeProfit !== undefined && takeProfitValue === undefined)
+    orderType !== undefined && orderType !== "market" && orderType !== "limit" &&
+    orderType !== "stop"
   ) {
     return undefined;
   }
+  if (leverage === undefined) return undefined;
+  const leverageValue = smallIntIn(leverage, LEVERAGE);
+  const marginCents = positive(f.marginCents);
+  if (leverageValue === undefined || marginCents === undefined) return undefined;
+  // Each optional field: absent, or well-formed (a malformed one sends the entry to zod).
+  const slippageBps = f.slippageBps === undefined
+    ? undefined
+    : smallIntIn(f.slippageBps, SLIPPAGE_BPS);
+  const expiresAt = f.expiresAt === undefined
+    ? undefined
+    : smallIntIn(f.expiresAt, EXPIRES_AT_MS, BOUNDED_INT_RE);
+  const expectedPrice = positive(f.expectedPrice);
+  const triggerPrice = positive(f.triggerPrice);
+  const stopLoss = positive(f.stopLoss);
+  const takeProfit = positive(f.takeProfit);
+  if (
+    (f.slippageBps !== undefined && slippageBps === undefined) ||
+    (f.expiresAt !== undefined && expiresAt === undefined) ||
+    (f.expectedPrice !== undefined && expectedPrice === undefined) ||
+    (f.triggerPrice !== undefined && triggerPrice === undefined) ||
+    (f.stopLoss !== undefined && stopLoss === undefined) ||
+    (f.takeProfit !== undefined && takeProfit === undefined)
+  ) {
+    return undefined;
+  }
+  const optional = { orderType, slippageBps, expectedPrice, triggerPrice, expiresAt };
+  if (orderTypeProblem(optional) !== undefined) return undefined;
   return {
-    kind,
-    requestId,
-    userId,
-    ...addressed,
-    ...keyed,
+    kind: "open",
+    ...base,
     asset,
     side,
     marginCents,
     leverage: leverageValue,
-    slippageBps: slippageValue,
-    expectedPrice,
-    ...(stopLossValue === undefined ? {} : { stopLoss: stopLossValue }),
-    ...(takeProfitValue === undefined ? {} : { takeProfit: takeProfitValue }),
+    ...(orderType === undefined ? {} : { orderType }),
+    ...(slippageBps === undefined ? {} : { slippageBps }),
+    ...(expectedPrice === undefined ? {} : { expectedPrice }),
+    ...(triggerPrice === undefined ? {} : { triggerPrice }),
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+    ...(stopLoss === undefined ? {} : { stopLoss }),
+    ...(takeProfit === undefined ? {} : { takeProfit }),
+  };
+}
+
+/** A modify's level: REMOVE_LEVEL as null, a positive amount, else undefined (malformed). */
+function levelChange(text: string): bigint | null | undefined {
+  return text === REMOVE_LEVEL ? null : positive(text);
+}
+
+function decodeModifyFast(f: InputFields, base: Base): InstructionEntry | undefined {
+  if (!onlyFields(f, MODIFY_FIELDS) || f.orderId === undefined || !ORDER_ID_RE.test(f.orderId)) {
+    return undefined;
+  }
+  if (f.stopLoss === undefined && f.takeProfit === undefined) return undefined;
+  const stopLoss = f.stopLoss === undefined ? undefined : levelChange(f.stopLoss);
+  const takeProfit = f.takeProfit === undefined ? undefined : levelChange(f.takeProfit);
+  if (
+    (f.stopLoss !== undefined && stopLoss === undefined) ||
+    (f.takeProfit !== undefined && takeProfit === undefined)
+  ) {
+    return undefined;
+  }
+  return {
+    kind: "modify",
+    ...base,
+    orderId: f.orderId,
+    ...(stopLoss === undefined ? {} : { stopLoss }),
+    ...(takeProfit === undefined ? {} : { takeProfit }),
   };
 }
 
@@ -204,7 +288,7 @@ function decodeQueryFast(
 ): InstructionEntry | undefined {
   if (!onlyFields(f, QUERY_FIELDS)) return undefined;
   const { scope, limit, cursor } = f;
-  if (scope !== undefined && scope !== "balance" && scope !== "open") return undefined;
+  if (scope !== undefined && !isScope(scope)) return undefined;
   if (cursor !== undefined && !ORDER_ID_RE.test(cursor)) return undefined;
   let limitValue: number | undefined;
   if (limit !== undefined) {

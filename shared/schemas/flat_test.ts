@@ -66,7 +66,7 @@ Deno.test("decodeFlat agrees with decodeInput on any flat reply", () => {
 Deno.test("the instruction fast path accepts exactly what zod accepts, with the same result", () => {
   const value = (good: string[]) =>
     fc.oneof(
-      { weight: 4, arbitrary: fc.constantFrom(...good) },
+      { weight: 12, arbitrary: fc.constantFrom(...good) },
       {
         weight: 1,
         arbitrary: fc.constantFrom(
@@ -96,14 +96,34 @@ Deno.test("the instruction fast path accepts exactly what zod accepts, with the 
       "slippageBps",
       "expectedPrice",
     ],
+    // The same kind again: a pending order, whose market-only fields are optional.
+    open_pending: [
+      "requestId",
+      "userId",
+      "asset",
+      "side",
+      "marginCents",
+      "leverage",
+      "orderType",
+      "triggerPrice",
+    ],
     close: ["requestId", "userId", "orderId"],
+    cancel: ["requestId", "userId", "orderId"],
+    modify: ["requestId", "userId", "orderId"],
+    close_all: ["requestId", "userId"],
     query: ["requestId", "userId"],
     create_account: ["requestId", "userId"],
   };
+  const keyed = ["replyTo", "idempotencyKey", "fingerprint"];
   const optionalOf: Record<string, string[]> = {
-    open: ["idempotencyKey", "fingerprint", "stopLoss", "takeProfit"],
-    close: ["idempotencyKey", "fingerprint"],
-    query: ["scope", "limit", "cursor"],
+    open: [...keyed, "stopLoss", "takeProfit", "orderType"],
+    open_pending: [...keyed, "stopLoss", "takeProfit", "expiresAt"],
+    close: [...keyed, "quantity"],
+    cancel: keyed,
+    modify: [...keyed, "stopLoss", "takeProfit"],
+    close_all: [...keyed, "asset"],
+    query: ["replyTo", "scope", "limit", "cursor"],
+    create_account: ["replyTo"],
   };
   const values: Record<string, fc.Arbitrary<string>> = {
     requestId: value(["r1", "req-2_x"]),
@@ -115,11 +135,19 @@ Deno.test("the instruction fast path accepts exactly what zod accepts, with the 
     leverage: value(["1", "10", "100"]),
     slippageBps: value(["0", "100", "10000"]),
     expectedPrice: value(["9700050", "1"]),
-    stopLoss: value(["9000000"]),
-    takeProfit: value(["12000000"]),
+    stopLoss: value(["9000000", ""]),
+    takeProfit: value(["12000000", ""]),
+    orderType: value(["market", "limit", "stop"]),
+    // Market opens mostly say so (or say nothing); pending ones mostly name their type.
+    "open.orderType": value(["market"]),
+    "open_pending.orderType": value(["limit", "stop"]),
+    triggerPrice: value(["9650000", "1"]),
+    expiresAt: value(["1700000005000", "999999999999999", "1000000000000000"]),
+    quantity: value(["0", "1", "103092"]),
+    replyTo: value(["api-1", "x".repeat(41)]),
     orderId: value(["1", "42", "9999999999999999"]),
     fingerprint: value(["f1", "AbC_-9"]),
-    scope: value(["balance", "open"]),
+    scope: value(["balance", "open", "pending", "orders_history"]),
     limit: value(["1", "100", "500", "501"]),
     cursor: value(["1", "42"]),
     extra: value(["1"]),
@@ -128,11 +156,24 @@ Deno.test("the instruction fast path accepts exactly what zod accepts, with the 
     const required = fieldsOf[kind]!;
     const optional = optionalOf[kind] ?? [];
     const keys = [...required, ...optional];
-    const shape = Object.fromEntries(keys.map((k) => [k, values[k]!]));
+    const shape = Object.fromEntries(keys.map((k) => [k, values[`${kind}.${k}`] ?? values[k]!]));
     return fc.record(shape, { requiredKeys: required.filter(() => true) }).chain((record) =>
-      fc.tuple(fc.nat(9), fc.constantFrom("extra", "orderId", "asset", "stopLoss")).map(
+      fc.tuple(
+        fc.nat(9),
+        fc.constantFrom(
+          "extra",
+          "orderId",
+          "asset",
+          "stopLoss",
+          "triggerPrice",
+          "expiresAt",
+          "slippageBps",
+          "expectedPrice",
+          "quantity",
+        ),
+      ).map(
         ([dice, extraKey]) => {
-          const copy: Record<string, string> = { kind, ...record };
+          const copy: Record<string, string> = { kind: kind.replace("_pending", ""), ...record };
           if (dice === 0) delete copy[required[dice % required.length]!];
           if (dice === 1) copy[extraKey] = "1";
           return copy;
@@ -141,6 +182,7 @@ Deno.test("the instruction fast path accepts exactly what zod accepts, with the 
     );
   });
   let accepted = 0;
+  const acceptedKinds = new Map<string, number>();
   fc.assert(
     fc.property(entry, (candidate) => {
       const flat = Object.entries(candidate).flat() as string[];
@@ -149,12 +191,23 @@ Deno.test("the instruction fast path accepts exactly what zod accepts, with the 
       assert.equal(decoded.ok, zod.success, JSON.stringify(candidate));
       if (decoded.ok && zod.success) {
         accepted++;
+        const label = decoded.entry.kind === "open"
+          ? decoded.entry.orderType ?? "market"
+          : decoded.entry.kind;
+        acceptedKinds.set(label, (acceptedKinds.get(label) ?? 0) + 1);
         assert.deepEqual(decoded.entry, zod.data);
       }
     }),
     { numRuns: 20_000, seed: 7 },
   );
   assert.ok(accepted > 200, `only ${accepted} valid instructions generated`);
+  const kinds = ["market", "limit", "stop", "close", "cancel", "modify", "close_all", "query"];
+  for (const kind of kinds) {
+    assert.ok(
+      (acceptedKinds.get(kind) ?? 0) >= 20,
+      `${kind}: ${JSON.stringify([...acceptedKinds])}`,
+    );
+  }
 });
 
 Deno.test("decodeFlatBytes (the engine's path) answers exactly as decodeFlat on the same text", () => {

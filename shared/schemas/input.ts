@@ -13,6 +13,7 @@ import {
   AMOUNT_RE,
   ASSET_TEXT_RE,
   BOUNDED_INT_RE,
+  EXPIRES_AT_MS,
   FINGERPRINT_RE,
   ID_RE,
   IDEMPOTENCY_KEY_RE,
@@ -20,6 +21,9 @@ import {
   LEVERAGE,
   OPEN_PAGE_LIMIT,
   ORDER_ID_RE,
+  ORDER_TYPES,
+  QUERY_SCOPES,
+  REMOVE_LEVEL,
   REPLY_TO_RE,
   SLIPPAGE_BPS,
   SMALL_INT_RE,
@@ -64,6 +68,12 @@ export const createAccountEntrySchema = z.strictObject({
   userId: userIdSchema,
 });
 
+/**
+ * An order. A market order (no `orderType`, or "market") fills at once and carries
+ * `slippageBps` and `expectedPrice`; a "limit" or "stop" order carries `triggerPrice` instead,
+ * and may carry `expiresAt` (stream time, ms): it waits as a pending order until a quote
+ * crosses its trigger price (docs/design.md §2, Pending orders).
+ */
 export const openEntrySchema = z.strictObject({
   kind: z.literal("open"),
   requestId: requestIdSchema,
@@ -75,12 +85,44 @@ export const openEntrySchema = z.strictObject({
   side: z.enum(["long", "short"]),
   marginCents: positiveUnits,
   leverage: smallInt(LEVERAGE),
-  slippageBps: smallInt(SLIPPAGE_BPS),
-  expectedPrice: positiveUnits,
+  orderType: z.enum(ORDER_TYPES).optional(),
+  slippageBps: smallInt(SLIPPAGE_BPS).optional(),
+  expectedPrice: positiveUnits.optional(),
+  triggerPrice: positiveUnits.optional(),
+  expiresAt: intIn(BOUNDED_INT_RE, EXPIRES_AT_MS).optional(),
   stopLoss: positiveUnits.optional(),
   takeProfit: positiveUnits.optional(),
+}).superRefine((entry, context) => {
+  const problem = orderTypeProblem(entry);
+  if (problem !== undefined) context.addIssue({ code: "custom", message: problem });
 });
 
+/** Which fields an order type needs and refuses (the fast path asks the same function). */
+export function orderTypeProblem(entry: {
+  orderType?: string | undefined;
+  slippageBps?: unknown;
+  expectedPrice?: unknown;
+  triggerPrice?: unknown;
+  expiresAt?: unknown;
+}): string | undefined {
+  const market = entry.orderType === undefined || entry.orderType === "market";
+  if (market) {
+    if (entry.slippageBps === undefined || entry.expectedPrice === undefined) {
+      return "a market order needs slippageBps and expectedPrice";
+    }
+    if (entry.triggerPrice !== undefined || entry.expiresAt !== undefined) {
+      return "a market order has no triggerPrice or expiresAt";
+    }
+    return undefined;
+  }
+  if (entry.triggerPrice === undefined) return `a ${entry.orderType} order needs triggerPrice`;
+  if (entry.slippageBps !== undefined || entry.expectedPrice !== undefined) {
+    return `a ${entry.orderType} order has no slippageBps or expectedPrice`;
+  }
+  return undefined;
+}
+
+/** A close of a position: all of it, or `quantity` of it (units of 10^-8 of the asset). */
 export const closeEntrySchema = z.strictObject({
   kind: z.literal("close"),
   requestId: requestIdSchema,
@@ -89,19 +131,68 @@ export const closeEntrySchema = z.strictObject({
   idempotencyKey: idempotencyKeySchema.optional(),
   fingerprint: fingerprintSchema.optional(),
   orderId: orderIdSchema,
+  /** Zero is well-formed and refused by the engine (`invalid_quantity`), as a too-large part. */
+  quantity: units.optional(),
+});
+
+/** A cancel of a pending order: its reserved margin goes back to the balance. */
+export const cancelEntrySchema = z.strictObject({
+  kind: z.literal("cancel"),
+  requestId: requestIdSchema,
+  replyTo: replyToSchema.optional(),
+  userId: userIdSchema,
+  idempotencyKey: idempotencyKeySchema.optional(),
+  fingerprint: fingerprintSchema.optional(),
+  orderId: orderIdSchema,
+});
+
+/** A level a `modify` sets (a positive integer), or removes (REMOVE_LEVEL, decoded as null). */
+const levelChange = z.union([
+  z.literal(REMOVE_LEVEL).transform((): null => null),
+  positiveUnits,
+]);
+
+/**
+ * New stop-loss and/or take-profit of an open position or a pending order. A field left out
+ * keeps its level; the empty string removes it; at least one is present.
+ */
+export const modifyEntrySchema = z.strictObject({
+  kind: z.literal("modify"),
+  requestId: requestIdSchema,
+  replyTo: replyToSchema.optional(),
+  userId: userIdSchema,
+  idempotencyKey: idempotencyKeySchema.optional(),
+  fingerprint: fingerprintSchema.optional(),
+  orderId: orderIdSchema,
+  stopLoss: levelChange.optional(),
+  takeProfit: levelChange.optional(),
+}).refine((entry) => entry.stopLoss !== undefined || entry.takeProfit !== undefined, {
+  message: "a modify changes stopLoss or takeProfit",
+});
+
+/** Closes every open position of the user (of `asset` only, when given) as one instruction. */
+export const closeAllEntrySchema = z.strictObject({
+  kind: z.literal("close_all"),
+  requestId: requestIdSchema,
+  replyTo: replyToSchema.optional(),
+  userId: userIdSchema,
+  idempotencyKey: idempotencyKeySchema.optional(),
+  fingerprint: fingerprintSchema.optional(),
+  asset: assetText.optional(),
 });
 
 /**
  * A read of the user's account, ordered with the trades around it: its money ("balance", the
- * default), or a page of its open positions ("open") after the order ID `cursor`, so no answer
- * is larger than its caller needs.
+ * default), or a page of `limit` after the order ID `cursor` of its open positions ("open") or
+ * pending orders ("pending"), in order ID order, or of its ended pending orders
+ * ("orders_history"), newest first; so no answer is larger than its caller needs.
  */
 export const queryEntrySchema = z.strictObject({
   kind: z.literal("query"),
   requestId: requestIdSchema,
   replyTo: replyToSchema.optional(),
   userId: userIdSchema,
-  scope: z.enum(["balance", "open"]).optional(),
+  scope: z.enum(QUERY_SCOPES).optional(),
   limit: smallInt(OPEN_PAGE_LIMIT).optional(),
   cursor: orderIdSchema.optional(),
 });
@@ -111,6 +202,9 @@ export const instructionEntrySchema = z.discriminatedUnion("kind", [
   createAccountEntrySchema,
   openEntrySchema,
   closeEntrySchema,
+  cancelEntrySchema,
+  modifyEntrySchema,
+  closeAllEntrySchema,
   queryEntrySchema,
 ]);
 
@@ -131,6 +225,9 @@ const nonPriceEntrySchema = z.discriminatedUnion("kind", [
   createAccountEntrySchema,
   openEntrySchema,
   closeEntrySchema,
+  cancelEntrySchema,
+  modifyEntrySchema,
+  closeAllEntrySchema,
   queryEntrySchema,
   configureEntrySchema,
 ]);
@@ -138,6 +235,9 @@ const nonPriceEntrySchema = z.discriminatedUnion("kind", [
 export type CreateAccountEntry = z.output<typeof createAccountEntrySchema>;
 export type OpenEntry = z.output<typeof openEntrySchema>;
 export type CloseEntry = z.output<typeof closeEntrySchema>;
+export type CancelEntry = z.output<typeof cancelEntrySchema>;
+export type ModifyEntry = z.output<typeof modifyEntrySchema>;
+export type CloseAllEntry = z.output<typeof closeAllEntrySchema>;
 export type QueryEntry = z.output<typeof queryEntrySchema>;
 export type InstructionEntry = z.output<typeof instructionEntrySchema>;
 export type ConfigureEntry = z.output<typeof configureEntrySchema>;
@@ -189,14 +289,17 @@ function priceOf(record: Record<string, unknown>): PriceEntry | string {
   return parsePriceValue(value);
 }
 
-/** The wire form of an entry: bigints and numbers written in decimal, absent fields left out. */
+/**
+ * The wire form of an entry: bigints and numbers written in decimal, absent fields left out,
+ * a level a `modify` removes (null) as REMOVE_LEVEL.
+ */
 export function encodeInput(entry: InputEntry): InputFields {
   if (entry.kind === "price") {
     return { price: formatPriceValue(entry.asset, entry.bid, entry.ask, entry.ts) };
   }
   const fields: InputFields = {};
   for (const [name, value] of Object.entries(entry)) {
-    if (value !== undefined) fields[name] = String(value);
+    if (value !== undefined) fields[name] = value === null ? REMOVE_LEVEL : String(value);
   }
   return fields;
 }

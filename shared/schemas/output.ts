@@ -22,6 +22,8 @@ export const REFUSAL_CODES = [
   "too_many_positions",
   "too_many_orders",
   "idempotency_key_reused",
+  "order_not_pending",
+  "invalid_quantity",
 ] as const;
 export type RefusalCode = typeof REFUSAL_CODES[number];
 
@@ -47,7 +49,19 @@ export const orderViewSchema = z.object({
 });
 export type OrderView = z.infer<typeof orderViewSchema>;
 
+/**
+ * A close, full or partial: the position as it was just before it (the order view), what this
+ * close took (`closedQuantity`, `releasedMargin`) and left (`remainingQuantity`: "0" for a full
+ * close), at what price and with what PnL. `closeId` names the close: `<cause>-<orderId>`
+ * (the input entry that closed it, and the order), unique because an entry closes a position
+ * at most once. The four close fields are absent only in outputs written before partial closes
+ * existed; the history gives those what the migration gave old rows (`tradeRow`).
+ */
 export const closeViewSchema = orderViewSchema.extend({
+  closeId: z.string().optional(),
+  closedQuantity: decimal.optional(),
+  remainingQuantity: decimal.optional(),
+  releasedMargin: cents.optional(),
   closePrice: decimal,
   pnl: cents,
   balance: cents,
@@ -59,17 +73,104 @@ export type CloseView = z.infer<typeof closeViewSchema>;
 export const openTradeSchema = orderViewSchema.extend({ unrealizedPnl: cents });
 export type OpenTrade = z.infer<typeof openTradeSchema>;
 
+/** A waiting limit or stop order. `margin` is reserved: out of the balance, into `pending`. */
+export const pendingViewSchema = z.object({
+  orderId: z.string(),
+  status: z.literal("pending"),
+  orderType: z.enum(["limit", "stop"]),
+  asset: z.string(),
+  type: z.enum(["long", "short"]),
+  margin: cents,
+  leverage: z.number().int(),
+  triggerPrice: decimal,
+  stopLoss: decimal.optional(),
+  takeProfit: decimal.optional(),
+  expiresAt: timeMs.optional(),
+  createdAt: timeMs,
+});
+export type PendingView = z.infer<typeof pendingViewSchema>;
+
+export const ENDED_STATUSES = ["filled", "cancelled", "expired"] as const;
+export type EndedStatus = typeof ENDED_STATUSES[number];
+
+/** A pending order that no longer waits, and why (`orders_history`). */
+export const endedOrderViewSchema = pendingViewSchema.extend({
+  status: z.enum(ENDED_STATUSES),
+  endedAt: timeMs,
+});
+export type EndedOrderView = z.infer<typeof endedOrderViewSchema>;
+
+const closedResultSchema = closeViewSchema.extend({ event: z.literal("closed") });
+const partiallyClosedSchema = closeViewSchema.extend({
+  event: z.literal("partially_closed"),
+  /** What stays open: the same orderId, with its margin, quantity and liquidation price. */
+  remaining: orderViewSchema,
+});
+/** A pending order's fill: the position it became (same orderId), and how it was placed. */
+const filledSchema = orderViewSchema.extend({
+  event: z.literal("filled"),
+  orderType: z.enum(["limit", "stop"]),
+  triggerPrice: decimal,
+});
+/**
+ * A cancel by its owner ("user"), or by the engine when its fill would buy nothing
+ * ("unfillable": quantity 0 at a gapped price); the margin is back in `balance`.
+ */
+const cancelledSchema = endedOrderViewSchema.extend({
+  event: z.literal("cancelled"),
+  reason: z.enum(["user", "unfillable"]),
+  balance: cents,
+});
+const expiredSchema = endedOrderViewSchema.extend({ event: z.literal("expired"), balance: cents });
+/** A modified position (its /trades/open view) or pending order: exactly one is present. */
+const modifiedSchema = z.object({
+  event: z.literal("modified"),
+  orderId: z.string(),
+  /** The order's side, as in every order event (a socket message names it `side`). */
+  type: z.enum(["long", "short"]),
+  position: openTradeSchema.optional(),
+  order: pendingViewSchema.optional(),
+});
+
 export const resultSchema = z.discriminatedUnion("event", [
   z.object({ event: z.literal("account"), balance: cents, created: z.boolean() }),
-  z.object({ event: z.literal("account_state"), balance: cents, locked: cents, equity: cents }),
+  z.object({
+    event: z.literal("account_state"),
+    balance: cents,
+    locked: cents,
+    /** Margin reserved by pending orders. */
+    pending: cents,
+    equity: cents,
+  }),
   z.object({
     event: z.literal("open_positions"),
     positions: z.array(openTradeSchema),
     /** The last order ID of this page when more follow, else null. */
     nextCursor: z.string().nullable(),
   }),
+  z.object({
+    event: z.literal("pending_orders"),
+    orders: z.array(pendingViewSchema),
+    nextCursor: z.string().nullable(),
+  }),
+  z.object({
+    event: z.literal("orders_history"),
+    /** Newest first; the cursor is the last order ID of this page when more follow. */
+    orders: z.array(endedOrderViewSchema),
+    nextCursor: z.string().nullable(),
+  }),
   orderViewSchema.extend({ event: z.literal("opened") }),
-  closeViewSchema.extend({ event: z.literal("closed") }),
+  closedResultSchema,
+  partiallyClosedSchema,
+  pendingViewSchema.extend({ event: z.literal("placed") }),
+  cancelledSchema,
+  modifiedSchema,
+  z.object({
+    event: z.literal("closed_all"),
+    /** Every close, in order ID order, all at the same quotes. */
+    closed: z.array(closedResultSchema),
+    balance: cents,
+  }),
 ]);
 export type Result = z.infer<typeof resultSchema>;
 
@@ -100,9 +201,9 @@ export const answerRefusedSchema = z.object({
 });
 
 /**
- * An order event for the user's sockets and the history: an open or close the user asked for
- * (the answer went to the asking API), or an unsolicited close (stop-loss, take-profit,
- * liquidation).
+ * An order event for the user's sockets and the history: a change the user asked for (the
+ * answer went to the asking API; engine/io/routing.ts `orderEventsOf`), or one nobody asked
+ * for: a stop-loss, take-profit or liquidation close, a pending order's fill or expiry.
  */
 export const eventSchema = z.object({
   kind: z.literal("event"),
@@ -110,7 +211,13 @@ export const eventSchema = z.object({
   userId: z.string(),
   result: z.discriminatedUnion("event", [
     orderViewSchema.extend({ event: z.literal("opened") }),
-    closeViewSchema.extend({ event: z.literal("closed") }),
+    closedResultSchema,
+    partiallyClosedSchema,
+    pendingViewSchema.extend({ event: z.literal("placed") }),
+    filledSchema,
+    cancelledSchema,
+    expiredSchema,
+    modifiedSchema,
   ]),
 });
 
@@ -232,8 +339,10 @@ export const CENTS_FIELD_NAMES = [
   "pnl",
   "balance",
   "locked",
+  "pending",
   "equity",
   "unrealizedPnl",
+  "releasedMargin",
 ] as const;
 export type CentsField = typeof CENTS_FIELD_NAMES[number];
 export const CENTS_FIELDS: ReadonlySet<string> = new Set(CENTS_FIELD_NAMES);

@@ -34,8 +34,19 @@ export interface IntRange {
 }
 
 export const LEVERAGE: IntRange = { min: 1, max: 100 };
+/** A pending order's `expiresAt`: ms since the epoch in stream time, exact as a number. */
+export const EXPIRES_AT_MS: IntRange = { min: 1, max: 999_999_999_999_999 };
+/** How an `open` fills: at once ("market", the default) or when its trigger price is crossed. */
+export const ORDER_TYPES = ["market", "limit", "stop"] as const;
+/**
+ * A `modify` field that removes a stop-loss or take-profit: the empty string. (Stream fields
+ * are strings, so "remove" needs a value of its own; absent means "leave as it is".)
+ */
+export const REMOVE_LEVEL = "";
 export const SLIPPAGE_BPS: IntRange = { min: 0, max: 10_000 };
-/** Open positions a `query` of scope "open" returns at most, and by default. */
+/** Items a paged `query` ("open", "pending", "orders_history") returns at most, and by default. */
 export const OPEN_PAGE_MAX = 500;
 export const OPEN_PAGE_DEFAULT = 100;
 export const OPEN_PAGE_LIMIT: IntRange = { min: 1, max: OPEN_PAGE_MAX };
+/** What a `query` reads: money, or a page of open positions, pending orders or ended orders. */
+export const QUERY_SCOPES = ["balance", "open", "pending", "orders_history"] as const;
