@@ -1,8 +1,10 @@
 /**
- * Crash equivalence: a seeded workload streams into the input stream while the engine is killed
- * with SIGKILL again and again (some kills land mid-snapshot). The survivor must end with the
- * state hash of an uncrashed run over the same stream, every instruction must have exactly one
- * answer — the same answer the uncrashed run gives — and every close exactly one history row.
+ * Crash equivalence: a seeded workload (market and pending orders, cancels, expiries, modifies,
+ * partial closes, closeAll) streams into the input stream while the engine is killed with
+ * SIGKILL again and again (some kills land mid-snapshot). The survivor must end with the state
+ * hash of an uncrashed run over the same stream, every instruction must have exactly one answer
+ * — the same answer the uncrashed run gives — every order event must be written once, and every
+ * close, partial or full, must be exactly one history row.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -15,12 +17,12 @@ import {
   replyStream,
 } from "@trading/shared";
 import { decodeOutput } from "@trading/shared/schemas";
-import { orderEventOf } from "../engine/io/routing.ts";
+import { orderEventsOf } from "../engine/io/routing.ts";
 import { encodeState, stateHash } from "../engine/core/snapshot.ts";
 import { compareStreamIds as compareIds } from "../engine/core/stream_id.ts";
 import { createState } from "../engine/core/state.ts";
 import { applyFields } from "../engine/core/step.ts";
-import { opArbitrary, toEntries } from "../engine/testdata/workload.ts";
+import { allOpArbitrary, toEntries } from "../engine/testdata/workload.ts";
 import { type Env, eventually, sleep } from "./harness.ts";
 
 const SEED = 424242;
@@ -91,12 +93,14 @@ export async function crashScenario(env: Env, options: CrashOptions): Promise<vo
   const OPS = options.ops;
   const KILLS = options.kills;
   {
-    const ops = fc.sample(fc.array(opArbitrary, { minLength: OPS, maxLength: OPS }), {
+    const ops = fc.sample(fc.array(allOpArbitrary, { minLength: OPS, maxLength: OPS }), {
       seed: SEED,
       numRuns: 1,
     })[0]!;
-    // Every instruction names the test as the process to answer.
-    const workload = toEntries(ops).map(({ id, fields }) => ({
+    // Every instruction names the test as the process to answer. The workload's clock starts
+    // now, as the stream's IDs will, so its pending orders expire while the test runs, not at
+    // their first entry.
+    const workload = toEntries(ops, Date.now()).map(({ id, fields }) => ({
       id,
       fields: fields.requestId === undefined ? fields : { ...fields, replyTo: REPLY_TO },
     }));
@@ -203,32 +207,44 @@ export async function crashScenario(env: Env, options: CrashOptions): Promise<vo
       assert.deepEqual(got[0], answer);
     }
     assert.equal(answers.size, new Set(requestIds).size);
+    const key = (o: EngineOutput) =>
+      o.kind === "event" ? `${o.cause}/${o.result.orderId}/${o.result.event}` : "";
     const events = (list: EngineOutput[]) =>
-      list.flatMap((o) => o.kind === "event" ? [o] : [])
-        .sort((a, b) =>
-          `${a.cause}/${a.result.orderId}`.localeCompare(`${b.cause}/${b.result.orderId}`)
-        );
-    // Order events: the triggers' closes and an event for every first open or close answered.
-    const expectedEvents = referenceOutputs.flatMap((o) => {
-      const event = o.kind === "event" ? o : orderEventOf(o);
-      return event === undefined ? [] : [event];
-    });
+      list.filter((o) => o.kind === "event").sort((a, b) => key(a).localeCompare(key(b)));
+    // Order events: the triggers' closes, fills and expiries, and the events of every first
+    // change a user asked for (a closeAll's one per close).
+    const expectedEvents = referenceOutputs.flatMap((o) =>
+      o.kind === "event" ? [o] : orderEventsOf(o)
+    );
     assert.deepEqual(events(collector.outputs), events(expectedEvents), "order events differ");
+    // The workload's clock is not the stream's (its entries get the IDs Redis gives them), so
+    // which pending orders fill, expire or can still be cancelled differs from a pure run; every
+    // kind of instruction is in it all the same, and each was answered as the uncrashed run did.
+    const kinds = new Set(written.map((w) => w.fields.kind));
+    for (const kind of ["cancel", "modify", "close_all"]) {
+      assert.ok(kinds.has(kind), `the workload has no ${kind}`);
+    }
+    assert.ok(written.some((w) => w.fields.kind === "close" && w.fields.quantity !== undefined));
+    const seen = (event: string) => expectedEvents.filter((e) => e.result.event === event).length;
+    for (const event of ["placed", "filled"]) {
+      const counts = Object.groupBy(expectedEvents, (e) => e.result.event);
+      const summary = Object.entries(counts).map(([name, list]) => `${name} ${list?.length}`);
+      assert.ok(seen(event) > 0, `the workload made no ${event} event: ${summary.join(", ")}`);
+    }
 
-    // Every close exactly one history row.
-    const closed = referenceOutputs.flatMap((o) =>
-      o.kind === "event"
-        ? [o.result.orderId]
-        : o.kind === "answer" && o.ok && o.result.event === "closed" && !o.replayed
-        ? [o.result.orderId]
+    // Every close, partial or full, exactly one history row.
+    const closed = expectedEvents.flatMap((e) =>
+      (e.result.event === "closed" || e.result.event === "partially_closed") &&
+        e.result.closeId !== undefined
+        ? [e.result.closeId]
         : []
     ).sort();
     assert.ok(closed.length > 50, `workload closed only ${closed.length} positions`);
     const rows = await eventually("history rows", async () => {
-      const result = await env.sql<{ order_id: string }[]>`SELECT order_id::text FROM trades`;
+      const result = await env.sql<{ close_id: string }[]>`SELECT close_id FROM trades`;
       return result.length >= closed.length ? result : undefined;
     }, 10_000);
-    assert.deepEqual(rows.map((r) => r.order_id).sort(), closed);
+    assert.deepEqual(rows.map((r) => r.close_id).sort(), closed);
 
     // A replay of the stream from its start (what `deno task replay` does) agrees too.
     const replay = env.spawn("replay", "engine/replay.ts", {});
