@@ -22,6 +22,7 @@ import { authRoutes } from "./routes/auth.ts";
 import { tradeRoutes } from "./routes/trade.ts";
 import { accountRoutes } from "./routes/account.ts";
 import { marketRoutes } from "./routes/market.ts";
+import { orderRoutes } from "./routes/orders.ts";
 
 export const BASE_PATH = "/api/v1";
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -62,7 +63,7 @@ export function buildApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
       maxAgeS: 600,
     }),
   );
-  // First, so every answer to a create or close (a 400, 401 or 429 too) names its key.
+  // First, so every answer to a keyed call (a 400, 401 or 429 too) names its key.
   for (const path of KEYED_PATHS) api.post(path, keyRequest);
   // Once per request, before the body is read: an over-limit user costs a map lookup.
   const maxKeys = deps.limiterMaxKeys ?? DEFAULT_MAX_KEYS;
@@ -101,6 +102,7 @@ export function buildApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
 
   authRoutes(api, deps);
   tradeRoutes(api, deps);
+  orderRoutes(api, deps);
   accountRoutes(api, deps);
   marketRoutes(api, deps);
 

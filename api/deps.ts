@@ -59,6 +59,6 @@ export interface Rate {
 }
 
 export type AppEnv = {
-  /** `idempotencyKey`: set for trade/create and trade/close before anything else runs. */
+  /** `idempotencyKey`: set for the keyed paths (idempotency.ts) before anything else runs. */
   Variables: { userId: string; idempotencyKey: string };
 };

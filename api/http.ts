@@ -2,9 +2,13 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { toApiJson } from "@trading/shared/schemas";
-import type { Answer } from "@trading/shared/schemas";
+import type { Answer, QueryEntry } from "@trading/shared/schemas";
 import { apiError, errorBody, REFUSAL_STATUS, refusalCode } from "./errors.ts";
 import { EngineTimeoutError, EngineUnavailableError } from "./engine_client.ts";
+import type { ApiDeps, AppEnv } from "./deps.ts";
+
+/** What the engine answers when it did what was asked. */
+export type Result = Extract<Answer, { ok: true }>["result"];
 
 /** A JSON response whose cents fields are written exactly as numbers. */
 export function sendJson(c: Context, status: ContentfulStatusCode, value: unknown): Response {
@@ -39,4 +43,25 @@ export async function askEngine(
 
 export function refusal(c: Context, answer: Extract<Answer, { ok: false }>): Response {
   return apiError(c, REFUSAL_STATUS[answer.code], refusalCode(answer.code), answer.message);
+}
+
+/** A read of the user's account as the engine holds it, in stream order: `event` or a Response. */
+export async function queryEngine<E extends Result["event"]>(
+  c: Context<AppEnv>,
+  deps: ApiDeps,
+  event: E,
+  page: Pick<QueryEntry, "scope" | "limit" | "cursor">,
+): Promise<Extract<Result, { event: E }> | Response> {
+  const answer = await askEngine(
+    c,
+    () =>
+      deps.engine.request(
+        { kind: "query", userId: c.get("userId"), ...page },
+        deps.engineTimeoutMs,
+      ),
+  );
+  if (answer instanceof Response) return answer;
+  if (!answer.ok) return refusal(c, answer);
+  if (answer.result.event !== event) throw new Error("unexpected engine answer to query");
+  return answer.result as Extract<Result, { event: E }>;
 }

@@ -1,7 +1,8 @@
 /**
- * Idempotency on the API's side: every create and close carries a key (the client's, or one
- * made here), and a fingerprint of what was asked, so the engine can tell a retry of the same
- * request from another request that reuses its key.
+ * Idempotency on the API's side: every call that changes an account (create, close, closeAll,
+ * modify, cancel) carries a key (the client's, or one made here), and a fingerprint of what was
+ * asked, so the engine can tell a retry of the same request from another request that reuses
+ * its key.
  */
 import { createHash } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
@@ -9,8 +10,14 @@ import type { AppEnv } from "./deps.ts";
 import { apiError } from "./errors.ts";
 import { IDEMPOTENCY_KEY_RULE, isIdempotencyKey } from "./schemas.ts";
 
-/** The endpoints whose requests carry a key. */
-export const KEYED_PATHS = ["/trade/create", "/trade/close"] as const;
+/** The endpoints whose requests carry a key: every one that changes an account. */
+export const KEYED_PATHS = [
+  "/trade/create",
+  "/trade/close",
+  "/trade/closeAll",
+  "/trade/modify",
+  "/order/cancel",
+] as const;
 
 /**
  * Middleware of the keyed endpoints, before any other: the request's Idempotency-Key, or a new

@@ -12,13 +12,17 @@ import {
   CENTS_FIELDS,
   type CentsField,
   closeViewSchema,
+  endedOrderViewSchema,
+  EXPIRES_AT_MS,
   IDEMPOTENCY_KEY_RE,
   LEVERAGE,
   OPEN_PAGE_DEFAULT,
   OPEN_PAGE_MAX,
   openTradeSchema as openTradeViewSchema,
   ORDER_ID_RE,
+  ORDER_TYPES,
   orderViewSchema,
+  pendingViewSchema,
   SLIPPAGE_BPS,
 } from "@trading/shared/schemas";
 
@@ -49,22 +53,72 @@ export const signinSchema = z.strictObject({
   password: z.string().min(1).max(128),
 }).openapi("SigninRequest");
 
+/**
+ * A market order (the default) fills at once within `slippage` of `price` (or the API's quote);
+ * a limit or stop order waits for `triggerPrice` (docs/design.md §2, Pending orders), so it
+ * takes no slippage or price, and may expire at `expiresAt`.
+ */
 export const tradeCreateSchema = z.strictObject({
   asset: z.enum(ASSET_SYMBOLS),
   type: z.enum(["long", "short"]),
   margin: z.number().int().min(100).max(Number.MAX_SAFE_INTEGER)
     .openapi({ description: "cents", example: 10000 }),
   leverage: z.number().int().min(LEVERAGE.min).max(LEVERAGE.max),
-  slippage: z.number().int().min(SLIPPAGE_BPS.min).max(SLIPPAGE_BPS.max)
-    .openapi({ description: "basis points" }),
-  price: decimalText.optional().openapi({ description: "the quote the user saw" }),
+  orderType: z.enum(ORDER_TYPES).optional().openapi({ description: "market (the default)" }),
+  slippage: z.number().int().min(SLIPPAGE_BPS.min).max(SLIPPAGE_BPS.max).optional()
+    .openapi({ description: "basis points; required for a market order, refused otherwise" }),
+  price: decimalText.optional().openapi({
+    description: "the quote the user saw (market orders only)",
+  }),
+  triggerPrice: decimalText.optional().openapi({
+    description: "required for a limit or stop order, refused for a market order",
+  }),
+  expiresAt: z.number().int().min(EXPIRES_AT_MS.min).max(EXPIRES_AT_MS.max).optional()
+    .openapi({ description: "ms since the epoch: a limit or stop order still waiting expires" }),
   stopLoss: decimalText.optional(),
   takeProfit: decimalText.optional(),
+}).superRefine((body, context) => {
+  const problem = (path: string, message: string) =>
+    context.addIssue({ code: "custom", path: [path], message });
+  if ((body.orderType ?? "market") === "market") {
+    if (body.slippage === undefined) problem("slippage", "a market order needs slippage");
+    if (body.triggerPrice !== undefined) problem("triggerPrice", "not for a market order");
+    if (body.expiresAt !== undefined) problem("expiresAt", "not for a market order");
+    return;
+  }
+  if (body.triggerPrice === undefined) {
+    problem("triggerPrice", `a ${body.orderType} order needs triggerPrice`);
+  }
+  if (body.slippage !== undefined) problem("slippage", `not for a ${body.orderType} order`);
+  if (body.price !== undefined) problem("price", `not for a ${body.orderType} order`);
 }).openapi("TradeCreate");
 
 const orderIdText = z.string().regex(ORDER_ID_RE, { message: "must be an order ID" });
 
-export const tradeCloseSchema = z.strictObject({ orderId: orderIdText }).openapi("TradeClose");
+export const tradeCloseSchema = z.strictObject({
+  orderId: orderIdText,
+  quantity: decimalText.optional().openapi({
+    description: "the part to close (up to 8 decimals); absent: all of it",
+  }),
+}).openapi("TradeClose");
+
+export const closeAllSchema = z.strictObject({ asset: z.enum(ASSET_SYMBOLS).optional() })
+  .openapi("TradeCloseAll");
+
+export const orderCancelSchema = z.strictObject({ orderId: orderIdText }).openapi("OrderCancel");
+
+/** A level to set, or null to remove it. */
+const levelChange = decimalText.nullable().optional().openapi({
+  description: "a decimal to set, null to remove, absent to keep",
+});
+
+export const tradeModifySchema = z.strictObject({
+  orderId: orderIdText,
+  stopLoss: levelChange,
+  takeProfit: levelChange,
+}).refine((body) => body.stopLoss !== undefined || body.takeProfit !== undefined, {
+  message: "give stopLoss or takeProfit (null removes it)",
+}).openapi("TradeModify");
 
 export const openTradesQuerySchema = z.object({
   limit: z.string().regex(/^[1-9][0-9]{0,2}$/).optional().openapi({
@@ -76,10 +130,10 @@ export const openTradesQuerySchema = z.object({
 export const IDEMPOTENCY_KEY_RULE = "Idempotency-Key must be 1–64 printable characters";
 
 /**
- * The optional Idempotency-Key header of trade/create and trade/close, as the OpenAPI document
- * states it. The handlers check it themselves (`idempotencyKey`): zod-openapi's header
- * validator copies every request header into an object first, ~10 % of a trade's cost in the
- * API.
+ * The optional Idempotency-Key header of every call that changes an account (KEYED_PATHS), as
+ * the OpenAPI document states it. The handlers check it themselves (`idempotencyKey`):
+ * zod-openapi's header validator copies every request header into an object first, ~10 % of a
+ * trade's cost in the API.
  */
 export const idempotencyKeyParameter = {
   name: "idempotency-key",
@@ -119,7 +173,10 @@ export const openTradeSchema = orderSchema.extend({
   unrealizedPnl: httpView(openTradeViewSchema).shape.unrealizedPnl,
 }).openapi("OpenTrade");
 
-/** The answer to a close: the close's outcome, never another reason than the user's own. */
+/**
+ * The answer to a close, full or partial: the close's outcome, never another reason than the
+ * user's own. `remainingQuantity` is "0" after a full close.
+ */
 export const closeSchema = httpView(
   closeViewSchema.pick({
     orderId: true,
@@ -128,7 +185,54 @@ export const closeSchema = httpView(
     balance: true,
     closedAt: true,
   }),
-).extend({ reason: z.literal("manual") }).openapi("CloseResult");
+).extend({
+  closedQuantity: z.string(),
+  remainingQuantity: z.string(),
+  reason: z.literal("manual"),
+}).openapi("CloseResult");
+
+export const closeAllResultSchema = z.object({
+  closed: z.array(closeSchema),
+  balance: cents,
+}).openapi("CloseAllResult");
+
+/** A waiting limit or stop order. */
+export const pendingOrderSchema = httpView(pendingViewSchema).extend(asset).openapi(
+  "PendingOrder",
+);
+
+/**
+ * A modified position's answer: its /trades/open view, marked open as the pending view is
+ * marked pending (the gateway's `modified` message says the same).
+ */
+export const modifiedPositionSchema = openTradeSchema.extend({ status: z.literal("open") })
+  .openapi("ModifiedPosition");
+
+/** A market order's answer (or a limit's that filled at once): the position, open. */
+export const openedOrderSchema = orderSchema.extend({ status: z.literal("open") })
+  .openapi("OpenedOrder");
+
+export const cancelResultSchema = z.object({
+  orderId: z.string(),
+  status: z.literal("cancelled"),
+  balance: cents,
+}).openapi("CancelResult");
+
+/** An ended pending order as `/orders/history` lists it. */
+export const endedOrderSchema = httpView(
+  endedOrderViewSchema.pick({
+    orderId: true,
+    orderType: true,
+    asset: true,
+    type: true,
+    margin: true,
+    leverage: true,
+    triggerPrice: true,
+    status: true,
+    createdAt: true,
+    endedAt: true,
+  }),
+).openapi("EndedOrder");
 
 export const historyTradeSchema = httpView(closedTradeSchema).openapi("ClosedTrade");
 
@@ -137,6 +241,14 @@ export const historyQuerySchema = z.object({
     description: "1–100, default 50",
   }),
   cursor: z.string().max(200).optional(),
+});
+
+/** Ended pending orders: the engine remembers the latest 200 per account. */
+export const ordersHistoryQuerySchema = z.object({
+  limit: z.string().regex(/^[1-9][0-9]{0,2}$/).optional().openapi({
+    description: "1–100, default 50",
+  }),
+  cursor: orderIdText.optional().openapi({ description: "nextCursor of the previous page" }),
 });
 
 export const priceSchema = z.object({

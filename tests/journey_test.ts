@@ -28,6 +28,17 @@ async function openedIn(env: Env, stream: string): Promise<string[]> {
   return orders;
 }
 
+/** A quantity's decimal string as units of 1e-8, and back. */
+function quantityUnits(text: string): bigint {
+  const [whole, fraction = ""] = text.split(".");
+  return BigInt(whole! + fraction.padEnd(8, "0"));
+}
+
+function quantityText(units: bigint): string {
+  const text = units.toString().padStart(9, "0");
+  return `${text.slice(0, -8)}.${text.slice(-8)}`.replace(/\.?0+$/, "");
+}
+
 async function pricesShow(base: string, asset: string, bid: string, ask: string) {
   await eventually(`${asset} at ${bid}/${ask}`, async () => {
     const { body } = await http<{ prices: Order[] }>(base, "GET", "/prices");
@@ -145,6 +156,153 @@ Deno.test("journey, triggers over the gateway, and two API processes", async (t)
         }, 2000);
         assert.deepEqual(history.map((h) => h.reason), ["manual", "manual"]);
         assert.deepEqual(history.map((h) => h.orderId), [short.body.orderId, long.body.orderId]);
+      },
+    );
+
+    await t.step(
+      "a limit fills, modify, partial close, closeAll, cancel: balance = 500000 + realized PnL",
+      async () => {
+        const { token } = await newUser(base);
+        await env.setPrice("BTC_USDC_PERP", "97000.5", "97001.3");
+        await env.setPrice("ETH_USDC_PERP", "3500.07", "3500.11");
+        await pricesShow(base, "BTC", "97000.5", "97001.3");
+        await pricesShow(base, "ETH", "3500.07", "3500.11");
+        const post = (path: string, body: unknown) =>
+          http<Order>(base, "POST", path, { token, body });
+        const get = <T>(path: string) => http<T>(base, "GET", path, { token });
+
+        const limit = await post("/trade/create", {
+          asset: "BTC",
+          type: "long",
+          margin: 10000,
+          leverage: 10,
+          orderType: "limit",
+          triggerPrice: "96500",
+        });
+        assert.equal(limit.status, 200, JSON.stringify(limit.body));
+        assert.equal(limit.body.status, "pending");
+        assert.equal(limit.body.triggerPrice, "96500");
+        const far = await post("/trade/create", {
+          asset: "ETH",
+          type: "long",
+          margin: 4000,
+          leverage: 5,
+          orderType: "limit",
+          triggerPrice: "3000",
+        });
+        assert.equal(far.body.status, "pending", JSON.stringify(far.body));
+        const waiting = await get<{ orders: Order[] }>("/orders/pending");
+        assert.deepEqual(waiting.body.orders.map((o) => o.orderId), [
+          limit.body.orderId,
+          far.body.orderId,
+        ]);
+        const reserved = await get<{ usd: Order }>("/balance");
+        assert.deepEqual(reserved.body.usd, {
+          balance: 500000 - 14000,
+          locked: 0,
+          pending: 14000,
+          equity: 500000,
+          decimals: 2,
+        });
+
+        // The ask falls to the limit: it fills at that ask.
+        await env.setPrice("BTC_USDC_PERP", "96400.1", "96450.5");
+        const filled = await eventually("the limit filled", async () => {
+          const { body } = await get<{ trades: Order[] }>("/trades/open");
+          return body.trades.find((trade) => trade.orderId === limit.body.orderId);
+        });
+        assert.equal(filled.openPrice, "96450.5");
+        const quantity = expectedQuantity(10000, 10, "96450.5");
+        assert.equal(filled.quantity, quantity);
+
+        const modified = await post("/trade/modify", {
+          orderId: limit.body.orderId,
+          stopLoss: "95000",
+        });
+        assert.equal(modified.status, 200, JSON.stringify(modified.body));
+        assert.equal(modified.body.stopLoss, "95000");
+        assert.equal(modified.body.openPrice, "96450.5");
+        assert.equal(typeof modified.body.unrealizedPnl, "number");
+
+        const short = await post("/trade/create", {
+          asset: "ETH",
+          type: "short",
+          margin: 6000,
+          leverage: 3,
+          slippage: 50,
+        });
+        assert.equal(short.status, 200, JSON.stringify(short.body));
+        assert.equal(short.body.status, "open");
+        assert.equal(short.body.openPrice, "3500.07");
+
+        await env.setPrice("BTC_USDC_PERP", "96800.2", "96801");
+        await env.setPrice("ETH_USDC_PERP", "3490.5", "3490.6");
+        await pricesShow(base, "BTC", "96800.2", "96801");
+        await pricesShow(base, "ETH", "3490.5", "3490.6");
+        const half = quantityText(quantityUnits(quantity) / 2n);
+        const partial = await post("/trade/close", { orderId: limit.body.orderId, quantity: half });
+        assert.equal(partial.status, 200, JSON.stringify(partial.body));
+        assert.equal(partial.body.closedQuantity, half);
+        const rest = quantityText(quantityUnits(quantity) - quantityUnits(half));
+        assert.equal(partial.body.remainingQuantity, rest);
+        assert.equal(partial.body.closePrice, "96800.2");
+        const pnls = [expectedPnlCents("long", "96450.5", "96800.2", half)];
+        assert.equal(partial.body.pnl, Number(pnls[0]));
+
+        const all = await http<{ closed: Order[]; balance: number }>(
+          base,
+          "POST",
+          "/trade/closeAll",
+          { token, body: {} },
+        );
+        assert.equal(all.status, 200, JSON.stringify(all.body));
+        assert.deepEqual(all.body.closed.map((c) => [c.orderId, c.closedQuantity, c.closePrice]), [
+          [limit.body.orderId, rest, "96800.2"],
+          [short.body.orderId, short.body.quantity, "3490.6"],
+        ]);
+        pnls.push(
+          expectedPnlCents("long", "96450.5", "96800.2", rest),
+          expectedPnlCents("short", "3500.07", "3490.6", String(short.body.quantity)),
+        );
+        assert.deepEqual(all.body.closed.map((c) => c.pnl), pnls.slice(1).map(Number));
+        assert.ok(all.body.closed.every((c) => c.remainingQuantity === "0"));
+
+        const cancelled = await post("/order/cancel", { orderId: far.body.orderId });
+        assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+        assert.deepEqual(cancelled.body, {
+          orderId: far.body.orderId,
+          status: "cancelled",
+          balance: all.body.balance + 4000,
+        });
+
+        const ended = await get<{ orders: Order[] }>("/orders/history");
+        assert.deepEqual(ended.body.orders.map((o) => [o.orderId, o.status]), [
+          [far.body.orderId, "cancelled"],
+          [limit.body.orderId, "filled"],
+        ]);
+        assert.deepEqual((await get<{ orders: Order[] }>("/orders/pending")).body.orders, []);
+
+        const rows = await eventually("three history rows", async () => {
+          const { body } = await get<{ trades: Order[] }>("/trades");
+          return body.trades.length === 3 ? body.trades : undefined;
+        }, 2000);
+        assert.equal(new Set(rows.map((row) => row.closeId)).size, 3, "distinct closeIds");
+        const btcRows = rows.filter((row) => row.orderId === limit.body.orderId);
+        assert.deepEqual(btcRows.map((row) => row.closedQuantity).sort(), [half, rest].sort());
+        assert.equal(btcRows.reduce((sum, row) => sum + Number(row.releasedMargin), 0), 10000);
+        // Each row shows the position as it was just before its close.
+        const first = btcRows.find((row) => row.closedQuantity === half)!;
+        assert.deepEqual([first.quantity, first.margin], [quantity, 10000]);
+
+        const realized = pnls.reduce((sum, pnl) => sum + pnl, 0n);
+        const final = await get<{ usd: Order }>("/balance");
+        assert.deepEqual(final.body.usd, {
+          balance: 500000 + Number(realized),
+          locked: 0,
+          pending: 0,
+          equity: 500000 + Number(realized),
+          decimals: 2,
+        });
       },
     );
 

@@ -81,6 +81,7 @@ Deno.test("engine limits: positions cap, paged reads, idempotency that cannot be
         "decimals",
         "equity",
         "locked",
+        "pending",
       ]);
       assert.equal(balance.body.usd.locked, 3000);
       const first = await openTrades(alice.token, "?limit=2");

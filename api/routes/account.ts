@@ -1,11 +1,11 @@
 /** GET /balance, /balance/usd, /trades/open (engine queries) and /trades (history). */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { type Answer, OPEN_PAGE_MAX, type QueryEntry } from "@trading/shared/schemas";
+import { OPEN_PAGE_MAX, type QueryEntry } from "@trading/shared/schemas";
 import { apiError } from "../errors.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { requireAuth } from "../auth/middleware.ts";
-import { askEngine, refusal, sendJson } from "../http.ts";
+import { queryEngine, type Result, sendJson } from "../http.ts";
 import { jsonContent, route } from "../openapi.ts";
 import {
   errorSchema,
@@ -17,7 +17,6 @@ import {
 
 const json = jsonContent;
 
-type Result = Extract<Answer, { ok: true }>["result"];
 type AccountState = Extract<Result, { event: "account_state" }>;
 type OpenPositions = Extract<Result, { event: "open_positions" }>;
 
@@ -25,26 +24,11 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
   const auth = [requireAuth(deps.jwtSecret)];
   const security = [{ bearer: [] }];
   const unauthorized = json(errorSchema, "unauthorized");
-
-  /** A read of the user's account as the engine holds it, in stream order. */
-  async function query<E extends Result["event"]>(
+  const query = <E extends Result["event"]>(
     c: Context<AppEnv>,
     event: E,
     page: Pick<QueryEntry, "scope" | "limit" | "cursor">,
-  ): Promise<Extract<Result, { event: E }> | Response> {
-    const answer = await askEngine(
-      c,
-      () =>
-        deps.engine.request(
-          { kind: "query", userId: c.get("userId"), ...page },
-          deps.engineTimeoutMs,
-        ),
-    );
-    if (answer instanceof Response) return answer;
-    if (!answer.ok) return refusal(c, answer);
-    if (answer.result.event !== event) throw new Error("unexpected engine answer to query");
-    return answer.result as Extract<Result, { event: E }>;
-  }
+  ) => queryEngine(c, deps, event, page);
 
   /** Money only: never the positions, whatever their number. */
   const accountState = (c: Context<AppEnv>): Promise<AccountState | Response> =>
@@ -84,11 +68,12 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
             usd: z.object({
               balance: z.number().int(),
               locked: z.number().int(),
+              pending: z.number().int(),
               equity: z.number().int(),
               decimals: z.literal(2),
             }),
           }),
-          "cents: available, locked in positions, and equity with unrealized PnL",
+          "cents: available, locked in positions, reserved by pending orders, and equity (their sum with unrealized PnL)",
         ),
         401: unauthorized,
       },
@@ -96,8 +81,8 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
     async (c) => {
       const account = await accountState(c);
       if (account instanceof Response) return account;
-      const { balance, locked, equity } = account;
-      return sendJson(c, 200, { usd: { balance, locked, equity, decimals: 2 } });
+      const { balance, locked, pending, equity } = account;
+      return sendJson(c, 200, { usd: { balance, locked, pending, equity, decimals: 2 } });
     },
   );
 

@@ -1,4 +1,9 @@
-/** Closed trades from Postgres, newest first, with an opaque keyset cursor. */
+/**
+ * Closes from Postgres, newest first, one row per close (a position closed in parts has several,
+ * sharing its orderId), with an opaque keyset cursor on (closed_at, close_id): the close's id is
+ * unique where (closed_at, order_id) is not. Index `trades_user_closed_close` (shared/db.ts)
+ * serves it.
+ */
 import {
   type ClosedTrade,
   closedTradeOf,
@@ -21,13 +26,16 @@ export interface HistoryStore {
   ): Promise<HistoryPage | "bad_cursor">;
 }
 
-function encodeCursor(closedAt: number, orderId: string): string {
-  return btoa(`${closedAt}:${orderId}`).replaceAll("=", "");
+/** `<closedAt>:<closeId>`; a close's id is `<entry id>-<orderId>` (output.ts `closeViewSchema`). */
+const CURSOR_RE = /^(\d{1,15}):([0-9A-Za-z_-]{1,80})$/;
+
+function encodeCursor(closedAt: number, closeId: string): string {
+  return btoa(`${closedAt}:${closeId}`).replaceAll("=", "");
 }
 
 function decodeCursor(cursor: string): [number, string] | undefined {
   try {
-    const match = /^(\d{1,15}):(\d{1,16})$/.exec(atob(cursor));
+    const match = CURSOR_RE.exec(atob(cursor));
     return match ? [Number(match[1]), match[2]!] : undefined;
   } catch {
     return undefined;
@@ -49,14 +57,14 @@ export function postgresHistory(sql: Sql): HistoryStore {
         SELECT ${sql(COLUMNS)}
         FROM trades
         WHERE user_id = ${userId}
-          ${after ? sql`AND (closed_at, order_id) < (${after[0]}, ${after[1]}::bigint)` : sql``}
-        ORDER BY closed_at DESC, order_id DESC
+          ${after ? sql`AND (closed_at, close_id) < (${after[0]}, ${after[1]})` : sql``}
+        ORDER BY closed_at DESC, close_id DESC
         LIMIT ${limit + 1}`;
       const page = rows.slice(0, limit).map(closedTradeOf);
       const last = page.at(-1);
       return {
         trades: page,
-        nextCursor: rows.length > limit && last ? encodeCursor(last.closedAt, last.orderId) : null,
+        nextCursor: rows.length > limit && last ? encodeCursor(last.closedAt, last.closeId) : null,
       };
     },
   };
