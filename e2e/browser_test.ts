@@ -3,8 +3,11 @@
  * one) driven by playwright-core against `deno task demo`, started as a user would start it
  * (no DATABASE_URL, no REDIS_URL: its own Redis and embedded Postgres in a fresh DATA_DIR).
  * Sign up, open a trade within 30 s of the start, watch it live, close it, see it in history,
- * have a stop-loss close it without a reload, and read an API refusal in words. A screenshot
- * goes to e2e/screenshots/ (git-ignored). `deno task test:browser`.
+ * have a stop-loss close it without a reload, and read an API refusal in words. Then orders beyond
+ * market: a limit order placed, shown pending and cancelled; a market order's stop-loss edited,
+ * half of it closed, and all positions closed at once — each table following the WebSocket's
+ * events, with no reload of the lists. Screenshots go to e2e/screenshots/ (git-ignored).
+ * `deno task test:browser`.
  */
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
@@ -128,7 +131,12 @@ Deno.test({
         firstTradeMs < FIRST_TRADE_WITHIN_MS,
         `the first trade took ${firstTradeMs} ms from \`deno task demo\``,
       );
-      assert.match(await page.textContent("#locked") ?? "", /^\$250\.00$/);
+      // The row comes with the `opened` event; the balances are read after it.
+      await page.waitForFunction(
+        `document.querySelector("#locked")?.textContent === "$250.00"`,
+        undefined,
+        { timeout: 10_000 },
+      );
 
       // Live: quotes move and the position's PnL is priced from them.
       const before = await bid();
@@ -139,7 +147,7 @@ Deno.test({
       await page.screenshot({ path: `${SHOTS}/trading.png` });
 
       // Close with the button: the row leaves, history gains it.
-      await page.click("#positions tbody tr[data-order-id] button");
+      await page.click("#positions tbody tr[data-order-id] button.close");
       await page.waitForSelector("#history tbody tr[data-order-id]", { timeout: 15_000 });
       assert.match(await page.textContent("#history tbody tr") ?? "", /manual/);
       await page.waitForSelector("#positions tbody td.empty");
@@ -177,6 +185,9 @@ Deno.test({
       await page.waitForSelector(".msg.error", { timeout: 10_000 });
       assert.match(await page.textContent(".msg.error") ?? "", /Not enough available balance/);
       await page.screenshot({ path: `${SHOTS}/after-stop-loss.png` });
+
+      await ordersBeyondMarket(page, ports.API_PORT, network);
+      await page.screenshot({ path: `${SHOTS}/orders.png` });
       assert.deepEqual(pageErrors, []);
       console.log(
         `first trade ${firstTradeMs} ms after \`deno task demo\`; screenshots in ${SHOTS}`,
@@ -205,3 +216,104 @@ Deno.test({
     }
   },
 });
+
+/** The BTC bid now, in whole dollars. */
+async function btcBidDollars(apiPort: number): Promise<bigint> {
+  const quote = await (await fetch(`http://127.0.0.1:${apiPort}/api/v1/prices`)).json();
+  const bid: string = quote.prices.find((p: { asset: string }) => p.asset === "BTC").bid;
+  return BigInt(bid.split(".")[0]!);
+}
+
+/** A quantity's decimal string in units of 10^-8, and back. */
+const units = (text: string) => {
+  const [whole, fraction = ""] = text.split(".");
+  return BigInt(whole!) * 10n ** 8n + BigInt(fraction.padEnd(8, "0"));
+};
+const decimal = (n: bigint) => {
+  const fraction = (n % 10n ** 8n).toString().padStart(8, "0").replace(/0+$/, "");
+  return `${n / 10n ** 8n}${fraction === "" ? "" : `.${fraction}`}`;
+};
+
+/**
+ * A limit order placed, seen pending, cancelled; a market order's stop-loss edited, half of it
+ * closed, then every position closed at once. The lists change from the WebSocket's events: the
+ * page reloads none of them meanwhile (`network` records what it asked).
+ */
+async function ordersBeyondMarket(page: Page, apiPort: number, network: string[]) {
+  const reloads = () =>
+    network.filter((line) => / GET .*\/(trades\/open|orders\/pending|trades\?)/.test(line)).length;
+  const reloadsBefore = reloads();
+  const row = "#positions tbody tr[data-order-id]";
+  const waitText = (selector: string, pattern: RegExp, timeout = 15_000) =>
+    page.waitForFunction(
+      `new RegExp(${JSON.stringify(pattern.source)}).test(` +
+        `document.querySelector(${JSON.stringify(selector)})?.textContent ?? "")`,
+      undefined,
+      { timeout },
+    );
+
+  // A long limit 10 % under the market waits in the pending table; its margin is reserved.
+  const limitAt = await btcBidDollars(apiPort) * 90n / 100n;
+  await page.click("#kind-limit");
+  assert.ok(await page.isHidden("#slippage-field"));
+  await page.fill("#margin", "100");
+  await page.fill("#leverage", "5");
+  await page.fill("#triggerPrice", String(limitAt));
+  assert.match(await page.textContent("#place") ?? "", /Place long limit/);
+  await page.click("#place");
+  await page.waitForSelector("#pending tbody tr[data-order-id]", { timeout: 15_000 });
+  const pending = await page.textContent("#pending tbody tr[data-order-id]") ?? "";
+  assert.match(pending, /limit/);
+  assert.ok(pending.includes(limitAt.toLocaleString("en-US")), pending);
+  await waitText("#pending-margin", /^\$100\.00$/);
+  await page.screenshot({ path: `${SHOTS}/pending.png`, fullPage: true });
+  // Cancelled from its row: the row leaves on the `cancelled` event, the margin comes back.
+  await page.click("#pending tbody tr[data-order-id] button.cancel");
+  await page.waitForSelector("#pending tbody td.empty", { timeout: 15_000 });
+  await waitText("#pending-margin", /^\$0\.00$/);
+
+  // A market order; its stop-loss set from the position's editor.
+  await page.click("#kind-market");
+  await page.fill("#margin", "200");
+  await page.fill("#leverage", "10");
+  await page.click("#place");
+  await page.waitForSelector(row, { timeout: 15_000 });
+  const stop = await btcBidDollars(apiPort) * 90n / 100n;
+  await page.click(`${row} button.edit`);
+  await page.fill("tr.editor .edit-stop-loss", String(stop));
+  await page.click("tr.editor .save-levels");
+  await waitText(`${row} .stop-loss`, new RegExp(`^${stop.toLocaleString("en-US")}\\.00$`));
+  await page.waitForSelector("tr.editor", { state: "detached", timeout: 5_000 });
+
+  // Half of it closed: 50 % of its quantity, floored to 10^-8, fills the field.
+  const quantity = await page.textContent(`${row} .quantity`) ?? "";
+  const half = units(quantity) / 2n;
+  await page.click(`${row} button.edit`);
+  await page.click("tr.editor .percent-50");
+  assert.equal(await page.inputValue("tr.editor .part-quantity"), decimal(half));
+  await page.screenshot({ path: `${SHOTS}/position-editor.png`, fullPage: true });
+  await page.click("tr.editor .close-part");
+  await waitText(`${row} .quantity`, new RegExp(`^${decimal(units(quantity) - half)}$`));
+  await waitText("#history tbody tr", new RegExp(decimal(half).replace(".", "\\.")));
+  await waitText("#history tbody tr", /manual/);
+
+  // A second position, then close all (asked twice): both rows leave, both closes listed.
+  await page.click("#place");
+  await page.waitForFunction(
+    `document.querySelectorAll("#positions tbody tr[data-order-id]").length === 2`,
+    undefined,
+    { timeout: 15_000 },
+  );
+  await page.click("#close-all");
+  assert.match(await page.textContent("#close-all") ?? "", /Confirm: close 2/);
+  await page.click("#close-all");
+  await page.waitForSelector("#positions tbody td.empty", { timeout: 15_000 });
+  await waitText("#locked", /^\$0\.00$/);
+  const closes = await page.$$eval(
+    "#history tbody tr[data-close-id]",
+    (rows) => rows.slice(0, 3).map((r) => r.textContent ?? ""),
+  );
+  assert.equal(closes.length, 3);
+  assert.ok(closes.every((text) => text.includes("manual")), closes.join("\n"));
+  assert.equal(reloads(), reloadsBefore, "the lists were reloaded instead of following events");
+}

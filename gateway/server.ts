@@ -40,9 +40,10 @@ import {
 } from "@trading/shared/redis";
 import { followStreams } from "@trading/shared/stream_reader";
 import { sleep } from "@trading/shared/wait";
-import { decodeOutput, type EngineOutput, outputHeader, toApiJson } from "@trading/shared/schemas";
+import { decodeOutput, type EngineOutput, outputHeader } from "@trading/shared/schemas";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
 import { addressKey, ConnectionCounter, Hub, type Reply, SendBudget } from "./hub.ts";
+import { orderMessage } from "./order_message.ts";
 import {
   checkHandshake,
   CLOSE,
@@ -266,12 +267,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     // Answers are written to the asking API's reply stream, never here (docs/design.md §1).
     if (output.kind !== "event") return;
-    const { result } = output;
     const targets = hub.orderTargets(output.userId);
     if (targets.size === 0) return;
-    // The message's `type` is "order", so the position's long/short travels as `side`.
-    const { type: side, ...fields } = result;
-    const frame = textFrame(toApiJson({ type: "order", ...fields, side }));
+    // `{"type":"order","event",...,"side"}`; an event this gateway does not know is skipped.
+    const message = orderMessage(output.result);
+    if (message === undefined) return;
+    const frame = textFrame(message);
     for (const id of [...targets]) sendTo(id, frame);
   };
 

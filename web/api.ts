@@ -1,7 +1,16 @@
 /** The page's HTTP client for the API: JSON in and out, cents kept exact, errors in words. */
 
 /** Fields the API writes as integer cents (JSON numbers), read here as exact bigints. */
-const CENTS_FIELDS = new Set(["margin", "pnl", "unrealizedPnl", "balance", "locked", "equity"]);
+const CENTS_FIELDS = new Set([
+  "margin",
+  "pnl",
+  "unrealizedPnl",
+  "balance",
+  "locked",
+  "pending",
+  "equity",
+  "releasedMargin",
+]);
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
@@ -20,10 +29,15 @@ const WORDS: Record<string, string> = {
   slippage_exceeded: "The price moved past your slippage",
   no_price: "No price for this asset yet",
   stale_price: "The price feed is stale",
-  invalid_trigger: "Stop-loss or take-profit is on the wrong side of the price",
+  invalid_trigger: "A stop-loss, take-profit or trigger price is on the wrong side of the price",
   quantity_too_small: "The position would be too small",
+  invalid_quantity: "That quantity cannot be closed",
+  too_many_positions: "Too many open positions and pending orders",
+  too_many_orders: "Too many pending orders",
   order_not_found: "No such open order",
   order_closed: "That order is already closed",
+  order_not_pending: "That order is no longer pending",
+  idempotency_key_reused: "That request was already sent with other values",
   engine_timeout: "The engine did not answer in time",
   unavailable: "The service is unavailable right now",
 };

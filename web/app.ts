@@ -1,16 +1,35 @@
 /**
  * The trading page: sign up / sign in, live quotes and chart from the gateway's WebSocket, an
- * order ticket that previews the liquidation price with the engine's own integer arithmetic,
- * open positions with live PnL, closes, history and balances. Order events (including
- * stop-loss, take-profit and liquidation closes) refresh the page without a reload.
+ * order ticket (market, limit or stop) that previews the liquidation price with the engine's own
+ * integer arithmetic, open positions with live PnL, their stop-loss/take-profit edits, partial
+ * and full closes and close all, pending orders with cancel, history and balances. Each table
+ * follows the WebSocket's order events (orders.ts applies them); a reload happens only at sign-in
+ * and after the socket reconnects, since events may have been missed meanwhile.
  */
 import { type Asset, ASSET_SYMBOLS, ASSETS, isAsset } from "@trading/shared/assets";
-import type { ClosedTrade as TradeRecord } from "@trading/shared/db";
 import { parseDecimal } from "@trading/shared/money";
-import { liquidationPrice, pnlCents, quantityFor } from "@trading/shared/position_math";
-import { Api, inWords, parseJson } from "./api.ts";
+import { pnlCents } from "@trading/shared/position_math";
+import { Api, ApiError, inWords, parseJson } from "./api.ts";
 import { type ChartPoint, PriceChart } from "./chart.ts";
-import { dollarsToCents, price, priceUnits, time, usd } from "./format.ts";
+import { price, priceUnits, usd } from "./format.ts";
+import {
+  type ClosedTrade,
+  type OpenTrade,
+  type OrderMessage,
+  Orders,
+  type PendingOrder,
+} from "./orders.ts";
+import {
+  emptyRow,
+  HISTORY_COLUMNS,
+  historyRow,
+  PENDING_COLUMNS,
+  pendingRow,
+  POSITION_COLUMNS,
+  positionEditor,
+  positionRow,
+} from "./tables.ts";
+import { type OrderKind, previewRows, readTicket } from "./ticket.ts";
 
 interface PageConfig {
   apiBase?: string;
@@ -24,29 +43,12 @@ interface PageQuote {
   ts: number;
 }
 
-interface OpenTrade {
-  orderId: string;
-  asset: Asset;
-  type: "long" | "short";
-  margin: bigint;
-  leverage: number;
-  openPrice: string;
-  quantity: string;
-  liquidationPrice: string;
-  stopLoss?: string;
-  takeProfit?: string;
-  openedAt: number;
+interface AccountFigures {
+  balance: bigint;
+  locked: bigint;
+  /** Margin reserved by pending orders (absent from an API that predates them). */
+  pending?: bigint;
 }
-
-/**
- * A closed trade as the page holds it: the history's record (`GET /trades`, or the fields of an
- * order message that closed), with cents as bigint (`parseJson`).
- */
-type ClosedTrade = Omit<TradeRecord, "asset" | "margin" | "pnl"> & {
-  asset: Asset;
-  margin: bigint;
-  pnl: bigint;
-};
 
 const CHART_POINTS = 600;
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -59,15 +61,16 @@ const quotes = new Map<Asset, PageQuote>();
 const series = new Map<Asset, ChartPoint[]>(ASSET_SYMBOLS.map((a) => [a, []]));
 let selected: Asset = "BTC";
 let side: "long" | "short" = "long";
-let openTrades: OpenTrade[] = [];
-let account: { balance: bigint; locked: bigint } | undefined;
+let orderKind: OrderKind = "market";
+const orders = new Orders();
+let fetchedHistory: ClosedTrade[] = [];
+let account: AccountFigures | undefined;
 let socket: WebSocket | undefined;
 let socketRetryMs = 500;
-/**
- * Closes seen on the WebSocket, until the history (written to Postgres by the engine's history
- * writer, a moment later) includes them: the table shows a close the instant it happens.
- */
-const liveCloses = new Map<string, ClosedTrade>();
+/** Set when the socket dropped: events may have been missed, so the next subscribe reloads. */
+let resync = false;
+/** The editor row under each position being edited, kept across renders (what was typed stays). */
+const editors = new Map<string, HTMLTableRowElement>();
 
 const chart = new PriceChart($<HTMLCanvasElement>("chart"), (units) => price(selected, units));
 
@@ -102,9 +105,10 @@ function signedOut(): void {
   $("signout").classList.add("hidden");
   $("auth").classList.remove("hidden");
   $("app").classList.add("hidden");
-  openTrades = [];
+  orders.clear();
+  editors.clear();
+  fetchedHistory = [];
   account = undefined;
-  liveCloses.clear();
   connect();
 }
 
@@ -159,6 +163,7 @@ function connect(): void {
       return;
     }
     $("ws-state").textContent = "reconnecting";
+    resync = true;
     setTimeout(() => socket === ws && connect(), socketRetryMs);
     socketRetryMs = Math.min(socketRetryMs * 2, 10_000);
   };
@@ -181,18 +186,12 @@ function onMessage(text: string): void {
     return;
   }
   if (message.type === "order") {
-    const asset = String(message.asset);
-    const what = `${asset} ${message.side} #${message.orderId}`;
-    if (message.event === "opened") say(`Opened ${what}.`, "ok");
-    else {
-      const { side: type, ...fields } = message;
-      const closed = { ...fields, type } as unknown as ClosedTrade;
-      liveCloses.set(closed.orderId, closed);
-      say(
-        `Closed ${what} (${closed.reason.replace("_", "-")}), PnL ${usd(closed.pnl)}.`,
-        closed.pnl < 0n ? "loss" : "ok",
-      );
-    }
+    onOrder(message);
+    return;
+  }
+  if (message.type === "subscribed" && resync && api.token) {
+    // Back after a drop: what happened meanwhile came as no event.
+    resync = false;
     refreshAll();
     return;
   }
@@ -243,75 +242,29 @@ function renderQuotes(): void {
   }
   chart.draw(series.get(selected)!);
   renderPreview();
-  renderPositions();
+  renderPnl();
 }
 
-/** What the ticket says, checked as the API will check it; a string is the first problem. */
 function ticketValues() {
-  const asset = $<HTMLSelectElement>("asset").value as Asset;
-  const margin = dollarsToCents($<HTMLInputElement>("margin").value);
-  if (typeof margin === "string") return margin;
-  if (margin < 100n) return "Margin must be at least $1.00.";
-  const leverage = Number($<HTMLInputElement>("leverage").value);
-  if (!Number.isInteger(leverage) || leverage < 1 || leverage > 100) {
-    return "Leverage must be a whole number from 1 to 100.";
-  }
-  const slippage = Number($<HTMLInputElement>("slippage").value);
-  if (!Number.isInteger(slippage) || slippage < 0 || slippage > 10_000) {
-    return "Slippage must be a whole number of basis points from 0 to 10000.";
-  }
-  const triggers: { stopLoss?: string; takeProfit?: string } = {};
-  for (const field of ["stopLoss", "takeProfit"] as const) {
-    const text = $<HTMLInputElement>(field).value.trim();
-    if (text === "") continue;
-    try {
-      parseDecimal(text, ASSETS[asset].priceDecimals, { allowZero: false });
-    } catch {
-      return `${field === "stopLoss" ? "Stop-loss" : "Take-profit"} must be a price like ${
-        price(asset, quotes.get(asset)?.bid ?? 100n).replaceAll(",", "")
-      }.`;
-    }
-    triggers[field] = text;
-  }
-  return { asset, margin, leverage, slippage, ...triggers };
+  return readTicket(orderKind, (asset) => quotes.get(asset)?.bid);
 }
 
 function renderPreview(): void {
   const values = ticketValues();
   const place = $<HTMLButtonElement>("place");
-  place.textContent = `Open ${side}`;
+  place.textContent = orderKind === "market" ? `Open ${side}` : `Place ${side} ${orderKind}`;
   const preview = $("preview");
-  if (typeof values === "string") {
-    preview.textContent = values;
-    place.disabled = true;
+  const quote = typeof values === "string" ? undefined : quotes.get(values.asset);
+  const rows = typeof values === "string"
+    ? values
+    : quote === undefined
+    ? "Waiting for a price…"
+    : previewRows(values, side, quote, config.mmrBps);
+  place.disabled = typeof rows === "string";
+  if (typeof rows === "string") {
+    preview.textContent = rows;
     return;
   }
-  const quote = quotes.get(values.asset);
-  if (quote === undefined) {
-    preview.textContent = "Waiting for a price…";
-    place.disabled = true;
-    return;
-  }
-  const entry = side === "long" ? quote.ask : quote.bid;
-  const quantity = quantityFor(values.asset, values.margin, values.leverage, entry);
-  if (quantity === 0n) {
-    preview.textContent = "The position would be too small.";
-    place.disabled = true;
-    return;
-  }
-  const liquidation = liquidationPrice(
-    values.asset,
-    side,
-    entry,
-    quantity,
-    values.margin,
-    config.mmrBps,
-  );
-  const rows: Array<[string, string]> = [
-    ["Entry (now)", price(values.asset, entry)],
-    ["Position size", usd(values.margin * BigInt(values.leverage))],
-    ["Liquidation price", price(values.asset, liquidation)],
-  ];
   preview.replaceChildren(...rows.map(([name, value]) => {
     const row = document.createElement("div");
     row.innerHTML = `<span></span><b></b>`;
@@ -320,7 +273,6 @@ function renderPreview(): void {
     if (name === "Liquidation price") row.id = "preview-liquidation";
     return row;
   }));
-  place.disabled = false;
 }
 
 function unrealized(trade: OpenTrade): bigint | undefined {
@@ -335,81 +287,96 @@ function unrealized(trade: OpenTrade): bigint | undefined {
   return pnlCents(position, trade.type === "long" ? quote.bid : quote.ask);
 }
 
-/** A decimal price from the API in the page's format, or a dash when there is none. */
-function shown(asset: Asset, text: string | undefined): string {
-  return text === undefined ? "–" : price(asset, priceUnits(asset, text));
-}
-
-function cell(row: HTMLTableRowElement, text: string, className = ""): HTMLTableCellElement {
-  const td = row.insertCell();
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
-}
-
+/** Rebuilds the positions table (when the positions change; a price only changes the PnL). */
 function renderPositions(): void {
   const body = $<HTMLTableElement>("positions").tBodies[0]!;
+  const trades = orders.openTrades();
+  for (const orderId of editors.keys()) if (!orders.open.has(orderId)) editors.delete(orderId);
+  const rows: HTMLTableRowElement[] = [];
+  for (const trade of trades) {
+    const { orderId } = trade;
+    rows.push(positionRow(trade, editors.has(orderId), {
+      edit: () => {
+        if (editors.has(orderId)) editors.delete(orderId);
+        else editors.set(orderId, editorFor(trade));
+        renderPositions();
+      },
+      close: (button) => closeTrade(orderId, button),
+    }));
+    const editor = editors.get(orderId);
+    if (editor !== undefined) rows.push(editor);
+  }
+  if (rows.length === 0) rows.push(emptyRow("No open positions", POSITION_COLUMNS));
+  body.replaceChildren(...rows);
+  $<HTMLButtonElement>("close-all").disabled = trades.length === 0;
+  renderPnl();
+}
+
+function editorFor(trade: OpenTrade): HTMLTableRowElement {
+  const { orderId } = trade;
+  return positionEditor(trade, () => orders.open.get(orderId), {
+    save: (levels, button) => modifyTrade(orderId, levels, button),
+    closePart: (quantity, button) => closeTrade(orderId, button, quantity),
+    problem: (text) => say(text, "error"),
+  });
+}
+
+/** Live PnL of each position and the equity, from the latest quotes. */
+function renderPnl(): void {
+  const body = $<HTMLTableElement>("positions").tBodies[0]!;
   let totalPnl = 0n;
-  const rows = openTrades.map((trade) => {
-    const row = document.createElement("tr");
-    row.dataset.orderId = trade.orderId;
-    cell(row, trade.asset);
-    cell(row, trade.type, trade.type === "long" ? "up" : "down");
-    cell(row, usd(trade.margin));
-    cell(row, `${trade.leverage}×`);
-    cell(row, shown(trade.asset, trade.openPrice));
-    cell(row, shown(trade.asset, trade.liquidationPrice));
-    cell(row, shown(trade.asset, trade.stopLoss));
-    cell(row, shown(trade.asset, trade.takeProfit));
+  for (const row of body.querySelectorAll<HTMLTableRowElement>("tr[data-order-id]")) {
+    const trade = orders.open.get(row.dataset.orderId!);
+    const cell = row.querySelector(".pnl");
+    if (trade === undefined || cell === null) continue;
     const pnl = unrealized(trade);
     if (pnl !== undefined) totalPnl += pnl;
-    cell(row, pnl === undefined ? "–" : usd(pnl), pnl === undefined ? "" : pnl < 0n ? "down" : "up")
-      .classList.add("pnl");
-    const close = document.createElement("button");
-    close.textContent = "Close";
-    close.addEventListener("click", () => closeTrade(trade.orderId, close));
-    row.insertCell().append(close);
-    return row;
-  });
-  if (rows.length === 0) {
-    const row = document.createElement("tr");
-    const td = cell(row, "No open positions", "empty");
-    td.colSpan = 10;
-    rows.push(row);
+    cell.textContent = pnl === undefined ? "–" : usd(pnl);
+    cell.className = `pnl ${pnl === undefined ? "" : pnl < 0n ? "down" : "up"}`;
   }
-  body.replaceChildren(...rows);
   if (account !== undefined) {
+    const pending = account.pending ?? 0n;
     $("balance").textContent = usd(account.balance);
     $("locked").textContent = usd(account.locked);
-    $("equity").textContent = usd(account.balance + account.locked + totalPnl);
+    $("pending-margin").textContent = usd(pending);
+    $("equity").textContent = usd(account.balance + account.locked + pending + totalPnl);
   }
 }
 
-function renderHistory(fetched: ClosedTrade[]): void {
-  const body = $<HTMLTableElement>("history").tBodies[0]!;
-  for (const trade of fetched) liveCloses.delete(trade.orderId);
-  const trades = [...liveCloses.values(), ...fetched]
-    .sort((a, b) => b.closedAt - a.closedAt || Number(b.orderId) - Number(a.orderId))
-    .slice(0, 20);
-  const rows = trades.map((trade) => {
-    const row = document.createElement("tr");
-    row.dataset.orderId = trade.orderId;
-    cell(row, trade.asset);
-    cell(row, trade.type);
-    cell(row, usd(trade.margin));
-    cell(row, shown(trade.asset, trade.openPrice));
-    cell(row, shown(trade.asset, trade.closePrice));
-    cell(row, usd(trade.pnl), trade.pnl < 0n ? "down" : "up");
-    cell(row, trade.reason.replace("_", "-"));
-    cell(row, time(trade.closedAt));
-    return row;
-  });
-  if (rows.length === 0) {
-    const row = document.createElement("tr");
-    cell(row, "No closed trades yet", "empty").colSpan = 8;
-    rows.push(row);
-  }
+function renderPending(): void {
+  const body = $<HTMLTableElement>("pending").tBodies[0]!;
+  const rows = orders.pendingOrders().map((order) =>
+    pendingRow(order, (button) => cancelOrder(order.orderId, button))
+  );
+  if (rows.length === 0) rows.push(emptyRow("No pending orders", PENDING_COLUMNS));
   body.replaceChildren(...rows);
+}
+
+function renderHistory(): void {
+  const body = $<HTMLTableElement>("history").tBodies[0]!;
+  const rows = orders.history(fetchedHistory, 20).map(historyRow);
+  if (rows.length === 0) rows.push(emptyRow("No closed trades yet", HISTORY_COLUMNS));
+  body.replaceChildren(...rows);
+}
+
+function renderOrders(): void {
+  renderPositions();
+  renderPending();
+  renderHistory();
+}
+
+// ---- order events ----
+
+/** Order messages that arrived while a reload was in flight: applied again on what it fetched. */
+let arrivedDuringRefresh: OrderMessage[] | undefined;
+
+function onOrder(message: OrderMessage): void {
+  arrivedDuringRefresh?.push(message);
+  const notice = orders.apply(message);
+  if (notice === undefined) return; // an event this page does not know
+  say(...notice);
+  renderOrders();
+  refreshBalance();
 }
 
 // ---- actions ----
@@ -417,29 +384,40 @@ function renderHistory(fetched: ClosedTrade[]): void {
 let refreshing: Promise<void> | undefined;
 let refreshAgain = false;
 
-/** Reloads positions, balances and history; calls during a reload coalesce into one more. */
+/**
+ * Reloads positions, pending orders, balances and history (at sign-in and after the socket
+ * reconnects); calls during a reload coalesce into one more.
+ */
 function refreshAll(): void {
   if (refreshing !== undefined) {
     refreshAgain = true;
     return;
   }
+  arrivedDuringRefresh = [];
   refreshing = (async () => {
     try {
-      const [open, balance, history] = await Promise.all([
+      const [open, pending, balance, history] = await Promise.all([
         api.call<{ trades: OpenTrade[] }>("GET", "/trades/open?limit=500"),
-        api.call<{ usd: { balance: bigint; locked: bigint } }>("GET", "/balance"),
+        api.call<{ orders: PendingOrder[] }>("GET", "/orders/pending").catch((error) => {
+          // An API without pending orders: the table stays as the events make it.
+          if (error instanceof ApiError && error.status === 404) return undefined;
+          throw error;
+        }),
+        api.call<{ usd: AccountFigures }>("GET", "/balance"),
         api.call<{ trades: ClosedTrade[] }>("GET", "/trades?limit=20"),
       ]);
-      openTrades = open.trades;
+      orders.load(open.trades, pending?.orders);
+      for (const message of arrivedDuringRefresh ?? []) orders.apply(message);
       account = balance.usd;
-      renderPositions();
-      renderHistory(history.trades);
+      fetchedHistory = history.trades;
+      renderOrders();
     } catch (error) {
       if ((error as { status?: number }).status === 401) signedOut();
       say(inWords(error), "error");
     }
   })().finally(() => {
     refreshing = undefined;
+    arrivedDuringRefresh = undefined;
     if (refreshAgain) {
       refreshAgain = false;
       refreshAll();
@@ -447,38 +425,97 @@ function refreshAll(): void {
   });
 }
 
+let balancing: Promise<void> | undefined;
+let balanceAgain = false;
+
+/** Reloads the balances after an order event (only they are not in the event). */
+function refreshBalance(): void {
+  if (balancing !== undefined) {
+    balanceAgain = true;
+    return;
+  }
+  balancing = api.call<{ usd: AccountFigures }>("GET", "/balance")
+    .then((balance) => {
+      account = balance.usd;
+      renderPnl();
+    }, (error) => say(inWords(error), "error"))
+    .finally(() => {
+      balancing = undefined;
+      if (balanceAgain) {
+        balanceAgain = false;
+        refreshBalance();
+      }
+    });
+}
+
+/**
+ * Sends a trading call, with its button disabled meanwhile; the tables change when its event
+ * arrives on the socket, not from the answer. True when it was accepted.
+ */
+async function send(path: string, json: string, button: HTMLButtonElement): Promise<boolean> {
+  button.disabled = true;
+  try {
+    await api.call("POST", path, json);
+    return true;
+  } catch (error) {
+    say(inWords(error), "error");
+    return false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function placeOrder(): Promise<void> {
   const values = ticketValues();
   if (typeof values === "string") return say(values, "error");
   const quote = quotes.get(values.asset);
   const { margin, ...rest } = values;
-  const seen = quote === undefined ? {} : {
+  const seen = quote === undefined || "triggerPrice" in values ? {} : {
     price: price(values.asset, side === "long" ? quote.ask : quote.bid).replaceAll(",", ""),
   };
   // margin is integer cents: written from the bigint's digits, never through a float.
   const json = JSON.stringify({ ...rest, ...seen, type: side }).slice(0, -1) +
     `,"margin":${margin.toString()}}`;
-  const place = $<HTMLButtonElement>("place");
-  place.disabled = true;
-  try {
-    await api.call("POST", "/trade/create", json);
-    refreshAll();
-  } catch (error) {
-    say(inWords(error), "error");
-  } finally {
-    place.disabled = false;
+  await send("/trade/create", json, $<HTMLButtonElement>("place"));
+}
+
+/** Closes a position, or `quantity` of it. */
+async function closeTrade(orderId: string, button: HTMLButtonElement, quantity?: string) {
+  await send("/trade/close", JSON.stringify({ orderId, quantity }), button);
+}
+
+async function modifyTrade(
+  orderId: string,
+  levels: { stopLoss: string | null; takeProfit: string | null },
+  button: HTMLButtonElement,
+): Promise<void> {
+  if (await send("/trade/modify", JSON.stringify({ orderId, ...levels }), button)) {
+    editors.delete(orderId);
+    renderPositions();
   }
 }
 
-async function closeTrade(orderId: string, button: HTMLButtonElement): Promise<void> {
-  button.disabled = true;
-  try {
-    await api.call("POST", "/trade/close", JSON.stringify({ orderId }));
-    refreshAll();
-  } catch (error) {
-    say(inWords(error), "error");
-    button.disabled = false;
+async function cancelOrder(orderId: string, button: HTMLButtonElement): Promise<void> {
+  await send("/order/cancel", JSON.stringify({ orderId }), button);
+}
+
+/** Close all asks to be clicked twice within 4 s. */
+let closeAllArmed: ReturnType<typeof setTimeout> | undefined;
+
+async function closeAll(button: HTMLButtonElement): Promise<void> {
+  if (closeAllArmed === undefined) {
+    button.textContent = `Confirm: close ${orders.open.size}`;
+    closeAllArmed = setTimeout(() => {
+      closeAllArmed = undefined;
+      button.textContent = "Close all";
+    }, 4000);
+    return;
   }
+  clearTimeout(closeAllArmed);
+  closeAllArmed = undefined;
+  button.textContent = "Close all";
+  await send("/trade/closeAll", "{}", button);
+  button.disabled = orders.open.size === 0;
 }
 
 function setSide(next: "long" | "short"): void {
@@ -488,8 +525,24 @@ function setSide(next: "long" | "short"): void {
   renderPreview();
 }
 
+function setKind(next: OrderKind): void {
+  orderKind = next;
+  for (const each of ["market", "limit", "stop"] as const) {
+    $(`kind-${each}`).classList.toggle("on", each === next);
+  }
+  $("trigger-fields").classList.toggle("hidden", next === "market");
+  $("slippage-field").classList.toggle("hidden", next !== "market");
+  renderPreview();
+}
+
 $("side-long").addEventListener("click", () => setSide("long"));
 $("side-short").addEventListener("click", () => setSide("short"));
+for (const each of ["market", "limit", "stop"] as const) {
+  $(`kind-${each}`).addEventListener("click", () => setKind(each));
+}
+$("close-all").addEventListener("click", (event) => {
+  closeAll(event.currentTarget as HTMLButtonElement);
+});
 $("ticket").addEventListener("input", () => {
   const asset = $<HTMLSelectElement>("asset").value;
   if (isAsset(asset) && asset !== selected) select(asset);
