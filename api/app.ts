@@ -7,12 +7,12 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { secureHeaders } from "hono/secure-headers";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { Registry } from "@trading/shared/metrics";
 import { apiError } from "./errors.ts";
 import { cors } from "./cors.ts";
+import { secureHeaders } from "./secure_headers.ts";
 import { docsPage } from "./docs_page.ts";
 import type { ApiDeps, AppEnv, Rate } from "./deps.ts";
 import { authenticate, limitUsers } from "./auth/middleware.ts";

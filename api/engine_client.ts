@@ -24,6 +24,8 @@ import {
   encodeInput,
   type InstructionEntry,
   outputHeader,
+  REFUSAL_CODES,
+  resultSchema,
 } from "@trading/shared/schemas";
 
 /** A quote as the API shows it (`/prices`, the slippage reference): decimal strings. */
@@ -140,9 +142,18 @@ export class EngineClient implements EngineGateway {
   }
 
   #take(flat: string[]): void {
-    // Answers to requests that timed out are skipped unparsed.
+    // Answers to requests that timed out are skipped unparsed; those awaited, checked cheaply.
     const header = outputHeader(flat);
-    if (header.kind === "answer" && !this.#pending.has(header.requestId ?? "")) return;
+    if (header.kind === "answer") {
+      const pending = this.#pending.get(header.requestId ?? "");
+      if (pending === undefined) return;
+      const answer = decodeAnswer(flat);
+      if (answer === undefined) return;
+      this.#pending.delete(answer.requestId);
+      clearTimeout(pending.timer);
+      pending.resolve(answer);
+      return;
+    }
     const output = decodeOutput(flat);
     if (output === undefined) return;
     if (output.kind === "price") {
@@ -186,4 +197,138 @@ export class EngineClient implements EngineGateway {
       }
     }
   }
+}
+
+const REFUSALS: ReadonlySet<string> = new Set(REFUSAL_CODES);
+
+/** A copy of a value with the keys its schema names, in the schema's order (as zod gives it). */
+type Projection = (value: unknown) => unknown;
+
+/** What zod's definitions of the output schemas hold, as far as projecting them needs. */
+interface SchemaDef {
+  type: string;
+  innerType?: { _zod: { def: SchemaDef } };
+  element?: { _zod: { def: SchemaDef } };
+  shape?: Record<string, { _zod: { def: SchemaDef } }>;
+  values?: unknown[];
+}
+
+/**
+ * The projection of a schema, worked out once from it: objects keep their schema's keys, in its
+ * order (zod drops the others and writes the shape's order, which is not always the engine's),
+ * arrays project their items, anything else is kept as it is (undefined: nothing to do).
+ */
+function projectionOf(def: SchemaDef): Projection | undefined {
+  if ((def.type === "optional" || def.type === "nullable") && def.innerType) {
+    return projectionOf(def.innerType._zod.def);
+  }
+  if (def.type === "array" && def.element) {
+    const item = projectionOf(def.element._zod.def);
+    return (value) => Array.isArray(value) && item ? value.map(item) : value;
+  }
+  if (def.type !== "object" || !def.shape) return undefined;
+  const fields = Object.entries(def.shape).map(([key, field]) =>
+    [key, projectionOf(field._zod.def)] as const
+  );
+  return (value) => {
+    if (!isRecord(value)) return value;
+    const copy: Record<string, unknown> = {};
+    for (const [key, project] of fields) {
+      if (!Object.hasOwn(value, key)) continue;
+      const field = value[key];
+      copy[key] = project === undefined ? field : project(field);
+    }
+    return copy;
+  };
+}
+
+/** Each result's event, its projection, and the field that holds its list when it has one. */
+const RESULTS: ReadonlyMap<string, { project: Projection; list?: string }> = new Map(
+  (resultSchema.options as unknown as { _zod: { def: SchemaDef } }[]).map((option) => {
+    const def = option._zod.def;
+    const event = String(def.shape!.event!._zod.def.values![0]);
+    const list = Object.entries(def.shape!).find(([, field]) => field._zod.def.type === "array")
+      ?.[0];
+    return [event, { project: projectionOf(def)!, ...(list ? { list } : {}) }];
+  }),
+);
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * An answer from this process's reply stream, without the full schema parse `decodeOutput`
+ * makes: only the engine writes there, so its shape is checked, not every field. Undefined for
+ * an entry that is not an answer in that shape (never a throw): the routing fields strings, the
+ * body a JSON object, a refusal's code one of REFUSAL_CODES and its message a string, a
+ * result an object with a known `event` and its list (if it has one) an array. The result is
+ * projected on its schema (its keys, in its order: what zod gives, so the routes' JSON is
+ * unchanged; api/engine_client_test.ts compares the two), its values not checked: a result that
+ * lies about them fails only its own request, in its route (a 500), never the reader loop.
+ */
+export function decodeAnswer(flat: readonly string[]): Answer | undefined {
+  let kind: string | undefined;
+  let cause: string | undefined;
+  let requestId: string | undefined;
+  let userId: string | undefined;
+  let text: string | undefined;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const value = flat[i + 1];
+    switch (flat[i]) {
+      case "kind":
+        kind = value;
+        break;
+      case "cause":
+        cause = value;
+        break;
+      case "requestId":
+        requestId = value;
+        break;
+      case "userId":
+        userId = value;
+        break;
+      case "body":
+        text = value;
+        break;
+    }
+  }
+  if (
+    kind !== "answer" || typeof cause !== "string" || typeof requestId !== "string" ||
+    requestId === "" || typeof userId !== "string" || typeof text !== "string"
+  ) {
+    return undefined;
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(body)) return undefined;
+  const replayed = body.replayed;
+  if (replayed !== undefined && replayed !== true) return undefined;
+  if (body.ok === false) {
+    const { code, message } = body;
+    if (typeof code !== "string" || !REFUSALS.has(code) || typeof message !== "string") {
+      return undefined;
+    }
+    const refused = { kind, cause, requestId, userId, ok: false as const, code, message };
+    return (replayed ? { ...refused, replayed } : refused) as Answer;
+  }
+  if (body.ok !== true) return undefined;
+  const result = body.result;
+  if (!isRecord(result) || typeof result.event !== "string") return undefined;
+  const shape = RESULTS.get(result.event);
+  if (shape === undefined || (shape.list !== undefined && !Array.isArray(result[shape.list]))) {
+    return undefined;
+  }
+  const answer = {
+    kind,
+    cause,
+    requestId,
+    userId,
+    ok: true as const,
+    result: shape.project(result),
+  };
+  return (replayed ? { ...answer, replayed } : answer) as Answer;
 }

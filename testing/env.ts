@@ -14,6 +14,11 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const ADMIN_DB = Deno.env.get("TEST_ADMIN_DATABASE_URL") ??
   "postgres://postgres@127.0.0.1:5432/postgres";
 const REDIS_BASE = Deno.env.get("TEST_REDIS_URL") ?? "redis://127.0.0.1:6379";
+/**
+ * A Redis Cluster every Env uses unless told otherwise (`deno task bench --cluster` sets it for
+ * its sections); its masters are flushed by each Env, so never point it at data you keep.
+ */
+const TEST_CLUSTER_NODES = Deno.env.get("TEST_REDIS_CLUSTER_NODES");
 export const JWT_SECRET = "test-secret-test-secret-test-secret-0123";
 
 /** Per-user and per-IP limits high enough that only the tests of those limits meet them. */
@@ -162,9 +167,13 @@ export class Env {
    * EnvOptions), which then may not be given either of those.
    */
   static async create(
-    extraEnv: Record<string, string> = {},
+    given: Record<string, string> = {},
     options: EnvOptions = {},
   ): Promise<Env> {
+    const extraEnv = TEST_CLUSTER_NODES === undefined || options.cluster ||
+        given.REDIS_URL !== undefined || given.REDIS_CLUSTER_NODES !== undefined
+      ? given
+      : { ...given, REDIS_CLUSTER_NODES: TEST_CLUSTER_NODES };
     if (
       options.cluster &&
       (extraEnv.REDIS_URL !== undefined || extraEnv.REDIS_CLUSTER_NODES !== undefined)
