@@ -96,9 +96,6 @@ function advanceTime(state: EngineState, id: string): void {
   state.lastSeqInMs = nextId.seq;
 }
 
-/** What an asset with no pending order fills: nothing (never written to). */
-const NO_SEQS: number[] = Object.freeze([]) as unknown as number[];
-
 function applyPrice(
   state: EngineState,
   entry: PriceEntry,
@@ -121,13 +118,17 @@ function applyPrice(
     quote.atMs = state.lastMs;
     quote.exchangeTsUs = entry.ts;
   }
-  const pendingIndex = state.pendingTriggers.get(asset)!;
-  const filled: number[] = pendingIndex.size === 0 ? NO_SEQS : [];
-  if (filled !== NO_SEQS) pendingIndex.collect(entry.bid, entry.ask, filled);
-  // Pending orders fill first, so a position they become meets this quote's triggers too.
-  let outputs: EngineOutput[] | undefined = filled.length === 0
-    ? undefined
-    : fillTriggered(state, filled, entry, id, [...expired]);
+  // Pending orders fill first, so a position they become meets this quote's triggers too. With
+  // none waiting anywhere (the usual book), a quote costs no lookup of their index at all.
+  let outputs: EngineOutput[] | undefined;
+  if (state.pending.size !== 0) {
+    const pendingIndex = state.pendingTriggers.get(asset)!;
+    if (pendingIndex.size !== 0) {
+      const filled: number[] = [];
+      pendingIndex.collect(entry.bid, entry.ask, filled);
+      if (filled.length !== 0) outputs = fillTriggered(state, filled, entry, id, [...expired]);
+    }
+  }
   const triggered: number[] = [];
   state.triggers.get(asset)!.collect(entry.bid, entry.ask, triggered);
   if (triggered.length === 0) return outputs ?? expired;

@@ -84,13 +84,21 @@ export function closePosition(
   rememberClosed(account, position.seq, state.params.closedOrdersKept);
   state.positions.delete(position.seq);
   state.triggers.get(position.asset)!.remove(position);
-  const part = {
-    closeId: closeIdOf(state, position),
-    quantity: undefined,
-    releasedMarginCents: position.marginCents,
-  };
-  const view = closeView(position, part, price, pnl, account.balanceCents, state.lastMs, reason);
-  return { event: "closed", ...view };
+  const closeId = closeIdOf(state, position);
+  const { marginCents } = position;
+  const balance = account.balanceCents;
+  return closeView(
+    "closed",
+    position,
+    closeId,
+    undefined,
+    marginCents,
+    price,
+    pnl,
+    balance,
+    state.lastMs,
+    reason,
+  );
 }
 
 /**
@@ -130,13 +138,20 @@ export function closePart(
   // replacePosition moved the released margin out of locked; settle pays it out.
   account.lockedCents += releasedCents;
   settle(state, account, releasedCents, pnl);
-  const part = {
-    closeId: closeIdOf(state, position),
+  const closed = closeView(
+    "partially_closed",
+    position,
+    closeIdOf(state, position),
     quantity,
-    releasedMarginCents: releasedCents,
-  };
-  const view = closeView(position, part, price, pnl, account.balanceCents, state.lastMs, "manual");
-  return { event: "partially_closed", ...view, remaining: rest.view };
+    releasedCents,
+    price,
+    pnl,
+    account.balanceCents,
+    state.lastMs,
+    "manual",
+  );
+  // Added last, where the spread put it: the answer's key order is unchanged.
+  return Object.assign(closed, { remaining: rest.view });
 }
 
 /** Margin leaves `locked`: max(0, margin + pnl) to the balance, the rest to the house. */

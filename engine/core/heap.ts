@@ -11,11 +11,14 @@ export interface Ticket {
 /**
  * A binary heap of (level, ticket) pairs in parallel arrays. `descending` makes the highest
  * level the top. Ties break by the lower seq so the order never depends on insertion history
- * (an order's dead and live tickets may tie; only the live one is ever used).
+ * (an order's dead and live tickets may tie; only the live one is ever used). The seqs are
+ * kept as numbers beside the tickets: ties are common (positions opened at one price share a
+ * liquidation level), and comparing through the ticket objects cost a load per comparison.
  */
 export class LevelHeap {
   #levels: bigint[] = [];
-  #seqs: Ticket[] = [];
+  #seqs: number[] = [];
+  #tickets: Ticket[] = [];
 
   constructor(readonly descending: boolean) {}
 
@@ -28,9 +31,10 @@ export class LevelHeap {
     return this.#levels[0];
   }
 
-  push(level: bigint, seq: Ticket): void {
+  push(level: bigint, ticket: Ticket): void {
     this.#levels.push(level);
-    this.#seqs.push(seq);
+    this.#seqs.push(ticket.seq);
+    this.#tickets.push(ticket);
     this.#siftUp(this.#levels.length - 1);
   }
 
@@ -38,12 +42,15 @@ export class LevelHeap {
   pop(): Ticket {
     const levels = this.#levels;
     const seqs = this.#seqs;
-    const top = seqs[0]!;
+    const tickets = this.#tickets;
+    const top = tickets[0]!;
     const lastLevel = levels.pop()!;
     const lastSeq = seqs.pop()!;
+    const lastTicket = tickets.pop()!;
     if (levels.length > 0) {
       levels[0] = lastLevel;
       seqs[0] = lastSeq;
+      tickets[0] = lastTicket;
       this.#siftDown(0);
     }
     return top;
@@ -52,15 +59,18 @@ export class LevelHeap {
   /** Keeps only the entries whose seq passes `keep`, in O(n). */
   filter(keep: (ticket: Ticket) => boolean): void {
     const levels: bigint[] = [];
-    const seqs: Ticket[] = [];
-    for (let i = 0; i < this.#seqs.length; i++) {
-      if (keep(this.#seqs[i]!)) {
+    const seqs: number[] = [];
+    const tickets: Ticket[] = [];
+    for (let i = 0; i < this.#tickets.length; i++) {
+      if (keep(this.#tickets[i]!)) {
         levels.push(this.#levels[i]!);
         seqs.push(this.#seqs[i]!);
+        tickets.push(this.#tickets[i]!);
       }
     }
     this.#levels = levels;
     this.#seqs = seqs;
+    this.#tickets = tickets;
     for (let i = (levels.length >> 1) - 1; i >= 0; i--) this.#siftDown(i);
   }
 
@@ -68,7 +78,7 @@ export class LevelHeap {
     const a = this.#levels[i]!;
     const b = this.#levels[j]!;
     if (a !== b) return this.descending ? a > b : a < b;
-    return this.#seqs[i]!.seq < this.#seqs[j]!.seq;
+    return this.#seqs[i]! < this.#seqs[j]!;
   }
 
   #swap(i: number, j: number): void {
@@ -80,6 +90,10 @@ export class LevelHeap {
     const seq = seqs[i]!;
     seqs[i] = seqs[j]!;
     seqs[j] = seq;
+    const tickets = this.#tickets;
+    const ticket = tickets[i]!;
+    tickets[i] = tickets[j]!;
+    tickets[j] = ticket;
   }
 
   #siftUp(index: number): void {

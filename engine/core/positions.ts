@@ -70,41 +70,53 @@ export function orderView(position: PositionFields): OrderView {
   return view;
 }
 
-/** What one close took from a position: all of it (`undefined` quantity), or a part. */
-export interface ClosedPart {
-  closeId: string;
-  quantity: bigint | undefined;
-  releasedMarginCents: bigint;
-}
-
-/** The close as clients see it: the position's view before it, plus how it ended. */
-export function closeView(
+/**
+ * The close as clients see it: the position's view before it, plus how it ended; `quantity`
+ * undefined for a full close. `event` comes first, as it always has in the JSON. Copying the
+ * view key by key, in `orderView`'s order, is what keeps that cheap: a literal with a key before
+ * a spread (`{ event, ...view }`) copies through the runtime's slow path, and spreading the
+ * result again cost the close path about a third of its time.
+ */
+export function closeView<E extends "closed" | "partially_closed">(
+  event: E,
   position: Position,
-  part: ClosedPart,
+  closeId: string,
+  quantity: bigint | undefined,
+  releasedMarginCents: bigint,
   closePrice: bigint,
   pnl: bigint,
   balanceCents: bigint,
   closedAtMs: number,
   reason: CloseReason,
-): Omit<ClosedResult, "event"> {
-  const asset = position.asset;
+): Omit<ClosedResult, "event"> & { event: E } {
   const view = position.view;
+  const closed: Omit<ClosedResult, "event"> & { event: E } = {
+    event,
+    orderId: view.orderId,
+    asset: view.asset,
+    type: view.type,
+    margin: view.margin,
+    leverage: view.leverage,
+    openPrice: view.openPrice,
+    quantity: view.quantity,
+    liquidationPrice: view.liquidationPrice,
+    openedAt: view.openedAt,
+  } as Omit<ClosedResult, "event"> & { event: E };
+  if (view.stopLoss !== undefined) closed.stopLoss = view.stopLoss;
+  if (view.takeProfit !== undefined) closed.takeProfit = view.takeProfit;
+  closed.closeId = closeId;
   // A full close reuses the view's own text: most closes are full, and they are formatted once.
-  const quantity = part.quantity;
-  return {
-    ...view,
-    closeId: part.closeId,
-    closedQuantity: quantity === undefined
-      ? view.quantity
-      : formatDecimal(quantity, QUANTITY_SCALE),
-    remainingQuantity: quantity === undefined
-      ? "0"
-      : formatDecimal(position.quantity - quantity, QUANTITY_SCALE),
-    releasedMargin: quantity === undefined ? view.margin : part.releasedMarginCents.toString(),
-    closePrice: formatDecimal(closePrice, ASSETS[asset].priceDecimals),
-    pnl: pnl.toString(),
-    balance: balanceCents.toString(),
-    closedAt: closedAtMs,
-    reason,
-  };
+  closed.closedQuantity = quantity === undefined
+    ? view.quantity
+    : formatDecimal(quantity, QUANTITY_SCALE);
+  closed.remainingQuantity = quantity === undefined
+    ? "0"
+    : formatDecimal(position.quantity - quantity, QUANTITY_SCALE);
+  closed.releasedMargin = quantity === undefined ? view.margin : releasedMarginCents.toString();
+  closed.closePrice = formatDecimal(closePrice, ASSETS[position.asset].priceDecimals);
+  closed.pnl = pnl.toString();
+  closed.balance = balanceCents.toString();
+  closed.closedAt = closedAtMs;
+  closed.reason = reason;
+  return closed;
 }

@@ -59,7 +59,7 @@ export interface StateView {
   closedLengths: number[];
   endedOrdersKept: number;
   /** Each account's ended-order array and its length then, as the closed orders. */
-  endedOrders: EndedOrder[][];
+  endedOrders: (readonly EndedOrder[])[];
   endedLengths: number[];
   /** Open positions, by reference: they are immutable, their rows are encoded in parts. */
   positions: Position[];
@@ -95,7 +95,7 @@ export function captureState(state: EngineState): StateView {
   const balances: bigint[] = new Array(state.accounts.size);
   const closedSeqs: number[][] = new Array(state.accounts.size);
   const closedLengths: number[] = new Array(state.accounts.size);
-  const endedOrders: EndedOrder[][] = new Array(state.accounts.size);
+  const endedOrders: (readonly EndedOrder[])[] = new Array(state.accounts.size);
   const endedLengths: number[] = new Array(state.accounts.size);
   let i = 0;
   for (const account of state.accounts.values()) {
@@ -257,7 +257,9 @@ export function decodeState(encoded: string): EngineState {
     const userId = str(row[0], "account.userId");
     const account: Account = newAccount(userId, big(row[1], "account.balance"));
     if (!v1) account.closedSeqs = rows(row[2], "account.closed").map((s) => positive(s, "closed"));
-    if (!v1 && !v2) account.endedOrders = rows(row[3], "account.ended").map(decodeEnded);
+    // An account with no ended order keeps newAccount's shared empty array (state.ts NO_ENDED).
+    const ended = v1 || v2 ? [] : rows(row[3], "account.ended");
+    if (ended.length > 0) account.endedOrders = ended.map(decodeEnded);
     check(account.endedOrders.every((e) => e.order.userId === userId), "ended order's owner");
     state.accounts.set(userId, account);
   }
