@@ -7,7 +7,7 @@
  */
 import { INPUT_STREAM } from "@trading/shared/redis";
 import { encodeInput } from "@trading/shared/schemas";
-import { Env, eventually, freePort, newUser } from "@trading/testing";
+import { Env, eventually, freePort, newUser, type Proc } from "@trading/testing";
 import { HttpPool } from "./http_client.ts";
 import { cpuSeconds, histogram, machineBusySeconds, type Row, sleep } from "./lib.ts";
 
@@ -46,15 +46,19 @@ async function helloRate(seconds: number): Promise<number> {
 
 /**
  * Trades (create, then close) started at a fixed planned rate for `seconds`, whatever the
- * answers' pace; each trade's latency runs from its planned start to the close's answer.
+ * answers' pace; each trade's latency runs from its planned start to the close's answer. With
+ * several pools (one per API process) the trades alternate between them, a trade's create and
+ * close through the same one.
  */
-async function openLoop(
-  pool: HttpPool,
+export async function openLoop(
+  pools: readonly HttpPool[],
   users: readonly { token: string }[],
   rate: number,
   seconds: number,
 ) {
   const latency = histogram();
+  /** How late each trade's create left the load generator, after its planned time. */
+  const lateness = histogram();
   let errors = 0;
   const count = Math.round(rate * seconds);
   const t0 = performance.now() + 50;
@@ -63,7 +67,9 @@ async function openLoop(
     const planned = t0 + (i * 1000) / rate;
     const wait = planned - performance.now();
     if (wait > 1) await sleep(wait);
+    lateness.recordValue(Math.max(1, Math.round((performance.now() - planned) * 1000)));
     const user = users[i % users.length]!;
+    const pool = pools[i % pools.length]!;
     inflight.push((async () => {
       const headers = `authorization: Bearer ${user.token}\r\n`;
       const open = await pool.post(
@@ -82,7 +88,7 @@ async function openLoop(
     })());
   }
   await Promise.all(inflight);
-  return { latency, errors, count };
+  return { latency, lateness, errors, count };
 }
 
 /**
@@ -109,7 +115,7 @@ function capacityRows(cost: { rate: number; machineMicros: number; apiMicros: nu
 }
 
 /** The Redis server's pid when it runs on this machine (for its CPU time), else NaN. */
-async function redisPid(env: Env): Promise<number> {
+export async function redisPid(env: Env): Promise<number> {
   const info = await env.redis.info("server");
   const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
   try {
@@ -120,7 +126,83 @@ async function redisPid(env: Env): Promise<number> {
 }
 
 /** Keep-alive connections of the load generator (an open loop queues behind them if all busy). */
-const CONNECTIONS = 128;
+export const CONNECTIONS = 128;
+
+/** What the HTTP sections drive: the engine and one API in a fresh Env, prices, 40 users. */
+export interface TradingSystem {
+  env: Env;
+  engine: Proc;
+  api: Proc;
+  users: readonly { token: string }[];
+  /** The Redis server's pid (NaN when it is not on this machine). */
+  redisPid: number;
+  /**
+   * Stops the price feed (the bench writes three quotes every 200 ms), so a measurement of
+   * something else does not count its cost; `resumeFeed` writes fresh quotes before it returns,
+   * so no trade after it meets a quote gone stale meanwhile.
+   */
+  pauseFeed(): void;
+  resumeFeed(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts the engine and an API (`apiEnv` added to its environment), the feed and the users. */
+export async function startTradingSystem(
+  apiEnv: Record<string, string> = {},
+): Promise<TradingSystem> {
+  const env = await Env.create({ SNAPSHOT_INTERVAL_MS: "600000", ENGINE_TIMEOUT_MS: "5000" });
+  let running = true;
+  let paused = false;
+  const feedOnce = async () => {
+    const pipeline = env.redis.pipeline();
+    for (const asset of ["BTC", "ETH", "SOL"]) {
+      const price = { kind: "price", asset, bid: 350_000n, ask: 350_010n, ts: 0n } as const;
+      pipeline.xadd(INPUT_STREAM, "*", ...Object.entries(encodeInput(price)).flat());
+    }
+    await pipeline.exec();
+  };
+  let feed: Promise<void> = Promise.resolve();
+  const stop = async () => {
+    running = false;
+    await feed;
+    await env.close();
+  };
+  try {
+    const engine = await env.startEngine();
+    const api = await env.startApi(apiEnv);
+    feed = (async () => {
+      while (running) {
+        if (!paused) await feedOnce();
+        await sleep(200);
+      }
+    })();
+    const users = await Promise.all(Array.from({ length: 40 }, () => newUser(env.api)));
+    await eventually("prices at the API", async () => {
+      const r = await fetch(`${env.api}/prices`).then((x) => x.json());
+      return r.prices.length === 3;
+    });
+    return {
+      env,
+      engine,
+      api,
+      users,
+      redisPid: await redisPid(env),
+      pauseFeed: () => {
+        paused = true;
+      },
+      resumeFeed: async () => {
+        await feedOnce();
+        paused = false;
+      },
+      close: stop,
+    };
+  } catch (error) {
+    // What the processes said: a system that does not start is otherwise a bare timeout.
+    console.error(env.logs(20));
+    await stop();
+    throw error;
+  }
+}
 
 /**
  * `minTrades` a rate at least, however short `secondsPerRate` makes it: a p99 of 300 trades
@@ -131,38 +213,20 @@ export async function httpBench(
   secondsPerRate: number,
   minTrades = 0,
 ): Promise<Row[]> {
-  const env = await Env.create({ SNAPSHOT_INTERVAL_MS: "600000", ENGINE_TIMEOUT_MS: "5000" });
+  const system = await startTradingSystem();
+  const { engine, api, users } = system;
   const rows: Row[] = [];
-  let feeding = true;
   try {
-    const engine = await env.startEngine();
-    const api = await env.startApi();
-    const feed = (async () => {
-      while (feeding) {
-        const pipeline = env.redis.pipeline();
-        for (const asset of ["BTC", "ETH", "SOL"]) {
-          const price = { kind: "price", asset, bid: 350_000n, ask: 350_010n, ts: 0n } as const;
-          pipeline.xadd(INPUT_STREAM, "*", ...Object.entries(encodeInput(price)).flat());
-        }
-        await pipeline.exec();
-        await sleep(200);
-      }
-    })();
-    const users = await Promise.all(Array.from({ length: 40 }, () => newUser(env.api)));
-    await eventually("prices at the API", async () => {
-      const r = await fetch(`${env.api}/prices`).then((x) => x.json());
-      return r.prices.length === 3;
-    });
     const reference = await helloRate(2);
-    const pool = new HttpPool(env.ports.api, CONNECTIONS);
+    const pool = new HttpPool(system.env.ports.api, CONNECTIONS);
     const pids = {
       api: api.child.pid,
       engine: engine.child.pid,
-      redis: await redisPid(env),
+      redis: system.redisPid,
       "load generator": Deno.pid,
     };
     // Unrecorded warm-up at the first rate: JIT and connection pools, not the system, at first.
-    await openLoop(pool, users, rates[0]!, 2);
+    await openLoop([pool], users, rates[0]!, 2);
     let best = 0;
     let cost = { rate: 0, machineMicros: Number.NaN, apiMicros: Number.NaN };
     for (const rate of rates) {
@@ -170,7 +234,7 @@ export async function httpBench(
       const machineBefore = machineBusySeconds();
       const wallBefore = performance.now();
       const seconds = Math.max(secondsPerRate, minTrades / rate);
-      const { latency, errors, count } = await openLoop(pool, users, rate, seconds);
+      const { latency, errors, count } = await openLoop([pool], users, rate, seconds);
       const machineMicros = (machineBusySeconds() - machineBefore) * 1e6 / count;
       const busy = machineMicros * count /
         ((performance.now() - wallBefore) * 10 * navigator.hardwareConcurrency);
@@ -211,11 +275,8 @@ export async function httpBench(
     });
     rows.push(...capacityRows(cost));
     pool.close();
-    feeding = false;
-    await feed;
     return rows;
   } finally {
-    feeding = false;
-    await env.close();
+    await system.close();
   }
 }

@@ -94,3 +94,39 @@ export function cpuSeconds(pid: number): number {
     return Number.NaN;
   }
 }
+
+/**
+ * CPU time from now on, of each process named (by pid) and of the whole machine: call the
+ * result to read what each has spent since, in seconds (NaN for a process it cannot read).
+ */
+export function cpuMeter(
+  pids: Readonly<Record<string, number>>,
+): () => { processes: Record<string, number>; machine: number; wallSeconds: number } {
+  const before = Object.entries(pids).map(([name, pid]) => [name, pid, cpuSeconds(pid)] as const);
+  const machineBefore = machineBusySeconds();
+  const wallBefore = performance.now();
+  return () => ({
+    processes: Object.fromEntries(
+      before.map(([name, pid, seconds]) => [name, cpuSeconds(pid) - seconds]),
+    ),
+    machine: machineBusySeconds() - machineBefore,
+    wallSeconds: (performance.now() - wallBefore) / 1000,
+  });
+}
+
+/** The hop floor's streams (bench/hop_floor_server.ts, bench/hop_floor_echo.ts): its own. */
+export const FLOOR_INPUT_STREAM = "{bench}:floor:in";
+export const floorReplyStream = (serverId: string): string => `{bench}:floor:reply:${serverId}`;
+
+/**
+ * How busy the machine is while the benchmark does nothing (% of all its cores, over `ms`):
+ * what whole-machine figures then include of other work (another job on a shared machine, an
+ * idle system's timers). Printed next to them, so a noisy run is seen for what it is.
+ */
+export async function idleBusyPercent(ms = 1000): Promise<number> {
+  const before = machineBusySeconds();
+  const started = performance.now();
+  await sleep(ms);
+  const wall = (performance.now() - started) / 1000;
+  return (machineBusySeconds() - before) * 100 / (wall * navigator.hardwareConcurrency);
+}

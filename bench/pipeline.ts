@@ -1,15 +1,22 @@
 /**
- * Pipeline: entries/s the engine process consumes from engine:input and answers on
- * engine:output (prices mixed with instructions), next to a bare ioredis `XREAD COUNT 1000`
- * reading the same stream on the same Redis.
+ * Pipeline: entries/s the engine process consumes from its input stream and answers (prices
+ * mixed with instructions; each instruction addressed to one reply stream, as an API process
+ * addresses its own, and order events on the output stream), next to a bare ioredis
+ * `XREAD COUNT 1000` reading the same stream on the same Redis.
  */
-import { INPUT_STREAM, type XReadReply } from "@trading/shared/redis";
+import { INPUT_STREAM, OUTPUT_STREAM, type XReadReply } from "@trading/shared/redis";
 import { encodeInput, type InputEntry } from "@trading/shared/schemas";
 import { Env, eventually } from "@trading/testing";
 import type { Row } from "./lib.ts";
 
 /** An entry's XADD arguments after the ID: its wire form (`encodeInput`), field by field. */
 const wire = (entry: InputEntry) => Object.entries(encodeInput(entry)).flat();
+
+/**
+ * Where the engine writes the instructions' answers, as it would for an API process of this
+ * API_ID (an answer without an address has no reader and is dropped).
+ */
+const REPLY_TO = "bench-pipeline";
 
 export async function pipelineBench(entries: number): Promise<Row[]> {
   const env = await Env.create({ SNAPSHOT_INTERVAL_MS: "600000" });
@@ -21,7 +28,12 @@ export async function pipelineBench(entries: number): Promise<Row[]> {
         pipeline.xadd(
           INPUT_STREAM,
           "*",
-          ...wire({ kind: "create_account", requestId: `a${i}`, userId: `u${i}` }),
+          ...wire({
+            kind: "create_account",
+            requestId: `a${i}`,
+            userId: `u${i}`,
+            replyTo: REPLY_TO,
+          }),
         );
       }
       await pipeline.exec();
@@ -36,6 +48,7 @@ export async function pipelineBench(entries: number): Promise<Row[]> {
             ...wire({
               kind: "open",
               requestId: `o${j}`,
+              replyTo: REPLY_TO,
               userId: `u${j % users}`,
               asset: "ETH",
               side: j % 100 ? "long" : "short",
@@ -49,7 +62,12 @@ export async function pipelineBench(entries: number): Promise<Row[]> {
           pipeline.xadd(
             INPUT_STREAM,
             "*",
-            ...wire({ kind: "query", requestId: `q${j}`, userId: `u${j % users}` }),
+            ...wire({
+              kind: "query",
+              requestId: `q${j}`,
+              userId: `u${j % users}`,
+              replyTo: REPLY_TO,
+            }),
           );
         } else {
           const mid = BigInt(350_000 + (j % 20));
@@ -98,12 +116,14 @@ export async function pipelineBench(entries: number): Promise<Row[]> {
       120_000,
     );
     const { replayed, seconds } = JSON.parse(caughtUp) as { replayed: number; seconds: number };
-    const answers = await env.redis.xlen("engine:output");
+    const events = await env.redis.xlen(OUTPUT_STREAM);
     return [{
       section: "pipeline",
       measure: `engine consumes and answers (${
         total.toLocaleString("en-US")
-      } entries, 4 % instructions, ${answers.toLocaleString("en-US")} outputs)`,
+      } entries, 4 % instructions answered on a reply stream, ${
+        events.toLocaleString("en-US")
+      } order events)`,
       value: replayed / seconds,
       unit: "entries/s",
       reference: {
