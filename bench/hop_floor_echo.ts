@@ -8,11 +8,13 @@
  * so the load generator can close what it "opened".
  */
 import { createLogger } from "@trading/shared/log";
-import { connectRedis, lastStreamId } from "@trading/shared/redis";
+import { loadConfig } from "@trading/shared/config";
+import { connectRedis, lastStreamId, redisTargetOf } from "@trading/shared/redis";
 import { readStream } from "@trading/shared/stream_reader";
 import { FLOOR_INPUT_STREAM, floorReplyStream } from "./lib.ts";
 
-const url = Deno.env.get("REDIS_URL");
+// REDIS_URL, or REDIS_CLUSTER_NODES under `deno task bench --cluster`, as the system reads them.
+const url = redisTargetOf(loadConfig());
 const log = createLogger("floor-echo", "info");
 const redis = connectRedis(url, { name: "floor-echo", autoPipeline: true, log });
 const reader = connectRedis(url, { name: "floor-echo-reader", log });

@@ -9,14 +9,16 @@
  * no JSON parsing: whatever the echo answers is the response body.
  */
 import { createLogger } from "@trading/shared/log";
-import { connectRedis, lastStreamId } from "@trading/shared/redis";
+import { loadConfig } from "@trading/shared/config";
+import { connectRedis, lastStreamId, redisTargetOf } from "@trading/shared/redis";
 import { readStream } from "@trading/shared/stream_reader";
 import { redisReady } from "@trading/shared/wait";
 import { FLOOR_INPUT_STREAM, floorReplyStream } from "./lib.ts";
 
 const port = Number(Deno.args[0]);
 const id = Deno.args[1] ?? "floor";
-const url = Deno.env.get("REDIS_URL");
+// REDIS_URL, or REDIS_CLUSTER_NODES under `deno task bench --cluster`, as the system reads them.
+const url = redisTargetOf(loadConfig());
 const log = createLogger("floor-server", "info");
 const redis = connectRedis(url, { name: `floor-${id}`, failFast: true, autoPipeline: true, log });
 const reader = connectRedis(url, { name: `floor-${id}-reader`, log });

@@ -5,6 +5,7 @@
  * each rate also reports the CPU time each process spent per trade (from /proc), which says
  * what a higher rate would need whatever the latency on a given day.
  */
+import { Cluster, type Redis } from "ioredis";
 import { INPUT_STREAM } from "@trading/shared/redis";
 import { encodeInput } from "@trading/shared/schemas";
 import { Env, eventually, freePort, newUser, type Proc } from "@trading/testing";
@@ -114,9 +115,23 @@ function capacityRows(cost: { rate: number; machineMicros: number; apiMicros: nu
   }];
 }
 
-/** The Redis server's pid when it runs on this machine (for its CPU time), else NaN. */
+/**
+ * The Redis server's pid when it runs on this machine (for its CPU time), else NaN. On a
+ * cluster: the master holding the engine's keys (the one whose CPU the trades cost).
+ */
 export async function redisPid(env: Env): Promise<number> {
-  const info = await env.redis.info("server");
+  let server: Redis = env.redis as Redis;
+  if (env.redis instanceof Cluster) {
+    const slot = await env.redis.cluster("KEYSLOT", INPUT_STREAM) as number;
+    const counts = await Promise.all(
+      env.redis.nodes("master").map(async (node) => ({
+        node,
+        owns: await node.cluster("COUNTKEYSINSLOT", slot) as number > 0,
+      })),
+    );
+    server = counts.find((c) => c.owns)?.node ?? server;
+  }
+  const info = await server.info("server");
   const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
   try {
     return Deno.readTextFileSync(`/proc/${pid}/comm`).startsWith("redis") ? pid : Number.NaN;

@@ -1,8 +1,11 @@
 /**
  * `deno task bench`: the whole suite against real Redis and Postgres, each figure next to a
  * reference measured in the same run. Prints a table and writes JSON and Markdown under
- * bench/results/. `--quick` runs smaller sizes (a smoke run, not for quoting).
+ * bench/results/. `--quick` runs smaller sizes (a smoke run, not for quoting). `--cluster` runs
+ * the sections that start the system (pipeline, http, horizontal, tail, gateway) on a private
+ * 3-master Redis Cluster instead of one Redis (REDIS_CLUSTER_NODES for every process).
  */
+import { startRedisCluster } from "@trading/testing";
 import { markdownTable, type Row, writeResults } from "./lib.ts";
 import { ensureServices } from "./services.ts";
 
@@ -11,6 +14,11 @@ const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7);
 const runs = (part: string) => only === undefined || only.split(",").includes(part);
 const root = new URL("../", import.meta.url).pathname;
 const rows: Row[] = [];
+const cluster = Deno.args.includes("--cluster") ? await startRedisCluster() : undefined;
+/** What each section's process gets beyond ours: the cluster every Env of it uses. */
+const sectionEnv: Record<string, string> = cluster === undefined
+  ? {}
+  : { TEST_REDIS_CLUSTER_NODES: cluster.nodes };
 
 /** Runs one of the engine's standalone benchmarks and takes its rows. */
 async function script(path: string, ...extra: string[]): Promise<Row[]> {
@@ -18,6 +26,7 @@ async function script(path: string, ...extra: string[]): Promise<Row[]> {
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: root,
+    env: sectionEnv,
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -32,7 +41,7 @@ await ensureServices();
 console.log(
   `benchmark suite — ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}${
     quick ? " (quick)" : ""
-  }\n`,
+  }${cluster === undefined ? "" : `, on a 3-master Redis Cluster (${cluster.nodes})`}\n`,
 );
 if (runs("core")) rows.push(...await script("engine/bench/core_bench.ts"));
 // Each section in a fresh process: none measures with the heap of the one before it.
@@ -48,5 +57,7 @@ const file = await writeResults(rows, {
   deno: Deno.version.deno,
   cores: navigator.hardwareConcurrency,
   quick,
+  cluster: cluster !== undefined,
 });
 console.log(`written to ${file} (and .json beside it)`);
+await cluster?.destroy();
