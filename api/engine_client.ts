@@ -81,6 +81,10 @@ export class EngineClient implements EngineGateway {
   #done: Promise<void> | undefined;
   /** Wall-clock ms of the last successful read, for the reader watchdog and /health. */
   lastReadAtMs = 0;
+  /** The newest answer read, and the one the reply stream was last trimmed to. */
+  #readThroughId = "0-0";
+  #trimmedToId = "0-0";
+  #trimTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly options: EngineClientOptions) {}
 
@@ -93,11 +97,25 @@ export class EngineClient implements EngineGateway {
     await this.#primeQuotes();
     this.#running = true;
     this.#done = this.#run({ [replyStream(apiId)]: replyAfter, [PRICES_STREAM]: pricesAfter });
+    // Answers are wanted only until read: the stream is trimmed to what this process has read,
+    // once a second, so one user's large answers at its rate cost Redis about a second of them
+    // (the engine's cap of ~10,000 is the backstop when this process stalls).
+    this.#trimTimer = setInterval(() => this.#trimRead(), REPLY_TRIM_EVERY_MS);
   }
 
   async stop(): Promise<void> {
     this.#running = false;
+    clearInterval(this.#trimTimer);
     await this.#done;
+  }
+
+  #trimRead(): void {
+    const through = this.#readThroughId;
+    if (through === this.#trimmedToId) return;
+    this.#trimmedToId = through;
+    // MINID keeps `through` itself; "~" trims whole radix nodes only, which is cheap.
+    this.options.redis.xtrim(replyStream(this.options.apiId), "MINID", "~", through)
+      .catch(() => {}); // Redis away: the next tick tries again, the engine's cap still holds
   }
 
   async send(entry: InstructionEntry): Promise<string> {
@@ -181,8 +199,11 @@ export class EngineClient implements EngineGateway {
       log,
       retryMessage: "reply read failed; retrying",
     });
+    const replies = replyStream(this.options.apiId);
     for await (const batch of batches) {
       this.lastReadAtMs = Date.now();
+      const answers = batch.get(replies);
+      if (answers !== undefined) this.#readThroughId = answers[answers.length - 1]![0];
       for (const entries of batch.values()) {
         for (const [, flat] of entries) {
           try {
@@ -200,6 +221,7 @@ export class EngineClient implements EngineGateway {
 }
 
 const REFUSALS: ReadonlySet<string> = new Set(REFUSAL_CODES);
+const REPLY_TRIM_EVERY_MS = 1000;
 
 /** A copy of a value with the keys its schema names, in the schema's order (as zod gives it). */
 type Projection = (value: unknown) => unknown;

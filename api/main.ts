@@ -31,7 +31,8 @@ await redisReady(redis);
 await migrate(sql);
 
 // Where the engine answers this process: its own reply stream. Unique unless set: two live
-// processes with one API_ID would each see, and drop, the other's answers.
+// processes given one API_ID would both read every answer of that stream (each keeps only its
+// own requests'), which costs each the other's work: give each process its own.
 const apiId = config.apiId ?? `api-${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
 const engine = new EngineClient({
   redis,

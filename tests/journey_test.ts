@@ -46,8 +46,19 @@ async function pricesShow(base: string, asset: string, bid: string, ask: string)
   });
 }
 
-Deno.test("journey, triggers over the gateway, and two API processes", async (t) => {
-  await withEnv({}, async (env) => {
+// The same journey on one Redis and on a private 3-master Redis Cluster (REDIS_CLUSTER_NODES
+// for every process): nothing in it may depend on which.
+for (const cluster of [false, true]) {
+  Deno.test(
+    `journey, triggers over the gateway, and two API processes${
+      cluster ? ", on Redis Cluster" : ""
+    }`,
+    (t) => withEnv({}, (env) => journey(t, env), { cluster }),
+  );
+}
+
+async function journey(t: Deno.TestContext, env: Env): Promise<void> {
+  {
     await env.startAll();
     const base = env.api;
 
@@ -440,5 +451,5 @@ Deno.test("journey, triggers over the gateway, and two API processes", async (t)
       );
       assert.deepEqual(kinds, new Set(["event"]), "the output stream holds events only");
     });
-  });
-});
+  }
+}

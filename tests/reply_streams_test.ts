@@ -1,7 +1,7 @@
 /**
  * Reply streams (docs/design.md §1): each API process reads answers from its own stream, and
- * the stream of a process that went away expires REPLY_TTL_MS after its last answer, so no
- * person ever has to clean one up. A process restarted under the same API_ID reads on.
+ * a live process trims its stream to what it has read; the stream of a process that went away
+ * expires REPLY_TTL_MS after its last answer, so no person ever has to clean one up. A process restarted under the same API_ID reads on.
  */
 import assert from "node:assert/strict";
 import { replyStream } from "@trading/shared/redis";
@@ -9,7 +9,7 @@ import { eventually, freePort, http, newUser, sleep, withEnv } from "./harness.t
 
 const TTL_MS = 1500;
 
-Deno.test("a gone API process's reply stream expires; a restarted one under its id reads on", async () => {
+Deno.test("reply streams: trimmed to what their API read; a gone API's expires; a restart under its id reads on", async () => {
   await withEnv({ REPLY_TTL_MS: String(TTL_MS) }, async (env) => {
     await env.startSim();
     await env.startEngine();
@@ -23,6 +23,18 @@ Deno.test("a gone API process's reply stream expires; a restarted one under its 
     assert.ok(await env.redis.xlen(stream) >= 1, "the balance's answer went to the stream");
     const ttl = await env.redis.pttl(stream);
     assert.ok(ttl > 0 && ttl <= TTL_MS, `a time to live is set: ${ttl}`);
+
+    // Live: the process trims its stream to what it has read, so it never holds much.
+    for (let i = 0; i < 30; i++) {
+      await Promise.all(
+        Array.from({ length: 10 }, () => http(base, "GET", "/balance", { token: user.token })),
+      );
+    }
+    await eventually(
+      "the stream trimmed to what was read",
+      async () => await env.redis.xlen(stream) < 150,
+      3000,
+    );
 
     // Live: every answer renews it.
     await sleep(TTL_MS * 0.6);

@@ -24,7 +24,13 @@ import { cancelOrder, endPending, fillPending, modifyOrder, openOrder } from "./
 import { triggerReason } from "./positions.ts";
 import { accountState, openPositions, ordersHistory, pendingOrders } from "./queries.ts";
 import type { EngineState } from "./state.ts";
-import { idempotencyMapKey, newAccount, replayedAnswer, splitMapKey } from "./state.ts";
+import {
+  idempotencyMapKey,
+  MAX_REMEMBERED_CHARS,
+  newAccount,
+  replayedAnswer,
+  splitMapKey,
+} from "./state.ts";
 import { type ParsedId, readStreamId } from "./stream_id.ts";
 
 const NO_OUTPUTS: readonly EngineOutput[] = Object.freeze([]);
@@ -249,18 +255,21 @@ function remember(
   fingerprint: string,
   result: Result,
 ): void {
-  const keys = accountOf(state, userId).idempotencyKeys;
-  while (keys.size >= state.params.maxIdempotencyKeys) {
+  const account = accountOf(state, userId);
+  const keys = account.idempotencyKeys;
+  const text = JSON.stringify(result);
+  while (
+    keys.size >= state.params.maxIdempotencyKeys ||
+    (keys.size > 0 && account.idempotencyChars + text.length > MAX_REMEMBERED_CHARS)
+  ) {
     const oldest = keys.values().next().value!;
     keys.delete(oldest);
+    account.idempotencyChars -= state.idempotency.get(oldest)!.result.length;
     state.idempotency.delete(oldest);
   }
   keys.add(mapKey);
-  state.idempotency.set(mapKey, {
-    atMs: state.lastMs,
-    fingerprint,
-    result: JSON.stringify(result),
-  });
+  account.idempotencyChars += text.length;
+  state.idempotency.set(mapKey, { atMs: state.lastMs, fingerprint, result: text });
 }
 
 function createAccount(state: EngineState, entry: CreateAccountEntry): Outcome {
@@ -283,6 +292,8 @@ function pruneExpired(state: EngineState): void {
   for (const [key, stored] of state.idempotency) {
     if (stored.atMs > idempotencyCutoff) break;
     state.idempotency.delete(key);
-    accountOf(state, splitMapKey(key)[0]).idempotencyKeys.delete(key);
+    const account = accountOf(state, splitMapKey(key)[0]);
+    account.idempotencyKeys.delete(key);
+    account.idempotencyChars -= stored.result.length;
   }
 }

@@ -4,7 +4,7 @@
  * engine process's conservation check (`conservationBreak`, engine/io/recovery.ts) is built on
  * `conservationGap` and `totalsOf`.
  */
-import type { Account, EngineState } from "./state.ts";
+import { type Account, type EngineState, MAX_REMEMBERED_CHARS } from "./state.ts";
 
 export interface Totals {
   balancesCents: bigint;
@@ -63,6 +63,12 @@ export function limitBreach(state: EngineState): string | undefined {
     if (derived !== undefined) return `${account.userId}: ${derived}`;
     if (account.idempotencyKeys.size > maxIdempotencyKeys) {
       return `${account.userId}: too many keys`;
+    }
+    let chars = 0;
+    for (const key of account.idempotencyKeys) chars += state.idempotency.get(key)!.result.length;
+    if (chars !== account.idempotencyChars) return `${account.userId}: remembered text miscounted`;
+    if (chars > MAX_REMEMBERED_CHARS && account.idempotencyKeys.size > 1) {
+      return `${account.userId}: remembers too much`;
     }
     if (account.closedSeqs.length >= 2 * closedOrdersKept) return `${account.userId}: closed`;
     keys += account.idempotencyKeys.size;

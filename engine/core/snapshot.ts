@@ -298,6 +298,7 @@ export function decodeState(encoded: string): EngineState {
     check(!state.idempotency.has(mapKey), "an idempotency key appears twice");
     state.idempotency.set(mapKey, entry);
     account.idempotencyKeys.add(mapKey);
+    account.idempotencyChars += entry.result.length;
   }
   if (v1) closedFromOrderLog(state, rows(doc.orders, "orders"));
   check(doc.orders === undefined || v1, "orders belong to version 1");

@@ -70,6 +70,8 @@ export interface Account {
   pendingSeqs: ReadonlySet<number>;
   /** Derived: this account's remembered idempotency map keys, oldest first. */
   idempotencyKeys: Set<string>;
+  /** Derived: the length of the results those keys remember, in all (`MAX_REMEMBERED_CHARS`). */
+  idempotencyChars: number;
   /**
    * Seqs of this account's closed orders in closing order; the last `closedOrdersKept` count.
    * Append-only: compaction makes a new array, so a snapshot's capture may hold the old one.
@@ -232,6 +234,14 @@ export const NO_PENDING: ReadonlySet<number> = new Set();
 export const NO_ENDED: readonly EndedOrder[] = Object.freeze([]);
 
 /** A new account's record: its credit, and nothing else yet. */
+/**
+ * The most answer text one account's idempotency keys remember (besides `maxIdempotencyKeys`):
+ * past it the oldest keys are forgotten first. A key costs ~600 B, but a closeAll's answer holds
+ * every close it made (~370 B each): 1,000 of those would be ~75 MB for one account. A single
+ * answer larger than this is still remembered, alone.
+ */
+export const MAX_REMEMBERED_CHARS = 512 * 1024;
+
 export function newAccount(userId: string, balanceCents: bigint): Account {
   return {
     userId,
@@ -241,6 +251,7 @@ export function newAccount(userId: string, balanceCents: bigint): Account {
     openSeqs: new Set(),
     pendingSeqs: NO_PENDING,
     idempotencyKeys: new Set(),
+    idempotencyChars: 0,
     closedSeqs: [],
     endedOrders: NO_ENDED,
   };

@@ -9,9 +9,9 @@ import { MAX_UNITS } from "../money.ts";
 export const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 /** An Idempotency-Key: 1–64 printable ASCII characters (docs/design.md, Idempotency). */
 export const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,64}$/;
-/** An order ID: the engine's creation sequence number in decimal (below 2^53). */
 /** An API process's id (`API_ID`), which names its reply stream. */
 export const REPLY_TO_RE = /^[A-Za-z0-9_-]{1,40}$/;
+/** An order ID: the engine's creation sequence number in decimal (below 2^53). */
 export const ORDER_ID_RE = /^[1-9][0-9]{0,15}$/;
 /** A request's fingerprint (the API's hash of its endpoint and body): an ID's shape. */
 export const FINGERPRINT_RE = ID_RE;
