@@ -3,7 +3,8 @@
  * API and gateway. One environment serves the journey, the triggers and two API processes.
  */
 import assert from "node:assert/strict";
-import { OUTPUT_STREAM, replyStream } from "@trading/shared/redis";
+import { Redis } from "ioredis";
+import { lastStreamId, OUTPUT_STREAM, replyStream } from "@trading/shared/redis";
 import { decodeOutput, outputHeader } from "@trading/shared/schemas";
 import { type Env, eventually, freePort, http, newUser, withEnv, WsClient } from "./harness.ts";
 import { expectedPnlCents, expectedQuantity } from "./money_math.ts";
@@ -16,16 +17,50 @@ function apiIds(env: Env): string[] {
 }
 
 /** The order IDs of the `opened` answers in a reply stream. */
-async function openedIn(env: Env, stream: string): Promise<string[]> {
-  const orders: string[] = [];
-  for (const [, flat] of await env.redis.xrange(stream, "-", "+")) {
-    const output = decodeOutput(flat);
-    assert.equal(output?.kind, "answer", "a reply stream holds answers only");
-    if (output?.kind === "answer" && output.ok && output.result.event === "opened") {
-      orders.push(output.result.orderId);
+/**
+ * Follows reply streams from their ends as they are written (each API trims its own to what it
+ * has read, so they cannot be read back afterwards), keeping the order IDs of `opened` answers
+ * per stream; every entry must be an answer.
+ */
+async function followOpened(env: Env, streams: string[]) {
+  const reader = env.redisCluster?.client() ?? new Redis(env.env.REDIS_URL!);
+  const ids = await Promise.all(streams.map((stream) => lastStreamId(env.redis, stream)));
+  const opened: string[][] = streams.map(() => []);
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const reply = await reader.xread(
+        "COUNT",
+        1000,
+        "BLOCK",
+        100,
+        "STREAMS",
+        ...streams,
+        ...ids,
+      ) as
+        | Array<[string, Array<[string, string[]]>]>
+        | null;
+      for (const [stream, entries] of reply ?? []) {
+        const at = streams.indexOf(stream);
+        for (const [id, flat] of entries) {
+          ids[at] = id;
+          const output = decodeOutput(flat);
+          assert.equal(output?.kind, "answer", "a reply stream holds answers only");
+          if (output?.kind === "answer" && output.ok && output.result.event === "opened") {
+            opened[at]!.push(output.result.orderId);
+          }
+        }
+      }
     }
-  }
-  return orders;
+  })();
+  return {
+    opened,
+    async stop() {
+      running = false;
+      await done;
+      reader.disconnect();
+    },
+  };
 }
 
 /** A quantity's decimal string as units of 1e-8, and back. */
@@ -407,6 +442,7 @@ async function journey(t: Deno.TestContext, env: Env): Promise<void> {
       const bases = [base, `http://127.0.0.1:${secondPort}/api/v1`];
       await env.setPrice("ETH_USDC_PERP", "3500.00", "3500.02");
       await pricesShow(bases[1]!, "ETH", "3500", "3500.02");
+      const follower = await followOpened(env, apiIds(env).map(replyStream));
       const users = await Promise.all(Array.from({ length: 8 }, (_, i) => newUser(bases[i % 2]!)));
       const requests = users.flatMap((user, i) =>
         Array.from(
@@ -439,13 +475,15 @@ async function journey(t: Deno.TestContext, env: Env): Promise<void> {
       // Each process's answers were written to its reply stream and nowhere else: the other
       // process and the gateway never read them.
       const ours = new Set(answers.map((a) => String(a.body.orderId)));
-      const opened = (await Promise.all(apiIds(env).map((id) => openedIn(env, replyStream(id)))))
-        .map((orders) => orders.filter((orderId) => ours.has(orderId)));
+      const opened = () =>
+        follower.opened.map((orders) => orders.filter((orderId) => ours.has(orderId)));
+      await eventually("every answer seen", () => opened().flat().length >= requests.length);
+      await follower.stop();
       assert.deepEqual(
-        opened.map((orders) => orders.length),
+        opened().map((orders) => orders.length),
         bases.map((b) => requests.filter((r) => r.base === b).length),
       );
-      assert.equal(new Set(opened.flat()).size, requests.length);
+      assert.equal(new Set(opened().flat()).size, requests.length);
       const kinds = new Set(
         (await env.redis.xrange(OUTPUT_STREAM, "-", "+")).map(([, f]) => outputHeader(f).kind),
       );

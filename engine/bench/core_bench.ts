@@ -26,6 +26,8 @@ const TRIGGERS_PER_CHUNK = 180; // ~1 % of entries trigger (some fire several)
 const POSITIONS_PER_USER = 100;
 /** Pending orders per placing account: at most `maxPendingOrders` (50) each. */
 const PENDING_PER_USER = 50;
+/** Pending orders placed inside each chunk's coming range (they fill within the chunk). */
+const FILLS_PER_CHUNK = 60;
 const MID: Record<Asset, bigint> = { BTC: 9_700_000n, ETH: 350_000n, SOL: 1_500_000n };
 
 /** Deterministic xorshift PRNG: the benchmark is reproducible run to run. */
@@ -115,20 +117,36 @@ function openOne(book: Book, asset: Asset, near: { lo: bigint; hi: bigint } | nu
   step(book, entry);
 }
 
-/** Places one limit or stop order 30–70 % away from the quote, on the side it waits on. */
-function placeOne(book: Book, asset: Asset, placed: number): void {
+/**
+ * Places one limit or stop order on the side it waits on: 30–70 % away from the quote, or, with
+ * `near` (the coming chunk's range), a long limit whose trigger the chunk's asks will cross, so
+ * fills are part of what the price entries cost.
+ */
+function placeOne(
+  book: Book,
+  asset: Asset,
+  placed: number,
+  near: { lo: bigint; hi: bigint } | null = null,
+): void {
   if (placed % PENDING_PER_USER === 0) {
     step(book, { kind: "create_account", requestId: "a", userId: `p${placed}` });
   }
   const quoteNow = book.state.quotes.get(asset)!;
-  const long = book.random() < 0.5;
-  const limit = book.random() < 0.5;
+  // The chunk's lowest ask is its lowest mid + 1, `near.lo` + 2: a trigger at or above it fills.
+  const nearAsk = near !== null && near.lo + 3n < quoteNow.ask;
+  const long = nearAsk || book.random() < 0.5;
+  const limit = nearAsk || book.random() < 0.5;
   const far = BigInt(Math.floor(3_000 + book.random() * 4_000));
   const below = long === limit; // a long limit waits below the ask, a long stop above it
   const reference = long ? quoteNow.ask : quoteNow.bid;
-  const triggerPrice = below
+  let triggerPrice = below
     ? reference * (10_000n - far / 2n) / 10_000n
     : reference * (10_000n + far) / 10_000n;
+  if (nearAsk) {
+    // Strictly between the chunk's lowest ask and the current one: not filled now, filled soon.
+    const span = quoteNow.ask - (near.lo + 2n);
+    triggerPrice = near.lo + 2n + BigInt(Math.floor(book.random() * Number(span)));
+  }
   step(book, {
     kind: "open",
     requestId: "r",
@@ -176,8 +194,10 @@ function benchPrices(positions: number, totalEntries: number, pending = 0) {
   const book = newBook(positions);
   for (const asset of ASSET_SYMBOLS) quote(book, asset, MID[asset]);
   for (let i = 0; i < positions; i++) openOne(book, ASSET_SYMBOLS[i % 3]!, null);
-  for (let i = 0; i < pending; i++) placeOne(book, ASSET_SYMBOLS[i % 3]!, i);
+  let placed = 0;
+  for (; placed < pending; placed++) placeOne(book, ASSET_SYMBOLS[placed % 3]!, placed);
   if (book.state.pending.size !== pending) throw new Error("bench bug: orders not placed");
+  let fills = 0;
   let elapsedMs = 0;
   let bareMs = 0;
   const bare = new Map<string, { bid: bigint; ask: bigint }>();
@@ -192,6 +212,12 @@ function benchPrices(positions: number, totalEntries: number, pending = 0) {
     for (let i = 0; i < Math.max(missing, TRIGGERS_PER_CHUNK); i++) {
       const asset = ASSET_SYMBOLS[i % 3]!;
       openOne(book, asset, i < TRIGGERS_PER_CHUNK ? ranges.get(asset)! : null);
+    }
+    // With pending orders: top them back up, some of them inside the coming range.
+    const missingOrders = pending === 0 ? 0 : pending - book.state.pending.size;
+    for (let i = 0; i < Math.max(missingOrders, pending === 0 ? 0 : FILLS_PER_CHUNK); i++) {
+      const asset = ASSET_SYMBOLS[i % 3]!;
+      placeOne(book, asset, placed++, i < FILLS_PER_CHUNK ? ranges.get(asset)! : null);
     }
     const ids: string[] = new Array(CHUNK);
     book.clock.tick();
@@ -218,6 +244,9 @@ function benchPrices(positions: number, totalEntries: number, pending = 0) {
       if (outputs.length > 0) {
         triggered += outputs.length;
         triggeringEntries++;
+        for (const output of outputs) {
+          if (output.kind === "event" && output.result.event === "filled") fills++;
+        }
       }
     }
     elapsedMs += performance.now() - start;
@@ -226,6 +255,7 @@ function benchPrices(positions: number, totalEntries: number, pending = 0) {
   return {
     positions,
     pending: book.state.pending.size,
+    fills,
     openAtEnd: book.state.positions.size,
     entriesPerSec: applied / (elapsedMs / 1000),
     bareEntriesPerSec: applied / (bareMs / 1000),
@@ -368,7 +398,10 @@ const priceRuns: Array<[number, number]> = [[1_000, 0], [10_000, 0], [100_000, 0
 priceRuns.push([100_000, quick ? 10_000 : 100_000]);
 for (const [positions, pending] of runs("prices") ? priceRuns : []) {
   const r = benchPrices(positions, quick ? 100_000 : 1_000_000, pending);
-  const waiting = pending === 0 ? "" : ` + ${fmt(r.pending)} pending orders`;
+  if (pending > 0 && r.fills === 0) throw new Error("bench bug: no pending order filled");
+  const waiting = pending === 0
+    ? ""
+    : ` + ${fmt(r.pending)} pending orders (${fmt(r.fills)} filled)`;
   rows.push({
     section: "engine core",
     measure: `price entries at ${fmt(positions)} open positions${waiting} (${
