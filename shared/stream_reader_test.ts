@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { RedisClient as Redis } from "./redis.ts";
 import { createLogger } from "./log.ts";
 import { connectRedis } from "./redis.ts";
-import { readStream, type StreamBatch } from "./stream_reader.ts";
+import { followStreams, readStream, type StreamBatch } from "./stream_reader.ts";
 
 const URL = Deno.env.get("TEST_REDIS_URL") ?? "redis://127.0.0.1:6379";
 
@@ -245,5 +245,40 @@ Deno.test("after a failed group read, the unacknowledged entries are read again"
     assert.deepEqual(state.sentIds, ["0", ">", ">", "0"]);
     assert.equal(lines.length, 1);
     assert.match(lines[0]!, /"msg":"group read failed".*reply lost/);
+  });
+});
+
+Deno.test("followStreams: one read follows two streams, each from its own ID, none twice", async () => {
+  await withRedis(async (redis, reader, stream) => {
+    const other = `${stream}:other`;
+    try {
+      const [skipped] = await add(redis, stream, 1);
+      await add(redis, other, 2);
+      let running = true;
+      const batches = followStreams({
+        reader,
+        streams: { [stream]: skipped!, [other]: "0-0" },
+        count: 10,
+        blockMs: 200,
+        running: () => running,
+        log: recordingLog().log,
+        retryMessage: "read failed",
+      });
+      const first = (await batches.next()).value!;
+      // `stream` starts after its only entry; `other` from the start.
+      assert.deepEqual([...first.keys()], [other]);
+      assert.equal(first.get(other)!.length, 2);
+      const [late] = await add(redis, stream, 1);
+      const second = (await batches.next()).value!;
+      assert.deepEqual([...second.keys()], [stream]);
+      assert.deepEqual(second.get(stream)!.map(([id]) => id), [late]);
+      // Nothing new: the blocking read times out with an empty map, and nothing is read again.
+      const third = (await batches.next()).value!;
+      assert.equal(third.size, 0);
+      running = false;
+      assert.equal((await batches.next()).done, true);
+    } finally {
+      await redis.del(other);
+    }
   });
 });

@@ -6,12 +6,18 @@ import { applyFields } from "../core/step.ts";
 import { orderEventsOf, planWrites, PRICES_STREAM_MAX, REPLY_STREAM_MAX } from "./routing.ts";
 
 /** A small session through the pure core: two API processes asking, a trigger, a refusal. */
-function session(): EngineOutput[] {
+/** A fresh core and the outputs of each entry stepped into it, with IDs in order. */
+function recorder() {
   const state = createState();
   const outputs: EngineOutput[] = [];
   let seq = 0;
   const step = (fields: Record<string, string>) =>
     outputs.push(...applyFields(state, fields, `1700000000000-${seq++}`).outputs);
+  return { outputs, step, lastSeq: () => seq - 1 };
+}
+
+function session(): EngineOutput[] {
+  const { outputs, step, lastSeq } = recorder();
   step({ kind: "create_account", requestId: "a1", userId: "u1", replyTo: "api-1" });
   step({ kind: "create_account", requestId: "a2", userId: "u2", replyTo: "api-2" });
   step({ price: "BTC 9700000 9700100 1700000000000000" });
@@ -40,7 +46,7 @@ function session(): EngineOutput[] {
   // The batch forwards the latest quote (engine/io/batch.ts does, not the core).
   outputs.push({
     kind: "price",
-    cause: `1700000000000-${seq - 1}`,
+    cause: `1700000000000-${lastSeq()}`,
     asset: "BTC",
     bid: "95000",
     ask: "95001",
@@ -92,11 +98,7 @@ Deno.test("a batch with nothing to say writes nothing, not even its cause", () =
 });
 
 Deno.test("each answer that changed an order is its events: one per close of a closeAll", () => {
-  const state = createState();
-  const outputs: EngineOutput[] = [];
-  let seq = 0;
-  const step = (fields: Record<string, string>) =>
-    outputs.push(...applyFields(state, fields, `1700000000000-${seq++}`).outputs);
+  const { outputs, step } = recorder();
   step({ kind: "create_account", requestId: "a1", userId: "u1", replyTo: "api-1" });
   step({ price: "BTC 9700000 9700100 1700000000000000" });
   const open = {
