@@ -77,8 +77,9 @@ export function buildApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
       nowMs: deps.nowMs ?? Date.now,
     }),
   );
+  const bodiless = new Set(BODILESS_POSTS.map((path) => BASE_PATH + path));
   api.use("*", async (c, next) => {
-    if (c.req.method === "POST") {
+    if (c.req.method === "POST" && !(bodiless.has(c.req.path) && withoutBody(c))) {
       const type = c.req.header("content-type") ?? "";
       if (!/^application\/json\s*(;|$)/i.test(type)) {
         return apiError(c, 415, "unsupported_media_type", "send the body as application/json");
@@ -183,6 +184,17 @@ export function buildApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.notFound((c) => apiError(c, 404, "not_found", "no such endpoint"));
   app.onError((_error, c) => apiError(c, 500, "internal", "internal error"));
   return app;
+}
+
+/** POSTs that ask for nothing but themselves: sent without a body, they need no content type. */
+const BODILESS_POSTS = ["/balance/reset"];
+
+/** HTTP/1.1's rule: a request has a body only when it says so (a length above 0, or chunks). */
+function withoutBody(c: Context): boolean {
+  if (c.req.raw.body === null) return true;
+  const length = c.req.header("content-length");
+  return c.req.header("transfer-encoding") === undefined &&
+    (length === undefined || length === "0");
 }
 
 /** Connection-level failures of Postgres or Redis: answered 503, not 500. */

@@ -112,8 +112,11 @@ Deno.test("HTTP layer: signup to close through app.request()", async (t) => {
       const balance = await call("GET", "/balance", undefined, token);
       assert.equal(
         balance.text,
-        '{"usd":{"balance":490000,"locked":10000,"pending":0,"equity":499998,"decimals":2}}',
+        '{"usd":{"balance":490000,"locked":10000,"pending":0,"equity":499998,"marginLevel":"4999.98","decimals":2}}',
       );
+      // The open paid no fee (FEE_BPS 0 by default), and says so.
+      assert.equal(JSON.parse(opened.text).fee, 0);
+      assert.match(JSON.parse(opened.text).warningPrice, /^\d+(\.\d+)?$/);
     });
 
     await t.step("a malformed Idempotency-Key is a 400 naming the header", async () => {
@@ -597,6 +600,7 @@ Deno.test("orders beyond market: pending, modify, cancel, partial close, closeAl
         "remainingQuantity",
         "closePrice",
         "pnl",
+        "fee",
         "balance",
         "closedAt",
         "reason",
@@ -704,6 +708,7 @@ Deno.test("orders beyond market: pending, modify, cancel, partial close, closeAl
         "remainingQuantity",
         "closePrice",
         "pnl",
+        "fee",
         "balance",
         "closedAt",
         "reason",
@@ -758,10 +763,51 @@ Deno.test("orders beyond market: pending, modify, cancel, partial close, closeAl
         locked: 0,
         pending: 0,
         equity: 500000 + realized,
+        marginLevel: null,
         decimals: 2,
       });
       assert.equal(cancelled.json.balance, usd.balance);
     });
+
+    await t.step(
+      "POST /balance/reset: the starting credit again, never with positions",
+      async () => {
+        assert.notEqual((await balance()).balance, 500000, "trading moved the balance");
+        const opened = await post("/trade/create", { ...btc, slippage: 100 });
+        assert.equal(opened.status, 200, opened.text);
+        refused(await post("/balance/reset", {}, "r1"), 409, "positions_open", "a position open");
+        const level = (await get("/balance")).json.usd.marginLevel;
+        assert.match(level, /^\d+\.\d\d$/, "a margin level while a position is open");
+        assert.equal((await post("/trade/close", { orderId: opened.json.orderId })).status, 200);
+        const placed = await post("/trade/create", {
+          ...btc,
+          orderType: "limit",
+          triggerPrice: "90000",
+        });
+        assert.equal(placed.status, 200, placed.text);
+        refused(await post("/balance/reset", {}), 409, "positions_open", "a pending order");
+        assert.equal((await post("/order/cancel", { orderId: placed.json.orderId })).status, 200);
+        refused(await post("/balance/reset", [1]), 400, "invalid_request", "a body");
+        // The key refused above was not remembered: the same key now resets.
+        const reset = await post("/balance/reset", {}, "r1");
+        assert.equal(reset.status, 200, reset.text);
+        assert.equal(reset.text, '{"balance":500000}');
+        assert.equal(reset.headers.get("idempotency-key"), "r1");
+        assert.equal((await post("/balance/reset", {}, "r1")).text, reset.text, "a repeat");
+        const usd = await balance();
+        assert.equal(usd.balance, 500000);
+        assert.equal(usd.equity, 500000);
+        // No body and no content type: still a reset (the body is optional).
+        const bare = await call("POST", "/balance/reset", undefined, alice.token);
+        assert.equal(bare.status, 200, bare.text);
+        // A body without a JSON content type is refused, as on every POST.
+        const texted = await call("POST", "/balance/reset", "{}", alice.token, {
+          "content-type": "text/plain",
+          "content-length": "2",
+        });
+        assert.equal(texted.status, 415, texted.text);
+      },
+    );
 
     await t.step("GET /trades pages by closeId: several closes of one order", async () => {
       const close = (closeId: string, orderId: string, closedAt: number, quantity: string) =>
@@ -781,6 +827,7 @@ Deno.test("orders beyond market: pending, modify, cancel, partial close, closeAl
           releasedMargin: "1000",
           closePrice: "98000",
           pnl: "10",
+          fee: "3",
           balance: "500010",
           closedAt,
           reason: "manual",
@@ -812,6 +859,7 @@ Deno.test("orders beyond market: pending, modify, cancel, partial close, closeAl
       ]);
       assert.deepEqual(seen.map((row) => row.closedQuantity), ["0.004", "0.003", "0.002", "0.001"]);
       assert.ok(seen.every((row) => row.releasedMargin === 1000 && row.margin === 10000));
+      assert.ok(seen.every((row) => row.fee === 3), "each row's fee, in cents");
       const all = await get("/trades");
       assert.equal((all.json.trades as Json[]).length, 4);
       assert.equal(all.json.nextCursor, null);
@@ -832,7 +880,9 @@ Deno.test("openapi.json documents every endpoint of the README's HTTP API", asyn
     const paths = Object.keys(doc.paths).sort();
     assert.deepEqual(paths, [
       "/balance",
+      "/balance/reset",
       "/balance/usd",
+      "/candles",
       "/health",
       "/order/cancel",
       "/orders/history",
@@ -862,6 +912,7 @@ Deno.test("openapi.json documents every endpoint of the README's HTTP API", asyn
       "takeProfit",
     ]);
     assert.ok(schemas.TradeCloseAll.properties.asset);
+    assert.deepEqual(Object.keys(schemas.Candle.properties), ["t", "o", "h", "l", "c", "n"]);
     assert.ok(schemas.OrderCancel.properties.orderId);
     for (const field of ["closedQuantity", "remainingQuantity", "closePrice", "pnl", "balance"]) {
       assert.ok(schemas.CloseResult.properties[field], field);
@@ -875,11 +926,18 @@ Deno.test("openapi.json documents every endpoint of the README's HTTP API", asyn
     for (const field of ["closeId", "closedQuantity", "releasedMargin"]) {
       assert.ok(schemas.ClosedTrade.properties[field], field);
     }
-    const balance = doc.paths["/balance"].get.responses["200"].content["application/json"].schema;
-    assert.ok(balance.properties.usd.properties.pending);
+    assert.ok(schemas.Balance.properties.usd.properties.pending);
+    assert.deepEqual(schemas.Balance.properties.usd.properties.marginLevel.type, [
+      "string",
+      "null",
+    ]);
+    assert.ok(schemas.CloseResult.properties.fee);
+    assert.ok(schemas.ClosedTrade.properties.fee);
+    assert.ok(schemas.ResetResult.properties.balance);
+    assert.ok(doc.paths["/balance/reset"].post.responses["409"]);
     assert.equal(doc.components.securitySchemes.bearer.scheme, "bearer");
     const keyed = ["/trade/create", "/trade/close", "/trade/closeAll", "/trade/modify"];
-    for (const path of [...keyed, "/order/cancel"]) {
+    for (const path of [...keyed, "/order/cancel", "/balance/reset"]) {
       const header = doc.paths[path].post.parameters
         .find((p: { in: string; name: string }) => p.in === "header");
       assert.equal(header?.name, "idempotency-key", path);
@@ -1133,7 +1191,7 @@ Deno.test("limits: signups per client IP (IPv6 by /64), counted before hashing o
 Deno.test("limits: a user over a limit is refused before the engine, on every trading path", async () => {
   const { call, clock, counts, close } = await limitsSetup({
     tradeRate: { perSecond: 1, burst: 2 },
-    userRate: { perSecond: 1, burst: 9 },
+    userRate: { perSecond: 1, burst: 10 },
   });
   try {
     const credentials = { email: "trader@example.com", password: "password123" };
@@ -1153,13 +1211,14 @@ Deno.test("limits: a user over a limit is refused before the engine, on every tr
       ["/trade/closeAll", {}],
       ["/trade/modify", { orderId: "1", stopLoss: null }],
       ["/order/cancel", { orderId: "1" }],
+      ["/balance/reset", {}],
     ];
     for (const [path, body] of more) assertLimited(await call("POST", path, { body, token }), path);
     assert.equal(counts.engineRequests, before, "a limited call reached the engine");
-    // Reads are not trading calls; the user's 9th call of this second is still allowed.
+    // Reads are not trading calls; the user's 10th call of this second is still allowed.
     assert.equal((await call("GET", "/balance/usd", { token })).status, 200);
-    // The 10th is over the user's limit, whatever it is.
-    assertLimited(await call("GET", "/balance/usd", { token }), "10th call");
+    // The 11th is over the user's limit, whatever it is.
+    assertLimited(await call("GET", "/balance/usd", { token }), "11th call");
     // A bad token is not a user: 401, charged to no one.
     const forged = await call("GET", "/balance/usd", { token: `${token}x` });
     assert.equal(forged.status, 401);

@@ -6,6 +6,7 @@ import type { EngineGateway } from "./engine_client.ts";
 import type { PasswordHasher } from "./auth/passwords.ts";
 import type { UserStore } from "./stores/users.ts";
 import type { HistoryStore } from "./stores/history.ts";
+import type { CandleStore } from "./stores/candles.ts";
 
 export interface HealthReport {
   redis: boolean;
@@ -21,6 +22,8 @@ export interface ApiDeps {
   engine: EngineGateway;
   users: UserStore;
   history: HistoryStore;
+  /** `GET /candles` (no auth); answered 503 where absent. */
+  candles?: CandleStore;
   passwords: PasswordHasher;
   jwtSecret: string;
   log: Logger;

@@ -352,5 +352,7 @@ export function decodeAnswer(flat: readonly string[]): Answer | undefined {
     ok: true as const,
     result: shape.project(result),
   };
-  return (replayed ? { ...answer, replayed } : answer) as Answer;
+  if (replayed) return { ...answer, replayed } as Answer;
+  // The account's figures after a change (for its order events; no route reads them here).
+  return (isRecord(body.account) ? { ...answer, account: body.account } : answer) as Answer;
 }

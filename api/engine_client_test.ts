@@ -97,7 +97,10 @@ Deno.test("decodeAnswer gives what decodeOutput gives for the engine's answers",
   await call("POST", "/trade/close", { orderId: b.body.orderId });
   await call("POST", "/trade/close", { orderId: b.body.orderId }); // closed
   await call("POST", "/trade/close", { orderId: "999999" }); // not found
+  await call("POST", "/balance/reset", {}); // a position is still open: positions_open
   await call("POST", "/trade/closeAll", {});
+  await call("POST", "/balance/reset", {}, "reset-1");
+  await call("POST", "/balance/reset", {}, "reset-1"); // replayed
   for (
     const event of [
       "opened",
@@ -111,6 +114,8 @@ Deno.test("decodeAnswer gives what decodeOutput gives for the engine's answers",
       "partially_closed",
       "closed",
       "closed_all",
+      "reset",
+      "refused:positions_open",
       "refused:insufficient_balance",
       "refused:idempotency_key_reused",
     ]

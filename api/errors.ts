@@ -38,6 +38,7 @@ export const REFUSAL_STATUS: Record<RefusalCode, ContentfulStatusCode> = {
   idempotency_key_reused: 422,
   order_not_pending: 409,
   invalid_quantity: 422,
+  positions_open: 409,
 };
 
 /** A refusal's public code: malformed instructions surface as `invalid_request`. */

@@ -1,6 +1,6 @@
 /**
  * Idempotency on the API's side: every call that changes an account (create, close, closeAll,
- * modify, cancel) carries a key (the client's, or one made here), and a fingerprint of what was
+ * modify, cancel, reset) carries a key (the client's, or one made here), and a fingerprint of what was
  * asked, so the engine can tell a retry of the same request from another request that reuses
  * its key.
  */
@@ -17,6 +17,7 @@ export const KEYED_PATHS = [
   "/trade/closeAll",
   "/trade/modify",
   "/order/cancel",
+  "/balance/reset",
 ] as const;
 
 /**

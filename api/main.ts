@@ -10,6 +10,7 @@ import { redisReady, withTimeout } from "@trading/shared/wait";
 import { buildApp } from "./app.ts";
 import { argon2id } from "./auth/passwords.ts";
 import { EngineClient } from "./engine_client.ts";
+import { postgresCandles } from "./stores/candles.ts";
 import { postgresHistory } from "./stores/history.ts";
 import { postgresUsers } from "./stores/users.ts";
 
@@ -54,6 +55,7 @@ const app = buildApp({
   trustedProxies: config.trustedProxies,
   users: postgresUsers(sql),
   history: postgresHistory(sql),
+  candles: postgresCandles(sql),
   passwords: argon2id,
   jwtSecret,
   corsOrigins: config.corsOrigins,

@@ -7,6 +7,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { ASSET_SYMBOLS } from "@trading/shared/assets";
+import { INTERVALS } from "@trading/shared/candles";
 import { closedTradeSchema } from "@trading/shared/db";
 import {
   CENTS_FIELDS,
@@ -188,6 +189,7 @@ export const closeSchema = httpView(
 ).extend({
   closedQuantity: z.string(),
   remainingQuantity: z.string(),
+  fee: cents.openapi({ description: "the commission this close paid, cents (pnl excludes it)" }),
   reason: z.literal("manual"),
 }).openapi("CloseResult");
 
@@ -209,8 +211,29 @@ export const modifiedPositionSchema = openTradeSchema.extend({ status: z.literal
   .openapi("ModifiedPosition");
 
 /** A market order's answer (or a limit's that filled at once): the position, open. */
-export const openedOrderSchema = orderSchema.extend({ status: z.literal("open") })
-  .openapi("OpenedOrder");
+export const openedOrderSchema = orderSchema.extend({
+  status: z.literal("open"),
+  fee: cents.openapi({ description: "the opening commission, cents, out of the balance" }),
+}).openapi("OpenedOrder");
+
+/** `GET /balance`: money only, never positions. */
+export const balanceSchema = z.object({
+  usd: z.object({
+    balance: cents,
+    locked: cents,
+    pending: cents,
+    equity: cents,
+    marginLevel: z.string().nullable().openapi({
+      description:
+        'equity ÷ locked as a percentage with 2 decimals ("1234.56"); null without open positions',
+    }),
+    decimals: z.literal(2),
+  }),
+}).openapi("Balance");
+
+export const resetResultSchema = z.object({
+  balance: cents.openapi({ description: "the starting credit, cents" }),
+}).openapi("ResetResult");
 
 export const cancelResultSchema = z.object({
   orderId: z.string(),
@@ -250,6 +273,28 @@ export const ordersHistoryQuerySchema = z.object({
   }),
   cursor: orderIdText.optional().openapi({ description: "nextCursor of the previous page" }),
 });
+
+export const CANDLES_DEFAULT = 500;
+export const CANDLES_MAX = 1000;
+/** `GET /candles`: every parameter checked, 400 `invalid_request` otherwise. */
+export const candlesQuerySchema = z.object({
+  asset: z.enum(ASSET_SYMBOLS),
+  interval: z.enum(INTERVALS),
+  limit: z.string().regex(/^[1-9][0-9]{0,3}$/).refine((text) => Number(text) <= CANDLES_MAX, {
+    message: `limit is 1–${CANDLES_MAX}`,
+  }).optional().openapi({ description: `1–${CANDLES_MAX}, default ${CANDLES_DEFAULT}` }),
+  before: z.string().regex(/^[0-9]{1,15}$/).optional().openapi({
+    description: "only candles starting before this time (ms since the epoch)",
+  }),
+});
+export const candleSchema = z.object({
+  t: z.number().int().openapi({ description: "the interval's start, ms since the epoch" }),
+  o: z.string(),
+  h: z.string(),
+  l: z.string(),
+  c: z.string(),
+  n: z.number().int().openapi({ description: "quotes in it" }),
+}).openapi("Candle");
 
 export const priceSchema = z.object({
   asset: z.enum(ASSET_SYMBOLS),

@@ -45,7 +45,7 @@ console.log(
 );
 if (runs("core")) rows.push(...await script("engine/bench/core_bench.ts"));
 // Each section in a fresh process: none measures with the heap of the one before it.
-for (const section of ["pipeline", "http", "horizontal", "tail", "gateway"]) {
+for (const section of ["pipeline", "http", "horizontal", "tail", "gateway", "writers"]) {
   if (runs(section)) rows.push(...await script("bench/section.ts", section));
 }
 if (runs("recovery")) rows.push(...await script("engine/bench/recovery_bench.ts"));

@@ -1,6 +1,6 @@
 /**
  * One in-repo benchmark section in a process of its own (`deno run -A bench/section.ts
- * pipeline|http|gateway|horizontal|tail [--quick] --rows`), so no section measures with the heap
+ * pipeline|http|gateway|horizontal|tail|writers [--quick] --rows`), so no section measures with the heap
  * and the leftover sockets of the one before it. bench/run.ts runs each this way.
  */
 import { gatewayBench } from "./gateway.ts";
@@ -9,6 +9,7 @@ import { httpBench } from "./http.ts";
 import type { Row } from "./lib.ts";
 import { pipelineBench } from "./pipeline.ts";
 import { tailBench } from "./tail.ts";
+import { writersBench } from "./writers.ts";
 
 const quick = Deno.args.includes("--quick");
 const section = Deno.args[0];
@@ -46,9 +47,12 @@ if (section === "pipeline") {
     warmupSeconds: quick ? 0.5 : 2,
     idleMs: quick ? 500 : 1000,
   });
+} else if (section === "writers") {
+  console.log("\nwriters: candles next to history…");
+  rows = await writersBench(quick);
 } else {
   console.error(
-    "usage: bench/section.ts pipeline|http|gateway|horizontal|tail [--quick] [--rows]",
+    "usage: bench/section.ts pipeline|http|gateway|horizontal|tail|writers [--quick] [--rows]",
   );
   Deno.exit(2);
 }

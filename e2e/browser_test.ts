@@ -6,18 +6,78 @@
  * have a stop-loss close it without a reload, and read an API refusal in words. Then orders beyond
  * market: a limit order placed, shown pending and cancelled; a market order's stop-loss edited,
  * half of it closed, and all positions closed at once — each table following the WebSocket's
- * events, with no reload of the lists. Screenshots go to e2e/screenshots/ (git-ignored).
- * `deno task test:browser`.
+ * events, with no reload of the lists. Then charts, account and demo money
+ * (charts_and_account.ts): the candle chart with history, its intervals and live candles, a
+ * position's lines, a margin call's banner, balances from the `account` channel, fees, the reset;
+ * and, after every service restarts on the same DATA_DIR, the chart's history again.
+ * Screenshots go to e2e/screenshots/ (git-ignored). `deno task test:browser`.
  */
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
 import { eventually, freePort } from "@trading/testing";
 import { removeDataDir } from "../scripts/services.ts";
+import {
+  chartAfterRestart,
+  chartFollowsChoices,
+  marginCallAndDemoMoney,
+  waitText,
+} from "./charts_and_account.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const SHOTS = `${ROOT}e2e/screenshots`;
 const FIRST_TRADE_WITHIN_MS = 30_000;
+/** Commission of the demo under test, so that the history's fees are not all zero. */
+const FEE_BPS = "10";
+
+/** `deno task demo` as a user starts it, on these ports and DATA_DIR; its lines go to `output`. */
+function startDemo(
+  dataDir: string,
+  ports: Record<string, number>,
+  output: string[],
+): Deno.ChildProcess {
+  const demo = new Deno.Command(Deno.execPath(), {
+    args: ["task", "demo"],
+    cwd: ROOT,
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: Deno.env.get("HOME") ?? "/root",
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+      DATA_DIR: dataDir,
+      FEE_BPS,
+      ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  for (const stream of [demo.stdout, demo.stderr]) {
+    (async () => {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        output.push(...chunk.split("\n").filter((l) => l !== ""));
+      }
+    })();
+  }
+  return demo;
+}
+
+/** Stops the demo as Ctrl-C would; killed if it still runs after 15 s. */
+async function stopDemo(demo: Deno.ChildProcess): Promise<void> {
+  try {
+    demo.kill("SIGTERM");
+  } catch {
+    // it already exited; its output is in the error
+  }
+  const stopped = await Promise.race([
+    demo.status.then(() => true),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), 15_000)),
+  ]);
+  if (!stopped) {
+    demo.kill("SIGKILL"); // still running after 15 s
+    await demo.status;
+  }
+}
 
 Deno.test({
   name: "web page in Chromium against deno task demo: sign up, trade, live PnL, close, history",
@@ -41,28 +101,7 @@ Deno.test({
     };
     const output: string[] = [];
     const spawnedAt = Date.now();
-    const demo = new Deno.Command(Deno.execPath(), {
-      args: ["task", "demo"],
-      cwd: ROOT,
-      clearEnv: true,
-      env: {
-        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-        HOME: Deno.env.get("HOME") ?? "/root",
-        ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-        DATA_DIR: dataDir,
-        ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
-      },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    for (const stream of [demo.stdout, demo.stderr]) {
-      (async () => {
-        for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-          output.push(...chunk.split("\n").filter((l) => l !== ""));
-        }
-      })();
-    }
+    let demo = startDemo(dataDir, ports, output);
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -77,10 +116,13 @@ Deno.test({
     });
     const pageErrors: string[] = [];
     const network: string[] = [];
+    /** The frames the page sent on its WebSockets. */
+    const sent: string[] = [];
     let page: Page | undefined;
     try {
       page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
       page.on("pageerror", (error) => pageErrors.push(error.message));
+      page.on("websocket", (ws) => ws.on("framesent", ({ payload }) => sent.push(String(payload))));
       // What the page asked of the network and when, for a failure's message.
       const at = () => `${((Date.now() - spawnedAt) / 1000).toFixed(2)} s`;
       page.on("request", (r) => network.push(`${at()} ${r.method()} ${r.url()}`));
@@ -143,6 +185,8 @@ Deno.test({
       await eventually("a new BTC quote", async () => (await bid()) !== before, 10_000);
       const pnl = await page.textContent("#positions tbody tr[data-order-id] .pnl");
       assert.match(pnl ?? "", /^-?\$\d/);
+      // The candle chart while quotes walk: history, live candles, intervals and assets.
+      await chartFollowsChoices(page, sent, network);
       await Deno.mkdir(SHOTS, { recursive: true });
       await page.screenshot({ path: `${SHOTS}/trading.png` });
 
@@ -188,6 +232,21 @@ Deno.test({
 
       await ordersBeyondMarket(page, ports.API_PORT, network);
       await page.screenshot({ path: `${SHOTS}/orders.png` });
+      await marginCallAndDemoMoney(page, ports, network);
+      await page.screenshot({ path: `${SHOTS}/account.png`, fullPage: true });
+
+      // Every service restarts on the same DATA_DIR: the chart has its history again.
+      const lastCandle = Number((await page.getAttribute("#chart", "data-last"))!.split(":")[0]);
+      await stopDemo(demo);
+      await waitText(page, "#ws-state", /^reconnecting$/); // the page saw them go
+      demo = startDemo(dataDir, ports, output);
+      await eventually("the API after the restart", async () => {
+        const response = await fetch(`http://127.0.0.1:${ports.API_PORT}/api/v1/supportedAssets`);
+        await response.body?.cancel();
+        return response.ok;
+      }, 60_000);
+      await chartAfterRestart(page, ports.API_PORT, lastCandle);
+      await page.screenshot({ path: `${SHOTS}/chart-after-restart.png` });
       assert.deepEqual(pageErrors, []);
       console.log(
         `first trade ${firstTradeMs} ms after \`deno task demo\`; screenshots in ${SHOTS}`,
@@ -202,16 +261,7 @@ Deno.test({
       throw error;
     } finally {
       await browser.close();
-      try {
-        demo.kill("SIGTERM");
-      } catch {
-        // it already exited; its output is in the error
-      }
-      const stopped = await Promise.race([
-        demo.status.then(() => true),
-        new Promise<false>((resolve) => setTimeout(() => resolve(false), 15_000)),
-      ]);
-      if (!stopped) demo.kill("SIGKILL"); // still running after 15 s
+      await stopDemo(demo);
       await removeDataDir(dataDir); // and, as root, its Postgres cluster outside it
     }
   },
@@ -244,13 +294,7 @@ async function ordersBeyondMarket(page: Page, apiPort: number, network: string[]
     network.filter((line) => / GET .*\/(trades\/open|orders\/pending|trades\?)/.test(line)).length;
   const reloadsBefore = reloads();
   const row = "#positions tbody tr[data-order-id]";
-  const waitText = (selector: string, pattern: RegExp, timeout = 15_000) =>
-    page.waitForFunction(
-      `new RegExp(${JSON.stringify(pattern.source)}).test(` +
-        `document.querySelector(${JSON.stringify(selector)})?.textContent ?? "")`,
-      undefined,
-      { timeout },
-    );
+  const waitFor = (selector: string, pattern: RegExp) => waitText(page, selector, pattern);
 
   // A long limit 10 % under the market waits in the pending table; its margin is reserved.
   const limitAt = await btcBidDollars(apiPort) * 90n / 100n;
@@ -265,12 +309,13 @@ async function ordersBeyondMarket(page: Page, apiPort: number, network: string[]
   const pending = await page.textContent("#pending tbody tr[data-order-id]") ?? "";
   assert.match(pending, /limit/);
   assert.ok(pending.includes(limitAt.toLocaleString("en-US")), pending);
-  await waitText("#pending-margin", /^\$100\.00$/);
+  // With fees, the fill's commission (10 bps of $500) may be reserved with the margin.
+  await waitFor("#pending-margin", /^\$100\.(00|50)$/);
   await page.screenshot({ path: `${SHOTS}/pending.png`, fullPage: true });
   // Cancelled from its row: the row leaves on the `cancelled` event, the margin comes back.
   await page.click("#pending tbody tr[data-order-id] button.cancel");
   await page.waitForSelector("#pending tbody td.empty", { timeout: 15_000 });
-  await waitText("#pending-margin", /^\$0\.00$/);
+  await waitFor("#pending-margin", /^\$0\.00$/);
 
   // A market order; its stop-loss set from the position's editor.
   await page.click("#kind-market");
@@ -282,7 +327,7 @@ async function ordersBeyondMarket(page: Page, apiPort: number, network: string[]
   await page.click(`${row} button.edit`);
   await page.fill("tr.editor .edit-stop-loss", String(stop));
   await page.click("tr.editor .save-levels");
-  await waitText(`${row} .stop-loss`, new RegExp(`^${stop.toLocaleString("en-US")}\\.00$`));
+  await waitFor(`${row} .stop-loss`, new RegExp(`^${stop.toLocaleString("en-US")}\\.00$`));
   await page.waitForSelector("tr.editor", { state: "detached", timeout: 5_000 });
 
   // Half of it closed: 50 % of its quantity, floored to 10^-8, fills the field.
@@ -293,9 +338,9 @@ async function ordersBeyondMarket(page: Page, apiPort: number, network: string[]
   assert.equal(await page.inputValue("tr.editor .part-quantity"), decimal(half));
   await page.screenshot({ path: `${SHOTS}/position-editor.png`, fullPage: true });
   await page.click("tr.editor .close-part");
-  await waitText(`${row} .quantity`, new RegExp(`^${decimal(units(quantity) - half)}$`));
-  await waitText("#history tbody tr", new RegExp(decimal(half).replace(".", "\\.")));
-  await waitText("#history tbody tr", /manual/);
+  await waitFor(`${row} .quantity`, new RegExp(`^${decimal(units(quantity) - half)}$`));
+  await waitFor("#history tbody tr", new RegExp(decimal(half).replace(".", "\\.")));
+  await waitFor("#history tbody tr", /manual/);
 
   // A second position, then close all (asked twice): both rows leave, both closes listed.
   await page.click("#place");
@@ -308,7 +353,7 @@ async function ordersBeyondMarket(page: Page, apiPort: number, network: string[]
   assert.match(await page.textContent("#close-all") ?? "", /Confirm: close 2/);
   await page.click("#close-all");
   await page.waitForSelector("#positions tbody td.empty", { timeout: 15_000 });
-  await waitText("#locked", /^\$0\.00$/);
+  await waitFor("#locked", /^\$0\.00$/);
   const closes = await page.$$eval(
     "#history tbody tr[data-close-id]",
     (rows) => rows.slice(0, 3).map((r) => r.textContent ?? ""),

@@ -2,7 +2,8 @@
  * The engine process, in stages: 1. take the lease; 2. recover the newest valid snapshot;
  * 3. catch up on the input stream after it (outputs already written before a crash are
  * suppressed); 4. apply entries live; 5. snapshot every SNAPSHOT_INTERVAL_MS and trim what
- * recovery no longer needs; 6. write trade history; 7. report status; 8. stop on a signal.
+ * recovery no longer needs; 6. write trade history (and candles); 7. report status; 8. stop on a
+ * signal.
  */
 import { EXIT_FATAL, exitFatal, onShutdown, startProcess } from "@trading/shared/process";
 import { connectPostgres, migrate } from "@trading/shared/db";
@@ -13,6 +14,7 @@ import { withTimeout } from "@trading/shared/wait";
 import { configureEntryFor } from "./core/configure.ts";
 import { DEFAULT_PARAMS } from "./core/state.ts";
 import { closeOf, HistoryWriter } from "./io/history.ts";
+import { CandleWriter } from "./io/candle_writer.ts";
 import { EngineLease } from "./io/lock.ts";
 import { moveLegacyKeys } from "./io/legacy_keys.ts";
 import { EngineLoop, lastOutputCause } from "./io/loop.ts";
@@ -36,6 +38,7 @@ const { config, log, databaseUrl } = startProcess("engine", { needsDatabase: tru
 const redis = connectRedis(redisTargetOf(config), { name: "engine", autoPipeline: true, log });
 const reader = connectRedis(redisTargetOf(config), { name: "engine-reader", log });
 const historyReader = connectRedis(redisTargetOf(config), { name: "engine-history", log });
+const candleReader = connectRedis(redisTargetOf(config), { name: "engine-candles", log });
 const sql = connectPostgres(databaseUrl, { max: 4 });
 await migrate(sql);
 
@@ -111,6 +114,18 @@ function snapshotsAndRetention(): Snapshotter {
 // 6. History: trades to Postgres through the output stream's consumer group.
 await history.start();
 
+// 6b. Candles: the poller's quotes to Postgres through {e0}:quotes' consumer group (§8 of
+// docs/design.md); it never touches the engine's loop or state.
+// Its own session: it holds the one-writer lock (engine/io/writer_lock.ts).
+const candleSql = connectPostgres(databaseUrl, { max: 1 });
+const candles = new CandleWriter({
+  reader: candleReader,
+  sql: candleSql,
+  log,
+  retentionDays: config.candleRetentionDays,
+});
+await candles.start();
+
 // 7. Status: the status hash `/health` reads, and `/metrics` (io/status.ts).
 const metrics = new Registry();
 const status = startStatus({ redis, state, loop, snapshotter }, metrics);
@@ -128,13 +143,15 @@ onShutdown(log, "engine", [
   ["loop", () => loop.stop()],
   ["snapshot in progress", () => snapshotter.settle()],
   ["history", () => history.stop()],
+  ["candles", () => candles.stop()],
   ["lease", () => lease.release()],
   ["redis", () => {
     redis.disconnect();
     reader.disconnect();
     historyReader.disconnect();
+    candleReader.disconnect();
   }],
-  ["postgres", () => sql.end({ timeout: 2 })],
+  ["postgres", () => Promise.all([sql.end({ timeout: 2 }), candleSql.end({ timeout: 2 })])],
 ], { fields: () => ({ lastId: state.lastId }) });
 
 /**
@@ -145,6 +162,7 @@ async function configure(): Promise<void> {
   const params = {
     ...DEFAULT_PARAMS,
     mmrBps: config.mmrBps,
+    feeBps: config.feeBps,
     priceMaxAgeMs: config.priceMaxAgeMs,
     maxOpenPositions: config.maxOpenPositions,
     maxPendingOrders: config.maxPendingOrders,

@@ -4,12 +4,23 @@
  * bytes wait to be sent, per socket and in all. No sockets here; the server owns those.
  */
 import { type Asset, ASSET_SYMBOLS } from "@trading/shared/assets";
+import { type Interval, INTERVALS } from "@trading/shared/candles";
 
 export const CHANNELS: readonly string[] = [
   "prices",
   ...ASSET_SYMBOLS.map((a) => `prices.${a}`),
   "orders",
+  "account",
+  ...ASSET_SYMBOLS.flatMap((a) => INTERVALS.map((i) => candleChannel(a, i))),
 ];
+
+/** The channel of an asset's candles at an interval (no token needed). */
+export function candleChannel(asset: Asset, interval: Interval): string {
+  return `candles.${asset}.${interval}`;
+}
+/** The channels of one user's own events: each needs a token, and carries only its user's. */
+const PRIVATE_CHANNELS: readonly string[] = ["orders", "account"];
+
 /** The server refuses longer frames before reading them; this guards the hub on its own. */
 const MAX_MESSAGE_CHARS = 4096;
 
@@ -39,8 +50,10 @@ interface Client {
 export class Hub {
   readonly #clients = new Map<number, Client>();
   readonly #channelMembers = new Map<string, Set<number>>(CHANNELS.map((c) => [c, new Set()]));
-  /** userId → clients subscribed to `orders` with that user's token. */
-  readonly #orderMembers = new Map<string, Set<number>>();
+  /** Per private channel, userId → clients subscribed to it with that user's token. */
+  readonly #userMembers = new Map<string, Map<string, Set<number>>>(
+    PRIVATE_CHANNELS.map((c) => [c, new Map()]),
+  );
 
   get size(): number {
     return this.#clients.size;
@@ -125,10 +138,11 @@ export class Hub {
       for (const channel of names) this.#leave(clientId, client, channel);
       return { type: "unsubscribed", channels: names };
     }
-    if (names.includes("orders") && client.userId === undefined) {
+    const privateName = names.find((name) => PRIVATE_CHANNELS.includes(name));
+    if (privateName !== undefined && client.userId === undefined) {
       return error(
         "unauthorized",
-        'the orders channel needs a token: {"type":"auth","token"} first, or ?token= on connect',
+        `the ${privateName} channel needs a token: {"type":"auth","token"} first, or ?token= on connect`,
       );
     }
     for (const channel of names) this.#join(clientId, client, channel);
@@ -142,17 +156,33 @@ export class Hub {
     return targets;
   }
 
+  /** Clients subscribed to a channel (a candle channel's, for one). */
+  channelTargets(channel: string): ReadonlySet<number> {
+    return this.#channelMembers.get(channel) ?? new Set();
+  }
+
   /** Clients of this user subscribed to their orders. */
   orderTargets(userId: string): ReadonlySet<number> {
-    return this.#orderMembers.get(userId) ?? new Set();
+    return this.#userMembers.get("orders")!.get(userId) ?? NO_CLIENTS;
+  }
+
+  /** Clients of this user subscribed to their account's figures. */
+  accountTargets(userId: string): ReadonlySet<number> {
+    return this.#userMembers.get("account")!.get(userId) ?? NO_CLIENTS;
+  }
+
+  /** Whether any client here wants this user's events (orders or account): else skip them. */
+  wantsUser(userId: string): boolean {
+    return this.orderTargets(userId).size !== 0 || this.accountTargets(userId).size !== 0;
   }
 
   #join(clientId: number, client: Client, channel: string): void {
     client.channels.add(channel);
     this.#channelMembers.get(channel)!.add(clientId);
-    if (channel === "orders" && client.userId !== undefined) {
-      let members = this.#orderMembers.get(client.userId);
-      if (members === undefined) this.#orderMembers.set(client.userId, members = new Set());
+    const byUser = this.#userMembers.get(channel);
+    if (byUser !== undefined && client.userId !== undefined) {
+      let members = byUser.get(client.userId);
+      if (members === undefined) byUser.set(client.userId, members = new Set());
       members.add(clientId);
     }
   }
@@ -160,13 +190,16 @@ export class Hub {
   #leave(clientId: number, client: Client, channel: string): void {
     client.channels.delete(channel);
     this.#channelMembers.get(channel)?.delete(clientId);
-    if (channel === "orders" && client.userId !== undefined) {
-      const members = this.#orderMembers.get(client.userId);
+    const byUser = this.#userMembers.get(channel);
+    if (byUser !== undefined && client.userId !== undefined) {
+      const members = byUser.get(client.userId);
       members?.delete(clientId);
-      if (members?.size === 0) this.#orderMembers.delete(client.userId);
+      if (members?.size === 0) byUser.delete(client.userId);
     }
   }
 }
+
+const NO_CLIENTS: ReadonlySet<number> = new Set();
 
 function error(code: string, message: string): Reply {
   return { type: "error", code, message };

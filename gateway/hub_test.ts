@@ -32,6 +32,31 @@ Deno.test("orders reach only the owner's authenticated sockets", () => {
   assert.equal(hub.size, 2);
 });
 
+Deno.test("the account channel needs a token and reaches only its user's sockets", () => {
+  const hub = new Hub();
+  hub.add(1, "alice");
+  hub.add(2, "bob");
+  hub.add(3, undefined);
+  assert.deepEqual(hub.handle(1, '{"type":"subscribe","channels":["account"]}'), {
+    type: "subscribed",
+    channels: ["account"],
+  });
+  hub.handle(2, '{"type":"subscribe","channels":["orders"]}');
+  const anonymous = hub.handle(3, '{"type":"subscribe","channels":["prices","account"]}');
+  assert.equal(anonymous.type === "error" && anonymous.code, "unauthorized");
+  assert.match(anonymous.type === "error" ? anonymous.message : "", /account channel/);
+  assert.deepEqual([...hub.priceTargets("BTC")], [], "a refused subscribe joins nothing");
+  assert.deepEqual([...hub.accountTargets("alice")], [1]);
+  assert.deepEqual([...hub.orderTargets("alice")], [], "account is not orders");
+  assert.deepEqual([...hub.accountTargets("bob")], []);
+  assert.equal(hub.wantsUser("alice"), true);
+  assert.equal(hub.wantsUser("bob"), true);
+  assert.equal(hub.wantsUser("carol"), false);
+  hub.handle(1, '{"type":"unsubscribe","channels":["account"]}');
+  assert.deepEqual([...hub.accountTargets("alice")], []);
+  assert.equal(hub.wantsUser("alice"), false);
+});
+
 Deno.test("bad messages get an error reply and change nothing", () => {
   const hub = new Hub();
   hub.add(1, undefined);

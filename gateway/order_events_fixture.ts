@@ -292,6 +292,25 @@ export const ORDER_EVENT_CASES: Array<[EventResult, Record<string, unknown>]> = 
       side: "short",
     },
   ],
+  [
+    {
+      event: "margin_call",
+      orderId: "7",
+      asset: "BTC",
+      type: "long",
+      liquidationPrice: "87785.45",
+      warningPrice: "88270.46",
+    },
+    {
+      type: "order",
+      event: "margin_call",
+      orderId: "7",
+      asset: "BTC",
+      liquidationPrice: "87785.45",
+      warningPrice: "88270.46",
+      side: "long",
+    },
+  ],
 ];
 
 /** Parses a message the way a test compares it: cents as bigint when past 2^53. */

@@ -5,7 +5,10 @@
  * The message's `type` is "order", so an order's long/short travels as `side`, everywhere in the
  * message (a partial close's `remaining` too). A `modified` event is flattened: the position's
  * `/trades/open` view (with `"status": "open"`) or the pending order's view, as the REST answer
- * of `/trade/modify`. An event this gateway does not know gives no message (it is skipped).
+ * of `/trade/modify`. A `margin_call` is `{"type":"order","event":"margin_call","orderId",
+ * "asset","side","liquidationPrice","warningPrice"}`. A `reset` is no order's: the `account`
+ * channel tells it (account_message.ts). An event this gateway does not know gives no message
+ * (it is skipped).
  */
 import { toApiJson, type TriggerEvent } from "@trading/shared/schemas";
 
@@ -28,6 +31,7 @@ export function orderMessageFields(result: EventResult): Record<string, unknown>
     case "filled":
     case "cancelled":
     case "expired":
+    case "margin_call":
       return { type: "order", ...sided(result) };
     case "partially_closed": {
       const { remaining, ...close } = result;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ORDER_EVENT_CASES, parseMessage } from "./order_events_fixture.ts";
+import { accountMessage } from "./account_message.ts";
 import { orderMessage } from "./order_message.ts";
 
 Deno.test("every order event becomes {type: order, event, ...fields, side}, cents as numbers", () => {
@@ -15,6 +16,7 @@ Deno.test("every order event becomes {type: order, event, ...fields, side}, cent
     "closed",
     "expired",
     "filled",
+    "margin_call",
     "modified",
     "opened",
     "partially_closed",
@@ -33,8 +35,23 @@ Deno.test("cents are written from their digits, never through a float", () => {
 });
 
 Deno.test("events the gateway does not know, or a modify naming nothing, give no message", () => {
-  const unknown = { event: "margin_call", orderId: "7", type: "long" };
+  const unknown = { event: "margin_called", orderId: "7", type: "long" };
+  // A reset is the account's, not an order's: the account channel tells it.
+  assert.equal(orderMessage({ event: "reset", balance: "500000" }), undefined);
   // deno-lint-ignore no-explicit-any
   assert.equal(orderMessage(unknown as any), undefined);
   assert.equal(orderMessage({ event: "modified", orderId: "7", type: "long" }), undefined);
+});
+
+Deno.test("the account message is the figures an event carries, cents as exact numbers", () => {
+  const text = accountMessage({
+    balance: "9223372036854775807",
+    locked: "10000",
+    pending: "0",
+    equity: "-5",
+  });
+  assert.equal(
+    text,
+    '{"type":"account","balance":9223372036854775807,"locked":10000,"pending":0,"equity":-5}',
+  );
 });

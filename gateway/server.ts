@@ -1,6 +1,8 @@
 /**
- * The gateway's WebSocket server: reads engine:output (its own blocking connection, from the
- * stream's end at boot) and pushes prices and each user's own order events.
+ * The gateway's WebSocket server: reads engine:output, {e0}:prices and {e0}:candles (its own
+ * blocking connection, from the streams' ends at boot) and pushes prices, candles (at most 4 a
+ * second per channel) and each user's own order events and account figures (the latest of each
+ * batch read, per user).
  *
  * HTTP is node:http; the WebSocket protocol after the upgrade is ours (ws_frames.ts), because
  * `Deno.upgradeWebSocket` reads each message whole (up to 64 MiB) before we can look at its
@@ -33,16 +35,33 @@ import { clientAddress, type TrustedProxies } from "@trading/shared/client_addre
 import { type TokenClaims, verifyTokenClaims } from "@trading/shared/jwt";
 import type { Logger } from "@trading/shared/log";
 import {
+  CANDLES_STREAM,
   lastStreamId,
   OUTPUT_STREAM,
   PRICES_STREAM,
   type RedisClient,
+  type StreamEntryReply,
 } from "@trading/shared/redis";
+import { liveCandlesSchema } from "@trading/shared/candles";
 import { followStreams } from "@trading/shared/stream_reader";
 import { sleep } from "@trading/shared/wait";
-import { decodeOutput, type EngineOutput, outputHeader } from "@trading/shared/schemas";
+import {
+  type AccountFigures,
+  decodeOutput,
+  type EngineOutput,
+  outputHeader,
+} from "@trading/shared/schemas";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
-import { addressKey, ConnectionCounter, Hub, type Reply, SendBudget } from "./hub.ts";
+import { CandleThrottle } from "./candle_throttle.ts";
+import {
+  addressKey,
+  candleChannel,
+  ConnectionCounter,
+  Hub,
+  type Reply,
+  SendBudget,
+} from "./hub.ts";
+import { accountMessage } from "./account_message.ts";
 import { orderMessage } from "./order_message.ts";
 import {
   checkHandshake,
@@ -267,6 +286,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     // Answers are written to the asking API's reply stream, never here (docs/design.md §1).
     if (output.kind !== "event") return;
+    // The account channel wants the figures after the batch: its latest per user is enough.
+    if (output.account !== undefined && hub.accountTargets(output.userId).size !== 0) {
+      accountUpdates.set(output.userId, output.account);
+    }
     const targets = hub.orderTargets(output.userId);
     if (targets.size === 0) return;
     // `{"type":"order","event",...,"side"}`; an event this gateway does not know is skipped.
@@ -281,14 +304,68 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (connection !== undefined) sendFrame(connection, frame);
   };
 
-  // Order events and prices only: one XREAD follows both (they share the engine's hash tag).
-  const [outputAfter, pricesAfter] = await Promise.all([
+  /** Each user's latest account figures of the batch being read, sent when it is done. */
+  const accountUpdates = new Map<string, AccountFigures>();
+  const flushAccounts = () => {
+    for (const [userId, figures] of accountUpdates) {
+      const frame = textFrame(accountMessage(figures));
+      for (const id of [...hub.accountTargets(userId)]) sendTo(id, frame);
+    }
+    accountUpdates.clear();
+  };
+
+  // ---- candles: at most 4 messages a second per channel, latest wins (candle_throttle.ts) ----
+
+  const throttle = new CandleThrottle();
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
+  const sendToChannel = (channel: string, frame: Uint8Array) => {
+    for (const id of [...hub.channelTargets(channel)]) sendTo(id, frame);
+  };
+  const flushCandles = () => {
+    flushTimer = undefined;
+    for (const [channel, frame] of throttle.takeDue(performance.now())) {
+      sendToChannel(channel, frame);
+    }
+    scheduleFlush();
+  };
+  const scheduleFlush = () => {
+    const dueMs = throttle.nextDueMs();
+    if (dueMs === undefined || flushTimer !== undefined || !running) return;
+    flushTimer = setTimeout(flushCandles, Math.max(0, dueMs - performance.now()));
+  };
+  /** One `{e0}:candles` entry: the candles the writer changed, validated, to their channels. */
+  const dispatchCandles = ([, flat]: StreamEntryReply) => {
+    if (flat.length !== 2 || flat[0] !== "candles" || flat[1]!.length > 65_536) return;
+    let parsed: ReturnType<typeof liveCandlesSchema.safeParse>;
+    try {
+      parsed = liveCandlesSchema.safeParse(JSON.parse(flat[1]!));
+    } catch {
+      return;
+    }
+    if (!parsed.success) return;
+    for (const candle of parsed.data) {
+      const channel = candleChannel(candle.asset, candle.interval);
+      if (hub.channelTargets(channel).size === 0) continue;
+      const frame = textFrame(JSON.stringify({ type: "candle", ...candle }));
+      const now = throttle.offer(channel, candle.t, frame, performance.now());
+      if (now !== undefined) sendToChannel(channel, now);
+    }
+    scheduleFlush();
+  };
+
+  // Order events, prices and candles only: one XREAD follows all three (one hash tag).
+  const [outputAfter, pricesAfter, candlesAfter] = await Promise.all([
     lastStreamId(reader, OUTPUT_STREAM),
     lastStreamId(reader, PRICES_STREAM),
+    lastStreamId(reader, CANDLES_STREAM),
   ]);
   const outputs = followStreams({
     reader,
-    streams: { [OUTPUT_STREAM]: outputAfter, [PRICES_STREAM]: pricesAfter },
+    streams: {
+      [OUTPUT_STREAM]: outputAfter,
+      [PRICES_STREAM]: pricesAfter,
+      [CANDLES_STREAM]: candlesAfter,
+    },
     count: 1000,
     blockMs: 1000,
     running: () => running,
@@ -297,14 +374,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const pump = (async () => {
     for await (const batch of outputs) {
-      for (const entries of batch.values()) {
+      for (const [stream, entries] of batch) {
+        if (stream === CANDLES_STREAM) {
+          entries.forEach(dispatchCandles);
+          continue;
+        }
         for (const [, flat] of entries) {
           try {
             // Parse only what someone here will receive.
             const header = outputHeader(flat);
-            if (header.kind !== "price" && hub.orderTargets(header.userId ?? "").size === 0) {
-              continue;
-            }
+            if (header.kind !== "price" && !hub.wantsUser(header.userId ?? "")) continue;
             const output = decodeOutput(flat);
             if (output !== undefined) dispatch(output);
           } catch (error) {
@@ -315,6 +394,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           }
         }
       }
+      flushAccounts();
     }
   })();
 
@@ -602,6 +682,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     async close() {
       running = false;
       clearInterval(heartbeat);
+      clearTimeout(flushTimer);
       for (const connection of [...connections.values()]) {
         closeConnection(connection, CLOSE.goingAway, "server stopping", { endNow: true });
       }

@@ -1,12 +1,17 @@
 /**
- * The poller process: Backpack (or the simulator with FEED=sim) → engine:input. Quotes that
- * arrive while Redis is down are dropped, not queued: a quote is worthless seconds later, and
- * the engine refuses trades on stale prices meanwhile.
+ * The poller process: Backpack (or the simulator with FEED=sim) → engine:input, and each quote
+ * again to {e0}:quotes for the candle writer (append_quote.ts), beside a day of the exchange's
+ * candles written at start (klines.ts). Quotes that arrive while Redis is down are dropped, not
+ * queued: a quote is worthless seconds later, and the engine refuses trades on stale prices
+ * meanwhile.
  */
 import { onShutdown, startProcess } from "@trading/shared/process";
-import { connectRedis, INPUT_STREAM, redisTargetOf } from "@trading/shared/redis";
+import { connectRedis, redisTargetOf } from "@trading/shared/redis";
 import { Registry, serveMetrics } from "@trading/shared/metrics";
+import { redisReady } from "@trading/shared/wait";
 import { BackpackFeed } from "./backpack.ts";
+import { appendQuote } from "./append_quote.ts";
+import { backfillCandles, BACKPACK_REST_URL } from "./klines.ts";
 import { normalizeFrame } from "./normalize.ts";
 
 const { config, log } = startProcess("poller");
@@ -36,11 +41,11 @@ const feed = new BackpackFeed({
       return;
     }
     if (normalized.kind !== "quote") return;
-    redis.xadd(INPUT_STREAM, "*", ...Object.entries(normalized.fields).flat()).then(() => {
+    appendQuote(redis, Object.entries(normalized.fields).flat()).then(() => {
       appended++;
       if (redisDown) log.info("redis back; quotes flowing again", { dropped });
       redisDown = false;
-    }, (error) => {
+    }).catch((error) => {
       dropped++;
       if (!redisDown) log.warn("redis unavailable; dropping quotes until it returns", { error });
       redisDown = true;
@@ -48,6 +53,16 @@ const feed = new BackpackFeed({
   },
 });
 feed.start();
+// In the background, once Redis answers: live quotes flow meanwhile, and a failed backfill only
+// logs (its commands fail at once while Redis is down: the connection is fail-fast).
+void redisReady(redis).then(() =>
+  backfillCandles({
+    redis,
+    baseUrl: config.feed === "sim" ? `http://127.0.0.1:${config.simPort}` : BACKPACK_REST_URL,
+    markets: config.markets,
+    log,
+  })
+).catch((error) => log.warn("candle backfill failed", { error }));
 const metrics = new Registry();
 metrics.gauge("poller_reconnects_total", "reconnections to the feed").track(() => feed.reconnects);
 metrics.gauge("poller_quotes_appended_total", "quotes appended to engine:input").track(() =>

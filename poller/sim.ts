@@ -2,9 +2,11 @@
  * A local market that speaks Backpack's WebSocket protocol: the same SUBSCRIBE message, the same
  * {stream, data} bookTicker frames with the same field names and microsecond times. Prices
  * follow a seeded random walk on each market's tick. `POST /control` lets a test pin a market's
- * quote (and silence the walk) to fire triggers on purpose.
+ * quote (and silence the walk) to fire triggers on purpose. `GET /api/v1/klines` answers as
+ * Backpack's does, with a deterministic history of 1-minute candles (sim_klines.ts).
  */
 import { parseDecimal } from "@trading/shared/money";
+import { klinesResponse } from "./sim_klines.ts";
 
 export interface SimMarket {
   market: string;
@@ -75,6 +77,7 @@ export function startSimulator(options: SimOptions): Simulator {
   }
   const clients = new Set<{ socket: WebSocket; streams: Set<string> }>();
   const volatility = (options.volatilityBps ?? 2) / 10_000;
+  const klineMarkets = new Map((options.markets ?? DEFAULT_SIM_MARKETS).map((m) => [m.market, m]));
 
   const frame = (market: string, book: Book) => {
     const nowUs = Date.now() * 1000;
@@ -119,6 +122,9 @@ export function startSimulator(options: SimOptions): Simulator {
     onListen: ({ port }) => options.onListen?.(port),
   }, async (request) => {
     const url = new URL(request.url);
+    if (request.method === "GET" && url.pathname === "/api/v1/klines") {
+      return klinesResponse(url, klineMarkets, options.seed ?? 42, Date.now());
+    }
     if (request.method === "POST" && url.pathname === "/control") {
       const body = await request.json().catch(() => null) as
         | { market?: string; bid?: string; ask?: string; pinned?: boolean }

@@ -47,6 +47,8 @@ const envSchema = z.object({
   ENGINE_TIMEOUT_MS: positiveMs.default(5_000),
   // Must stay below 1/maxLeverage (100 bps) so a new position always starts above maintenance.
   MMR_BPS: z.coerce.number().int().min(1).max(99).default(50),
+  /** Commission in basis points of the notional at each open, fill and close (`feeCents`, shared/position_math.ts). */
+  FEE_BPS: z.coerce.number().int().min(0).max(1000).default(0),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   /** Comma-separated origins allowed to call the API from a browser. */
   CORS_ORIGINS: z.string().max(2000).optional(),
@@ -65,6 +67,8 @@ const envSchema = z.object({
   USER_BURST: count(1, 1_000_000).optional(),
   /** Per client IP: signups a minute. */
   SIGNUP_RATE: count(1, 100_000).default(10),
+  /** Days of 1-minute candles kept in Postgres; a larger interval keeps as many candles. */
+  CANDLE_RETENTION_DAYS: count(1, 3650).default(30),
   /** WebSocket sockets open at once, per client IP and in all. */
   WS_MAX_PER_IP: count(1, 1_000_000).default(50),
   WS_MAX: count(1, 10_000_000).default(20_000),
@@ -107,6 +111,7 @@ export type Config = {
   priceMaxAgeMs: number;
   engineTimeoutMs: number;
   mmrBps: number;
+  feeBps: number;
   logLevel: "debug" | "info" | "warn" | "error";
   /** Backpack market → the asset it prices. */
   markets: Map<string, Asset>;
@@ -119,6 +124,8 @@ export type Config = {
   tradeRate: { perSecond: number; burst: number };
   userRate: { perSecond: number; burst: number };
   signupsPerMinute: number;
+  /** Days of 1-minute candles kept (docs/design.md §8). */
+  candleRetentionDays: number;
   wsMaxPerIp: number;
   wsMax: number;
   /** Proxies whose X-Forwarded-For gives the client's address; none by default. */
@@ -170,6 +177,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     priceMaxAgeMs: e.PRICE_MAX_AGE_MS,
     engineTimeoutMs: e.ENGINE_TIMEOUT_MS,
     mmrBps: e.MMR_BPS,
+    feeBps: e.FEE_BPS,
     logLevel: e.LOG_LEVEL,
     markets: parseMarkets(e.MARKETS),
     corsOrigins: e.CORS_ORIGINS === undefined
@@ -181,6 +189,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     tradeRate: { perSecond: e.TRADE_RATE, burst: e.TRADE_BURST ?? 2 * e.TRADE_RATE },
     userRate: { perSecond: e.USER_RATE, burst: e.USER_BURST ?? 2 * e.USER_RATE },
     signupsPerMinute: e.SIGNUP_RATE,
+    candleRetentionDays: e.CANDLE_RETENTION_DAYS,
     wsMaxPerIp: e.WS_MAX_PER_IP,
     wsMax: e.WS_MAX,
     trustedProxies: e.TRUSTED_PROXIES ?? [],

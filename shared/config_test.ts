@@ -12,6 +12,7 @@ Deno.test("parseConfig applies the README's defaults", () => {
   assert.equal(config.snapshotIntervalMs, 10_000);
   assert.equal(config.priceMaxAgeMs, 5_000);
   assert.equal(config.mmrBps, 50);
+  assert.equal(config.feeBps, 0);
   assert.equal(config.logLevel, "info");
   assert.equal(config.redisUrl, undefined);
   assert.equal(config.databaseUrl, undefined);
@@ -131,5 +132,12 @@ Deno.test("TRUSTED_PROXIES: nobody by default; addresses and CIDR ranges; a bad 
       assert.match(error.message, /TRUSTED_PROXIES: ".*" is not an IPv4\/IPv6 address or CIDR/);
       return true;
     });
+  }
+});
+
+Deno.test("FEE_BPS is 0–1000 basis points", () => {
+  assert.equal(parseConfig({ JWT_SECRET: SECRET, FEE_BPS: "1000" }).feeBps, 1000);
+  for (const bad of ["-1", "1001", "0.5", "ten"]) {
+    assert.throws(() => parseConfig({ JWT_SECRET: SECRET, FEE_BPS: bad }), ConfigError, bad);
   }
 });

@@ -75,6 +75,26 @@ const MIGRATIONS: string[] = [
   // Rows of one order share closed_at when closed in one millisecond: pages order by close_id.
   `CREATE INDEX IF NOT EXISTS trades_user_closed_close
      ON trades (user_id, closed_at DESC, close_id DESC)`,
+  // Candles of the bid (docs/design.md §8): 1-minute rows are written from {e0}:quotes, keeping the
+  // last entry applied (last_ms, last_seq) so that an entry applied twice changes nothing; the
+  // larger intervals are rolled up from them. `source`: bid, klines (exchange candles of the
+  // last trade, from the poller's backfill) or rollup.
+  `CREATE TABLE IF NOT EXISTS candles (
+     interval text NOT NULL,
+     asset text NOT NULL,
+     t bigint NOT NULL,
+     o bigint NOT NULL,
+     h bigint NOT NULL,
+     l bigint NOT NULL,
+     c bigint NOT NULL,
+     n bigint NOT NULL,
+     source text NOT NULL,
+     last_ms bigint,
+     last_seq bigint,
+     PRIMARY KEY (interval, asset, t)
+   )`,
+  // The commission each close paid (trade_row.ts `fee`); closes from before fees paid none.
+  `ALTER TABLE trades ADD COLUMN fee_cents bigint NOT NULL DEFAULT 0`,
 ];
 
 /**

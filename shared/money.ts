@@ -22,6 +22,11 @@ export interface ParseDecimalOptions {
   allowZero?: boolean;
   /** Exclusive upper bound on the absolute scaled value. Default MAX_UNITS. */
   maxUnits?: bigint;
+  /**
+   * Accept decimals past the scale when they are all zeros ("97000.500" at scale 2 is exactly
+   * 9700050n): for an exchange's numbers, which may be padded. Default false.
+   */
+  allowTrailingZeros?: boolean;
 }
 
 const DECIMAL_RE = /^(-?)(\d{1,30})(?:\.(\d{1,30}))?$/;
@@ -44,7 +49,13 @@ export function parseDecimal(
   if (match === null) {
     throw new DecimalError(`"${preview(text)}" is not a plain decimal number`);
   }
-  const [, sign = "", whole = "", fraction = ""] = match;
+  const [, sign = "", whole = ""] = match;
+  let fraction = match[3] ?? "";
+  if (
+    fraction.length > scale && options.allowTrailingZeros && /^0+$/.test(fraction.slice(scale))
+  ) {
+    fraction = fraction.slice(0, scale);
+  }
   if (fraction.length > scale) {
     throw new DecimalError(
       `"${preview(text)}" has ${fraction.length} decimals; at most ${scale} are allowed`,

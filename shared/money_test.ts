@@ -86,3 +86,11 @@ Deno.test("floorDiv and ceilDiv round toward minus and plus infinity", () => {
   assert.equal(ceilDiv(6n, 2n), 3n);
   assert.throws(() => floorDiv(1n, 0n), RangeError);
 });
+
+Deno.test("parseDecimal: zeros past the scale only with allowTrailingZeros, exact, never rounded", () => {
+  assert.throws(() => parseDecimal("97000.500", 2), DecimalError, "refused by default");
+  assert.equal(parseDecimal("97000.500", 2, { allowTrailingZeros: true }), 9700050n);
+  assert.equal(parseDecimal("7.000000", 0, { allowTrailingZeros: true }), 7n);
+  assert.throws(() => parseDecimal("97000.501", 2, { allowTrailingZeros: true }), DecimalError);
+  assert.throws(() => parseDecimal("97000.5001", 2, { allowTrailingZeros: true }), DecimalError);
+});

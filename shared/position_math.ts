@@ -50,6 +50,7 @@ export function maintenanceCents(
 /**
  * The price at which margin + pnl reaches maintenance, fixed at open. Rounded toward the
  * entry so that at the trigger the equity left is still at least the maintenance margin.
+ * `maintenanceTimes` 2 gives the margin call's warning price (twice the maintenance).
  */
 export function liquidationPrice(
   asset: Asset,
@@ -58,15 +59,63 @@ export function liquidationPrice(
   quantity: bigint,
   marginCents: bigint,
   mmrBps: number,
+  maintenanceTimes = 1n,
 ): bigint {
-  const cushionCents = marginCents - maintenanceCents(asset, entryPrice, quantity, mmrBps);
+  const maintenance = maintenanceCents(asset, entryPrice, quantity, mmrBps) * maintenanceTimes;
+  const cushionCents = marginCents - maintenance;
   const move = floorDiv(cushionCents * centsDivisor(asset), quantity);
   if (side === "short") return entryPrice + move;
   const price = entryPrice - move;
   return price > 0n ? price : 0n;
 }
 
+/**
+ * The margin call's level: where margin + pnl reaches twice the maintenance margin, by the
+ * liquidation rule (so a long's is above its liquidation price, a short's below). A position
+ * whose margin is under twice its maintenance at open has it on the far side of its entry.
+ */
+export function warningPrice(
+  asset: Asset,
+  side: Side,
+  entryPrice: bigint,
+  quantity: bigint,
+  marginCents: bigint,
+  mmrBps: number,
+): bigint {
+  return liquidationPrice(asset, side, entryPrice, quantity, marginCents, mmrBps, 2n);
+}
+
+/**
+ * The commission on `quantity` traded at `price`: ceil(notional × feeBps / 10000) cents, where
+ * the notional is exact (price × quantity in 10^-(d+8) USD, never floored to cents first).
+ */
+export function feeCents(asset: Asset, price: bigint, quantity: bigint, feeBps: number): bigint {
+  if (feeBps === 0) return 0n;
+  return ceilDiv(price * quantity * BigInt(feeBps), centsDivisor(asset) * 10_000n);
+}
+
+/**
+ * The most a pending order's opening fee can be, whatever its fill price: its quantity is
+ * floor(margin × leverage / fill), so its notional is at most margin × leverage.
+ */
+export function maxOpenFeeCents(marginCents: bigint, leverage: number, feeBps: number): bigint {
+  return ceilDiv(marginCents * BigInt(leverage) * BigInt(feeBps), 10_000n);
+}
+
 /** The quote a position exits at: a long sells at the bid, a short buys at the ask. */
 export function exitPrice(side: Side, bid: bigint, ask: bigint): bigint {
   return side === "long" ? bid : ask;
+}
+
+/**
+ * An account's margin level: equity ÷ locked margin as a percentage with exactly 2 decimals
+ * ("1234.56"), rounded toward minus infinity, in integers; null without locked margin (no open
+ * position). Equity can be below zero (a position past its liquidation price before its quote).
+ */
+export function marginLevelPercent(equityCents: bigint, lockedCents: bigint): string | null {
+  if (lockedCents <= 0n) return null;
+  const hundredths = floorDiv(equityCents * 10_000n, lockedCents);
+  const negative = hundredths < 0n;
+  const digits = (negative ? -hundredths : hundredths).toString().padStart(3, "0");
+  return `${negative ? "-" : ""}${digits.slice(0, -2)}.${digits.slice(-2)}`;
 }

@@ -16,6 +16,20 @@ export const INPUT_STREAM = `${ENGINE_TAG}:input`;
 export const OUTPUT_STREAM = `${ENGINE_TAG}:output`;
 /** Each asset's latest quote per engine batch: for gateways and for the APIs' quotes. */
 export const PRICES_STREAM = `${ENGINE_TAG}:prices`;
+/**
+ * Every quote the poller puts on the input stream, again (same MULTI), and a day of exchange
+ * candles at its start: what the candle writer reads. The engine never reads it.
+ */
+export const QUOTES_STREAM = `${ENGINE_TAG}:quotes`;
+/**
+ * The poller's hard cap on `{e0}:quotes` (XADD MAXLEN ~): a dead candle writer costs Redis at
+ * most this many entries (hours of quotes); what it never read is then a gap in the candles.
+ */
+export const QUOTES_MAXLEN = 500_000;
+/** The candles the candle writer changed, one entry per batch: what gateways push. */
+export const CANDLES_STREAM = `${ENGINE_TAG}:candles`;
+/** Readers of `{e0}:candles` want the latest; the writer caps it as it writes. */
+export const CANDLES_MAXLEN = 1_000;
 /** Hash the engine refreshes every second: last applied ID, state hash, time. */
 export const ENGINE_STATUS_KEY = `${ENGINE_TAG}:status`;
 /** The cause (input ID) of the newest batch whose outputs were written, set in the same EXEC. */

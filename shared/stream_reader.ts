@@ -10,8 +10,9 @@
  * A plain read follows the stream by explicit ID from `after` (never "$" in a loop, which drops
  * what arrives between two reads). A group read (XREADGROUP) first takes what this consumer was
  * given but never acknowledged, then new entries; after a failed read, whose reply may have been
- * lost with entries in it, it starts again from the unacknowledged ones. Acknowledging is the
- * consumer's job, once what it read is safe.
+ * lost with entries in it, it starts again from the unacknowledged ones (one trimmed meanwhile
+ * comes with no fields: see `withFields`). Acknowledging is the consumer's job, once what it read
+ * is safe.
  */
 import type { Logger } from "./log.ts";
 import {
@@ -105,6 +106,7 @@ export async function* readStream(
         options.blockMs ?? 0,
       ) as Reply<StreamEntryReply | StreamEntryBytes>;
       entries = reply?.[0]?.[1] ?? NO_ENTRIES;
+      if (group !== undefined) entries = withFields(entries);
     } catch (error) {
       if (!running()) return;
       log.warn(options.retryMessage, { error });
@@ -122,6 +124,20 @@ export async function* readStream(
     else if (!readNew) cursor = newest === undefined ? NEW_ENTRIES : lastId;
     yield { entries, lastId };
   }
+}
+
+/**
+ * An unacknowledged entry that was trimmed (XTRIM, MAXLEN) comes back from XREADGROUP as
+ * `[id, null]`: it is given an empty field list, so every group reader skips it as malformed
+ * and acknowledges it (a gap), never stuck on it.
+ */
+function withFields(
+  entries: readonly (StreamEntryReply | StreamEntryBytes)[],
+): readonly (StreamEntryReply | StreamEntryBytes)[] {
+  if (entries.every((entry) => Array.isArray(entry[1]))) return entries;
+  return entries.map((entry) =>
+    Array.isArray(entry[1]) ? entry : [entry[0], []] as StreamEntryReply | StreamEntryBytes
+  );
 }
 
 /** The command's arguments before the ID, the same for every read. */

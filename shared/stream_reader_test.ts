@@ -219,6 +219,32 @@ Deno.test("a group takes what this consumer never acknowledged, then new entries
   });
 });
 
+Deno.test("an unacknowledged entry trimmed since comes back with no fields, as strings and as bytes", async () => {
+  await withRedis(async (redis, reader, stream) => {
+    await redis.xgroup("CREATE", stream, "g", "0", "MKSTREAM");
+    const ids = await add(redis, stream, 3);
+    await redis.xreadgroup("GROUP", "g", "c", "STREAMS", stream, ">");
+    // The poller's MAXLEN (or a trim) drops the first two while they are still unacknowledged.
+    await redis.xtrim(stream, "MINID", ids[2]!);
+    for (const bytes of [false, true]) {
+      const batches = readStream({
+        reader,
+        stream,
+        group: { name: "g", consumer: "c" },
+        count: 10,
+        running: () => true,
+        log: createLogger("test", "error"),
+        retryMessage: "group read failed",
+        bytes: bytes as false,
+      });
+      const { entries } = (await batches.next()).value as StreamBatch<[unknown, unknown[]]>;
+      await batches.return();
+      assert.equal(entries.length, 3);
+      assert.deepEqual(entries.map(([, fields]) => fields.length), [0, 0, 2], `bytes: ${bytes}`);
+    }
+  });
+});
+
 Deno.test("after a failed group read, the unacknowledged entries are read again", async () => {
   await withRedis(async (redis, reader, stream) => {
     await redis.xgroup("CREATE", stream, "g", "0", "MKSTREAM");

@@ -11,7 +11,13 @@ import type { z } from "zod";
 import { type CloseView, closeViewSchema } from "./schemas/output.ts";
 
 /** Fields of a close the history does not keep. */
-type NotKept = "liquidationPrice" | "stopLoss" | "takeProfit" | "balance" | "remainingQuantity";
+type NotKept =
+  | "liquidationPrice"
+  | "warningPrice"
+  | "stopLoss"
+  | "takeProfit"
+  | "balance"
+  | "remainingQuantity";
 
 /**
  * Each kept field of a close and its column, in the order `GET /trades` writes them. A field
@@ -33,6 +39,7 @@ export const TRADE_COLUMNS = {
   closeId: "close_id",
   closedQuantity: "closed_quantity",
   releasedMargin: "released_margin_cents",
+  fee: "fee_cents",
 } as const satisfies Record<Exclude<keyof CloseView, NotKept>, string>;
 
 export type TradeField = keyof typeof TRADE_COLUMNS;
@@ -49,7 +56,7 @@ export const TRADE_EXTRA_COLUMNS = ["user_id", "cause"] as const;
  */
 export const closedTradeSchema = closeViewSchema.pick(
   Object.fromEntries(TRADE_FIELDS.map((field) => [field, true])) as Record<TradeField, true>,
-).required({ closeId: true, closedQuantity: true, releasedMargin: true });
+).required({ closeId: true, closedQuantity: true, releasedMargin: true, fee: true });
 export type ClosedTrade = z.infer<typeof closedTradeSchema>;
 
 /** A row of `trades` as the history writer inserts it. */
@@ -60,13 +67,15 @@ export type TradeRow =
 /**
  * What a close written before partial closes existed stands for: all of the position, all of
  * its margin, and the id `<cause>-<orderId>`, the engine's own rule (`closeViewSchema`); the
- * migration gave old rows the same, so such a close read again is the row it already made.
+ * migration gave old rows the same, so such a close read again is the row it already made. A
+ * close from before fees paid none (the fee column's default for old rows).
  */
 export function legacyCloseFields(cause: string, closed: CloseView) {
   return {
     closeId: closed.closeId ?? `${cause}-${closed.orderId}`,
     closedQuantity: closed.closedQuantity ?? closed.quantity,
     releasedMargin: closed.releasedMargin ?? closed.margin,
+    fee: closed.fee ?? "0",
   };
 }
 

@@ -29,6 +29,7 @@ const CLOSE: CloseView = {
   releasedMargin: "10000",
   closePrice: "97100",
   pnl: "-9",
+  fee: "12",
   balance: "499991",
   closedAt: 1_764_115_260_000,
   reason: "stop_loss",
@@ -64,6 +65,7 @@ Deno.test("a close becomes a row and reads back as the record GET /trades lists"
     close_id: "1764115260000-0-7",
     closed_quantity: "0.00103092",
     released_margin_cents: "10000",
+    fee_cents: "12",
     user_id: "u1",
     cause: "5-0",
   });
@@ -80,11 +82,20 @@ Deno.test("a close becomes a row and reads back as the record GET /trades lists"
 });
 
 Deno.test("a close written before close ids existed gets the row the migration gave old rows", () => {
-  const { closeId: _, closedQuantity: _q, remainingQuantity: _r, releasedMargin: _m, ...legacy } =
-    CLOSE;
+  const {
+    closeId: _,
+    closedQuantity: _q,
+    remainingQuantity: _r,
+    releasedMargin: _m,
+    fee: _f,
+    ...legacy
+  } = CLOSE;
   const row = tradeRow("u1", "1764115260000-3", legacy);
   assert.equal(row.close_id, "1764115260000-3-7");
   assert.equal(row.closed_quantity, CLOSE.quantity);
   assert.equal(row.released_margin_cents, CLOSE.margin);
   assert.match(migrationScript(), /close_id = cause \|\| '-' \|\| order_id/);
+  // A close from before fees paid none, as the column's default says of old rows.
+  assert.equal(row.fee_cents, "0");
+  assert.match(migrationScript(), /ADD COLUMN fee_cents bigint NOT NULL DEFAULT 0/);
 });

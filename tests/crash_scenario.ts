@@ -209,7 +209,9 @@ export async function crashScenario(env: Env, options: CrashOptions): Promise<vo
     }
     assert.equal(answers.size, new Set(requestIds).size);
     const key = (o: EngineOutput) =>
-      o.kind === "event" ? `${o.cause}/${o.result.orderId}/${o.result.event}` : "";
+      o.kind === "event"
+        ? `${o.cause}/${"orderId" in o.result ? o.result.orderId : ""}/${o.result.event}`
+        : "";
     const events = (list: EngineOutput[]) =>
       list.filter((o) => o.kind === "event").sort((a, b) => key(a).localeCompare(key(b)));
     // Order events: the triggers' closes, fills and expiries, and the events of every first

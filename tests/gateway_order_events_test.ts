@@ -46,7 +46,7 @@ Deno.test("the gateway pushes every order event kind to its owner, and skips wha
       await writeOutput(env, event("bob", { ...result, orderId: "bob-order" }));
       // Not known to this gateway (a later engine's event), then a body that is not JSON:
       // both skipped, and the next event still arrives.
-      await writeOutput(env, event("alice", { event: "margin_call", orderId: "7", type: "long" }));
+      await writeOutput(env, event("alice", { event: "price_alert", orderId: "7", type: "long" }));
       await env.redis.xadd(
         OUTPUT_STREAM,
         "*",

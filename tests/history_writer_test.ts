@@ -122,3 +122,32 @@ Deno.test("history writer: notifies closer than minGapMs make one read, the firs
     assert.deepEqual(await orderIds(env), ["20", "21", "22"]);
   });
 });
+
+Deno.test("history writer: an unacknowledged output trimmed since is skipped and acknowledged, not retried forever", async () => {
+  await withWriter({ idleMs: 50, minGapMs: 0 }, async (env, writer, write) => {
+    await env.redis.xgroup("CREATE", OUTPUT_STREAM, HISTORY_GROUP, "0", "MKSTREAM");
+    await write(closed("1", "1-0"));
+    await write(closed("2", "2-0"));
+    // Read by the writer's consumer before a crash, never acknowledged; then the first is
+    // trimmed: the group hands it back as [id, null].
+    const read = await env.redis.xreadgroup(
+      "GROUP",
+      HISTORY_GROUP,
+      "history-writer",
+      "STREAMS",
+      OUTPUT_STREAM,
+      ">",
+    ) as Array<[string, Array<[string, string[]]>]>;
+    const [first, second] = read[0]![1].map(([id]) => id);
+    await env.redis.xtrim(OUTPUT_STREAM, "MINID", second!);
+    await writer.start();
+    await write(closed("3", "3-0"));
+    writer.notify();
+    await eventually("the trimmed output acknowledged, the others written", async () => {
+      const [pending] = await env.redis.xpending(OUTPUT_STREAM, HISTORY_GROUP) as [number];
+      return pending === 0 && (await orderIds(env)).length === 2;
+    }, 5_000);
+    assert.deepEqual(await orderIds(env), ["2", "3"]);
+    assert.ok(first !== undefined);
+  });
+});

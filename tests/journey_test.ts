@@ -248,6 +248,7 @@ async function journey(t: Deno.TestContext, env: Env): Promise<void> {
           locked: 0,
           pending: 14000,
           equity: 500000,
+          marginLevel: null,
           decimals: 2,
         });
 
@@ -347,6 +348,7 @@ async function journey(t: Deno.TestContext, env: Env): Promise<void> {
           locked: 0,
           pending: 0,
           equity: 500000 + Number(realized),
+          marginLevel: null,
           decimals: 2,
         });
       },

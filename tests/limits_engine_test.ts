@@ -81,6 +81,7 @@ Deno.test("engine limits: positions cap, paged reads, idempotency that cannot be
         "decimals",
         "equity",
         "locked",
+        "marginLevel",
         "pending",
       ]);
       assert.equal(balance.body.usd.locked, 3000);

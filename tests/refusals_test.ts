@@ -172,7 +172,7 @@ Deno.test("every refusal code is reachable over HTTP with the right status", asy
       expectError(await create(alice.token, { ...short, stopLoss: "1" }), 422, "invalid_trigger");
     });
 
-    await t.step("404 order_not_found and 409 order_closed", async () => {
+    await t.step("404 order_not_found, 409 order_closed and positions_open", async () => {
       const opened = await create(alice.token, long);
       assert.equal(opened.status, 200);
       const orderId = opened.body.orderId as string;
@@ -180,6 +180,8 @@ Deno.test("every refusal code is reachable over HTTP with the right status", asy
         http<Body>(base, "POST", "/trade/close", { token, body: { orderId: id } });
       expectError(await close(bob.token, orderId), 404, "order_not_found");
       expectError(await close(alice.token, "999999"), 404, "order_not_found");
+      const reset = () => http<Body>(base, "POST", "/balance/reset", { token: alice.token });
+      expectError(await reset(), 409, "positions_open");
       assert.equal((await close(alice.token, orderId)).status, 200);
       expectError(await close(alice.token, orderId), 409, "order_closed");
       expectError(await close(bob.token, orderId), 404, "order_not_found");

@@ -10,6 +10,7 @@ const CENTS_FIELDS = new Set([
   "pending",
   "equity",
   "releasedMargin",
+  "fee",
 ]);
 
 export class ApiError extends Error {
@@ -40,6 +41,7 @@ const WORDS: Record<string, string> = {
   idempotency_key_reused: "That request was already sent with other values",
   engine_timeout: "The engine did not answer in time",
   unavailable: "The service is unavailable right now",
+  positions_open: "The demo money cannot be reset while positions or orders are open",
 };
 
 export function inWords(error: unknown): string {

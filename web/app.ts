@@ -1,16 +1,20 @@
 /**
- * The trading page: sign up / sign in, live quotes and chart from the gateway's WebSocket, an
- * order ticket (market, limit or stop) that previews the liquidation price with the engine's own
- * integer arithmetic, open positions with live PnL, their stop-loss/take-profit edits, partial
- * and full closes and close all, pending orders with cancel, history and balances. Each table
- * follows the WebSocket's order events (orders.ts applies them); a reload happens only at sign-in
- * and after the socket reconnects, since events may have been missed meanwhile.
+ * The trading page: sign up / sign in, live quotes and a candle chart (history from the API, live
+ * candles and each position's levels as lines) from the gateway's WebSocket, an order ticket
+ * (market, limit or stop) that previews the liquidation price with the engine's own integer
+ * arithmetic, open positions with live PnL, their stop-loss/take-profit edits, partial
+ * and full closes and close all, pending orders with cancel, history with fees, margin-call
+ * banners, balances from the `account` channel and a reset of the demo money. Each table follows
+ * the WebSocket's order events (orders.ts applies them); a reload happens only at sign-in and
+ * after the socket reconnects, since events may have been missed meanwhile.
  */
 import { type Asset, ASSET_SYMBOLS, ASSETS, isAsset } from "@trading/shared/assets";
 import { parseDecimal } from "@trading/shared/money";
-import { pnlCents } from "@trading/shared/position_math";
+import { marginLevelPercent, pnlCents } from "@trading/shared/position_math";
 import { Api, ApiError, inWords, parseJson } from "./api.ts";
-import { type ChartPoint, PriceChart } from "./chart.ts";
+import { type Interval, INTERVALS } from "./candles.ts";
+import { CandleChart } from "./chart.ts";
+import { ChartFeed } from "./chart_feed.ts";
 import { price, priceUnits, usd } from "./format.ts";
 import {
   type ClosedTrade,
@@ -19,6 +23,7 @@ import {
   Orders,
   type PendingOrder,
 } from "./orders.ts";
+import { positionLines } from "./position_lines.ts";
 import {
   emptyRow,
   HISTORY_COLUMNS,
@@ -48,9 +53,10 @@ interface AccountFigures {
   locked: bigint;
   /** Margin reserved by pending orders (absent from an API that predates them). */
   pending?: bigint;
+  /** `GET /balance`'s margin level: shown until the open positions can be priced live. */
+  marginLevel?: string | null;
 }
 
-const CHART_POINTS = 600;
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
 const config = await fetch("/config.json").then((r) => r.json() as Promise<PageConfig>);
@@ -58,8 +64,8 @@ const api = new Api(
   config.apiBase ?? `${location.protocol}//${location.hostname}:${config.apiPort}/api/v1`,
 );
 const quotes = new Map<Asset, PageQuote>();
-const series = new Map<Asset, ChartPoint[]>(ASSET_SYMBOLS.map((a) => [a, []]));
 let selected: Asset = "BTC";
+let interval: Interval = "1m";
 let side: "long" | "short" = "long";
 let orderKind: OrderKind = "market";
 const orders = new Orders();
@@ -67,12 +73,19 @@ let fetchedHistory: ClosedTrade[] = [];
 let account: AccountFigures | undefined;
 let socket: WebSocket | undefined;
 let socketRetryMs = 500;
+/** Set once a socket has opened: a later one may have missed live candles. */
+let socketOpened = false;
+/** Set when the gateway confirmed the `account` channel: balances then come from it. */
+let accountLive = false;
 /** Set when the socket dropped: events may have been missed, so the next subscribe reloads. */
 let resync = false;
 /** The editor row under each position being edited, kept across renders (what was typed stays). */
 const editors = new Map<string, HTMLTableRowElement>();
 
-const chart = new PriceChart($<HTMLCanvasElement>("chart"), (units) => price(selected, units));
+const chart = new CandleChart($("chart"), (units) => price(selected, units));
+const chartFeed = new ChartFeed(api, chart, (message) => {
+  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}, (text) => say(text, "error"));
 
 // ---- messages ----
 
@@ -143,6 +156,7 @@ function connect(): void {
   // The token travels in a message, not in the URL, which proxies and servers write to logs.
   const ws = new WebSocket(`${scheme}://${location.host}/ws`);
   socket = ws;
+  accountLive = false;
   ws.onopen = () => {
     socketRetryMs = 500;
     $("ws-dot").classList.add("live");
@@ -151,6 +165,10 @@ function connect(): void {
     if (api.token) ws.send(JSON.stringify({ type: "auth", token: api.token }));
     const channels = api.token ? ["prices", "orders"] : ["prices"];
     ws.send(JSON.stringify({ type: "subscribe", channels }));
+    // Apart, so that a gateway that does not know a channel refuses only that one.
+    if (api.token) ws.send(JSON.stringify({ type: "subscribe", channels: ["account"] }));
+    chartFeed.resubscribe(socketOpened);
+    socketOpened = true;
   };
   ws.onmessage = (event) => onMessage(String(event.data));
   ws.onclose = (event) => {
@@ -179,15 +197,23 @@ function onMessage(text: string): void {
       ts: Number(message.ts),
     };
     quotes.set(asset, quote);
-    const points = series.get(asset)!;
-    points.push(quote);
-    if (points.length > CHART_POINTS) points.splice(0, points.length - CHART_POINTS);
     renderQuotes();
+    return;
+  }
+  if (message.type === "candle") {
+    chartFeed.onCandle(message);
     return;
   }
   if (message.type === "order") {
     onOrder(message);
     return;
+  }
+  if (message.type === "account") {
+    onAccount(message);
+    return;
+  }
+  if (message.type === "subscribed" && Array.isArray(message.channels)) {
+    if (message.channels.includes("account")) accountLive = true;
   }
   if (message.type === "subscribed" && resync && api.token) {
     // Back after a drop: what happened meanwhile came as no event.
@@ -201,6 +227,8 @@ function onMessage(text: string): void {
     signedOut();
     return;
   }
+  // A gateway older than the page lacks a channel (`account`): balances are then read instead.
+  if (message.type === "error" && message.code === "unknown_channel") return;
   if (message.type === "error") say(`Live feed: ${message.message}`, "error");
 }
 
@@ -228,7 +256,31 @@ function renderTiles(): void {
 function select(asset: Asset): void {
   selected = asset;
   $<HTMLSelectElement>("asset").value = asset;
+  chartFeed.show(selected, interval);
+  renderLines();
   renderQuotes();
+}
+
+function renderIntervals(): void {
+  $("intervals").prepend(...INTERVALS.map((each) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.id = `interval-${each}`;
+    button.textContent = each;
+    button.addEventListener("click", () => chooseInterval(each));
+    return button;
+  }));
+}
+
+function chooseInterval(next: Interval): void {
+  interval = next;
+  for (const each of INTERVALS) $(`interval-${each}`).classList.toggle("on", each === next);
+  chartFeed.show(selected, interval);
+}
+
+/** The chart's lines: the levels of each open position of the shown asset. */
+function renderLines(): void {
+  chart.lines(positionLines(orders.openTrades(), selected));
 }
 
 function renderQuotes(): void {
@@ -240,7 +292,6 @@ function renderQuotes(): void {
     tile.querySelector(".bid")!.textContent = price(asset, quote.bid);
     tile.querySelector(".ask")!.textContent = price(asset, quote.ask);
   }
-  chart.draw(series.get(selected)!);
   renderPreview();
   renderPnl();
 }
@@ -309,6 +360,7 @@ function renderPositions(): void {
   if (rows.length === 0) rows.push(emptyRow("No open positions", POSITION_COLUMNS));
   body.replaceChildren(...rows);
   $<HTMLButtonElement>("close-all").disabled = trades.length === 0;
+  renderLines();
   renderPnl();
 }
 
@@ -325,12 +377,14 @@ function editorFor(trade: OpenTrade): HTMLTableRowElement {
 function renderPnl(): void {
   const body = $<HTMLTableElement>("positions").tBodies[0]!;
   let totalPnl = 0n;
+  let priced = true;
   for (const row of body.querySelectorAll<HTMLTableRowElement>("tr[data-order-id]")) {
     const trade = orders.open.get(row.dataset.orderId!);
     const cell = row.querySelector(".pnl");
     if (trade === undefined || cell === null) continue;
     const pnl = unrealized(trade);
     if (pnl !== undefined) totalPnl += pnl;
+    else priced = false;
     cell.textContent = pnl === undefined ? "–" : usd(pnl);
     cell.className = `pnl ${pnl === undefined ? "" : pnl < 0n ? "down" : "up"}`;
   }
@@ -339,8 +393,35 @@ function renderPnl(): void {
     $("balance").textContent = usd(account.balance);
     $("locked").textContent = usd(account.locked);
     $("pending-margin").textContent = usd(pending);
-    $("equity").textContent = usd(account.balance + account.locked + pending + totalPnl);
+    const equity = account.balance + account.locked + pending + totalPnl;
+    $("equity").textContent = usd(equity);
+    // Live once every position has a quote; until then as GET /balance last said.
+    const level = priced ? marginLevelPercent(equity, account.locked) : account.marginLevel;
+    $("margin-level").textContent = level === undefined || level === null ? "–" : `${level} %`;
   }
+}
+
+/** One banner per margin call, until dismissed or until its position closes. */
+function renderMarginCalls(): void {
+  const box = $("margin-calls");
+  box.replaceChildren(...[...orders.marginCalls.values()].map((call) => {
+    const banner = document.createElement("div");
+    banner.className = "margin-call";
+    banner.dataset.orderId = call.orderId;
+    const text = document.createElement("span");
+    text.textContent = orders.marginCallText(call);
+    const dismiss = document.createElement("button");
+    dismiss.type = "button";
+    dismiss.className = "dismiss";
+    dismiss.textContent = "Dismiss";
+    dismiss.addEventListener("click", () => {
+      orders.dismissMarginCall(call.orderId);
+      renderMarginCalls();
+    });
+    banner.append(text, dismiss);
+    return banner;
+  }));
+  box.classList.toggle("hidden", orders.marginCalls.size === 0);
 }
 
 function renderPending(): void {
@@ -363,6 +444,7 @@ function renderOrders(): void {
   renderPositions();
   renderPending();
   renderHistory();
+  renderMarginCalls();
 }
 
 // ---- order events ----
@@ -376,7 +458,21 @@ function onOrder(message: OrderMessage): void {
   if (notice === undefined) return; // an event this page does not know
   say(...notice);
   renderOrders();
-  refreshBalance();
+  // Without the account channel, the balances after an event are read (they are not in it).
+  if (!accountLive) refreshBalance();
+}
+
+/** An `account` message: the balances after a change of the user's money. */
+function onAccount(message: Record<string, unknown>): void {
+  const { balance, locked, pending } = message;
+  if (typeof balance !== "bigint" || typeof locked !== "bigint") return;
+  account = {
+    balance,
+    locked,
+    pending: typeof pending === "bigint" ? pending : 0n,
+    marginLevel: account?.marginLevel,
+  };
+  renderPnl();
 }
 
 // ---- actions ----
@@ -499,23 +595,42 @@ async function cancelOrder(orderId: string, button: HTMLButtonElement): Promise<
   await send("/order/cancel", JSON.stringify({ orderId }), button);
 }
 
-/** Close all asks to be clicked twice within 4 s. */
-let closeAllArmed: ReturnType<typeof setTimeout> | undefined;
+/** Buttons that undo a lot ask to be clicked twice within 4 s. */
+const armed = new Map<HTMLButtonElement, ReturnType<typeof setTimeout>>();
+
+/** True on the second click; the first one asks (`confirmText`) for 4 s. */
+function confirmed(button: HTMLButtonElement, confirmText: string, idleText: string): boolean {
+  const timer = armed.get(button);
+  if (timer === undefined) {
+    button.textContent = confirmText;
+    armed.set(
+      button,
+      setTimeout(() => {
+        armed.delete(button);
+        button.textContent = idleText;
+      }, 4000),
+    );
+    return false;
+  }
+  clearTimeout(timer);
+  armed.delete(button);
+  button.textContent = idleText;
+  return true;
+}
 
 async function closeAll(button: HTMLButtonElement): Promise<void> {
-  if (closeAllArmed === undefined) {
-    button.textContent = `Confirm: close ${orders.open.size}`;
-    closeAllArmed = setTimeout(() => {
-      closeAllArmed = undefined;
-      button.textContent = "Close all";
-    }, 4000);
-    return;
-  }
-  clearTimeout(closeAllArmed);
-  closeAllArmed = undefined;
-  button.textContent = "Close all";
+  if (!confirmed(button, `Confirm: close ${orders.open.size}`, "Close all")) return;
   await send("/trade/closeAll", "{}", button);
   button.disabled = orders.open.size === 0;
+}
+
+/** Demo money back to the starting credit; the API refuses while anything is open or pending. */
+async function resetBalance(button: HTMLButtonElement): Promise<void> {
+  if (!confirmed(button, "Confirm: reset to $5,000.00", "Reset demo money")) return;
+  if (await send("/balance/reset", "{}", button)) {
+    say("Demo money reset to $5,000.00.", "ok");
+    refreshBalance();
+  }
 }
 
 function setSide(next: "long" | "short"): void {
@@ -543,6 +658,9 @@ for (const each of ["market", "limit", "stop"] as const) {
 $("close-all").addEventListener("click", (event) => {
   closeAll(event.currentTarget as HTMLButtonElement);
 });
+$("reset-balance").addEventListener("click", (event) => {
+  resetBalance(event.currentTarget as HTMLButtonElement);
+});
 $("ticket").addEventListener("input", () => {
   const asset = $<HTMLSelectElement>("asset").value;
   if (isAsset(asset) && asset !== selected) select(asset);
@@ -552,11 +670,11 @@ $("ticket").addEventListener("submit", (event) => {
   event.preventDefault();
   placeOrder();
 });
-addEventListener("resize", () => chart.draw(series.get(selected)!));
-
 // ---- start ----
 
 renderTiles();
+renderIntervals();
+chooseInterval(interval);
 select(selected);
 const saved = localStorage.getItem("token");
 if (saved) signedIn(saved, localStorage.getItem("email") ?? "");

@@ -1,83 +1,107 @@
 /**
- * A small live line chart on a canvas: the mid price of one asset with its bid/ask band.
- * Prices stay bigint; only their offsets from the window's low become pixels.
+ * The page's candle chart, drawn by lightweight-charts: one asset's candles of the bid at one
+ * interval, and each open position's levels as horizontal lines. The chart is given integer price
+ * units (exact as numbers: far below 2^53) and labels them with format.ts, so no price is ever a
+ * float here. The container's `data-*` attributes say what is shown (the browser test reads them).
  */
-export interface ChartPoint {
-  ts: number;
-  bid: bigint;
-  ask: bigint;
+import {
+  type CandlestickData,
+  CandlestickSeries,
+  ColorType,
+  createChart,
+  type IChartApi,
+  type IPriceLine,
+  type ISeriesApi,
+  LineStyle,
+  type UTCTimestamp,
+} from "lightweight-charts";
+import type { Candle, Merged } from "./candles.ts";
+import type { LineKind, PositionLine } from "./position_lines.ts";
+
+const LINE_STYLE: Readonly<Record<LineKind, { color: string; lineStyle: LineStyle }>> = {
+  entry: { color: "#4c8dff", lineStyle: LineStyle.Solid },
+  stopLoss: { color: "#f6465d", lineStyle: LineStyle.Dashed },
+  takeProfit: { color: "#2ebd85", lineStyle: LineStyle.Dashed },
+  warning: { color: "#f0b90b", lineStyle: LineStyle.Dotted },
+  liquidation: { color: "#f6465d", lineStyle: LineStyle.Solid },
+};
+
+function bar(candle: Candle): CandlestickData<UTCTimestamp> {
+  return {
+    time: (candle.t / 1000) as UTCTimestamp,
+    open: Number(candle.o),
+    high: Number(candle.h),
+    low: Number(candle.l),
+    close: Number(candle.c),
+  };
 }
 
-export class PriceChart {
-  constructor(
-    private readonly canvas: HTMLCanvasElement,
-    private readonly label: (units: bigint) => string,
-  ) {}
+export class CandleChart {
+  readonly #chart: IChartApi;
+  readonly #series: ISeriesApi<"Candlestick">;
+  #lines: IPriceLine[] = [];
 
-  draw(points: readonly ChartPoint[]): void {
-    const ratio = globalThis.devicePixelRatio || 1;
-    const width = this.canvas.clientWidth || 600;
-    const height = this.canvas.clientHeight || 260;
-    this.canvas.width = width * ratio;
-    this.canvas.height = height * ratio;
-    const g = this.canvas.getContext("2d");
-    if (g === null) return;
-    g.scale(ratio, ratio);
-    g.clearRect(0, 0, width, height);
-    g.font = "12px system-ui, sans-serif";
-    g.fillStyle = "#8a93a3";
-    if (points.length < 2) {
-      g.fillText("waiting for prices…", 12, 20);
-      return;
-    }
-    let low = points[0]!.bid;
-    let high = points[0]!.ask;
-    for (const p of points) {
-      if (p.bid < low) low = p.bid;
-      if (p.ask > high) high = p.ask;
-    }
-    if (high === low) high = low + 1n;
-    const left = 8;
-    const right = width - 90;
-    const top = 10;
-    const bottom = height - 22;
-    const span = Number(high - low);
-    const y = (units: bigint) => bottom - (Number(units - low) / span) * (bottom - top);
-    const t0 = points[0]!.ts;
-    const t1 = Math.max(points.at(-1)!.ts, t0 + 1);
-    const x = (ts: number) => left + ((ts - t0) / (t1 - t0)) * (right - left);
-
-    g.fillStyle = "rgba(76, 141, 255, 0.15)";
-    g.beginPath();
-    points.forEach((p, i) => (i === 0 ? g.moveTo(x(p.ts), y(p.ask)) : g.lineTo(x(p.ts), y(p.ask))));
-    for (let i = points.length - 1; i >= 0; i--) g.lineTo(x(points[i]!.ts), y(points[i]!.bid));
-    g.closePath();
-    g.fill();
-
-    g.strokeStyle = "#4c8dff";
-    g.lineWidth = 1.5;
-    g.beginPath();
-    points.forEach((p, i) => {
-      const mid = (p.bid + p.ask) / 2n;
-      if (i === 0) g.moveTo(x(p.ts), y(mid));
-      else g.lineTo(x(p.ts), y(mid));
+  /** `label` writes a price given in the shown asset's integer units. */
+  constructor(private readonly container: HTMLElement, label: (units: bigint) => string) {
+    this.#chart = createChart(container, {
+      autoSize: true,
+      layout: { background: { type: ColorType.Solid, color: "#0f1217" }, textColor: "#8a93a3" },
+      grid: { vertLines: { color: "#1c222b" }, horzLines: { color: "#1c222b" } },
+      timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#262c36" },
+      rightPriceScale: { borderColor: "#262c36" },
     });
-    g.stroke();
+    this.#series = this.#chart.addSeries(CandlestickSeries, {
+      upColor: "#2ebd85",
+      downColor: "#f6465d",
+      wickUpColor: "#2ebd85",
+      wickDownColor: "#f6465d",
+      borderVisible: false,
+      // Ticks at whole units, labelled from their integer value.
+      priceFormat: {
+        type: "custom",
+        minMove: 1,
+        formatter: (p: number) => Number.isFinite(p) ? label(BigInt(Math.round(p))) : "",
+      },
+    });
+  }
 
-    g.fillStyle = "#8a93a3";
-    g.fillText(this.label(high), right + 8, top + 10);
-    g.fillText(this.label(low), right + 8, bottom);
-    const last = points.at(-1)!;
-    const lastMid = (last.bid + last.ask) / 2n;
-    g.fillStyle = "#d9dee7";
-    g.fillText(
-      this.label(lastMid),
-      right + 8,
-      Math.min(bottom - 14, Math.max(top + 24, y(lastMid) + 4)),
+  /** Shows these candles (a new asset or interval, or a history load). */
+  show(asset: string, interval: string, candles: readonly Candle[]): void {
+    this.#series.setData(candles.map(bar));
+    this.#chart.timeScale().scrollToRealTime();
+    Object.assign(this.container.dataset, { asset, interval });
+    this.#describe(candles);
+  }
+
+  /** Draws what `mergeCandle` did to `candles`: the last candle, or all of them. */
+  update(candles: readonly Candle[], merged: Merged, trimmed: boolean): void {
+    if (merged === "unchanged") return;
+    if (merged === "older" || trimmed) this.#series.setData(candles.map(bar));
+    else this.#series.update(bar(candles.at(-1)!));
+    this.#describe(candles);
+  }
+
+  /** How many candles, from when, and the last one's start and quotes. */
+  #describe(candles: readonly Candle[]): void {
+    Object.assign(this.container.dataset, {
+      candles: String(candles.length),
+      first: String(candles[0]?.t ?? ""),
+      last: candles.length === 0 ? "" : `${candles.at(-1)!.t}:${candles.at(-1)!.n}`,
+    });
+  }
+
+  /** Replaces the positions' lines. */
+  lines(lines: readonly PositionLine[]): void {
+    for (const line of this.#lines) this.#series.removePriceLine(line);
+    this.#lines = lines.map((line) =>
+      this.#series.createPriceLine({
+        price: Number(line.units),
+        title: line.title,
+        lineWidth: 1,
+        axisLabelVisible: true,
+        ...LINE_STYLE[line.kind],
+      })
     );
-    g.fillStyle = "#8a93a3";
-    g.fillText(new Date(t0).toLocaleTimeString(), left, height - 6);
-    const end = new Date(t1).toLocaleTimeString();
-    g.fillText(end, right - g.measureText(end).width, height - 6);
+    this.container.dataset.lines = lines.map((line) => line.title).join(",");
   }
 }

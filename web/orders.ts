@@ -5,7 +5,7 @@
  * (upserts and removals by orderId, closes by closeId), so the messages that arrived while a
  * reload was in flight can be applied again on top of what it fetched.
  */
-import type { Asset } from "@trading/shared/assets";
+import { type Asset, isAsset } from "@trading/shared/assets";
 import type { ClosedTrade as TradeRecord } from "@trading/shared/db";
 import { formatDecimal, parseDecimal, QUANTITY_SCALE } from "@trading/shared/money";
 import { price, priceUnits, usd } from "./format.ts";
@@ -21,9 +21,13 @@ export interface OpenTrade {
   openPrice: string;
   quantity: string;
   liquidationPrice: string;
+  /** Where a margin call fires (twice the maintenance margin left); absent from older APIs. */
+  warningPrice?: string;
   stopLoss?: string;
   takeProfit?: string;
   openedAt: number;
+  /** The commission charged at the open, in cents (present where the API charges fees). */
+  fee?: bigint;
 }
 
 /** A waiting limit or stop order (`GET /orders/pending`). */
@@ -45,12 +49,26 @@ export interface PendingOrder {
  * A closed trade as the page holds it: the history's record (`GET /trades`, or the fields of an
  * order message that closed all or part of a position), with cents as bigint (`parseJson`).
  */
-export type ClosedTrade = Omit<TradeRecord, "asset" | "margin" | "pnl" | "releasedMargin"> & {
-  asset: Asset;
-  margin: bigint;
-  pnl: bigint;
-  releasedMargin?: bigint;
-};
+export type ClosedTrade =
+  & Omit<TradeRecord, "asset" | "margin" | "pnl" | "releasedMargin" | "fee">
+  & {
+    asset: Asset;
+    margin: bigint;
+    pnl: bigint;
+    releasedMargin?: bigint;
+    /** The commission charged at this close, in cents; absent where the API charges none. */
+    fee?: bigint;
+  };
+
+/** A `margin_call` the user has not dismissed, of a position still open. */
+export interface MarginCall {
+  orderId: string;
+  liquidationPrice: string;
+  warningPrice: string;
+  /** The position's, as the message names them. */
+  asset?: Asset;
+  side?: Side;
+}
 
 export type OrderMessage = Record<string, unknown> & { event?: unknown; side?: unknown };
 
@@ -61,6 +79,21 @@ export type Notice = [text: string, kind: "ok" | "loss" | "info"];
 function unsided<T>(fields: Record<string, unknown>): T {
   const { side, type: _message, event: _event, ...rest } = fields;
   return { ...rest, type: side } as T;
+}
+
+/** ", fee $0.97" when a message carries a fee (cents, bigint by `parseJson`) above zero. */
+function feeText(fee: unknown): string {
+  return typeof fee === "bigint" && fee !== 0n ? `, fee ${usd(fee)}` : "";
+}
+
+/** A price from a message in the asset's format, or as it came when it does not parse. */
+function priceText(asset: Asset | undefined, text: string): string {
+  if (asset === undefined) return text;
+  try {
+    return price(asset, priceUnits(asset, text));
+  } catch {
+    return text;
+  }
 }
 
 /** Numeric order IDs in order; any others after, by text. */
@@ -76,11 +109,19 @@ export class Orders {
    * engine's history writer, a moment later) includes them: the table shows a close at once.
    */
   readonly liveCloses = new Map<string, ClosedTrade>();
+  /**
+   * Margin calls to show, by orderId, of open positions only: until dismissed, or until the
+   * position closes.
+   */
+  readonly marginCalls = new Map<string, MarginCall>();
 
   /** Replaces the lists with a reload's (`/trades/open`, `/orders/pending`). */
   load(open: readonly OpenTrade[], pending: readonly PendingOrder[] | undefined): void {
     this.open.clear();
     for (const trade of open) this.open.set(trade.orderId, trade);
+    for (const orderId of this.marginCalls.keys()) {
+      if (!this.open.has(orderId)) this.marginCalls.delete(orderId);
+    }
     if (pending === undefined) return;
     this.pending.clear();
     for (const order of pending) this.pending.set(order.orderId, order);
@@ -90,6 +131,25 @@ export class Orders {
     this.open.clear();
     this.pending.clear();
     this.liveCloses.clear();
+    this.marginCalls.clear();
+  }
+
+  /** The user closed a margin call's banner; the next margin call of the position shows again. */
+  dismissMarginCall(orderId: string): void {
+    this.marginCalls.delete(orderId);
+  }
+
+  /** A margin call in words, with its position's asset and side when the page knows them. */
+  marginCallText(call: MarginCall): string {
+    const trade = this.open.get(call.orderId);
+    const asset = trade?.asset ?? call.asset;
+    const side = trade?.type ?? call.side;
+    const what = asset === undefined || side === undefined
+      ? `Position #${call.orderId}`
+      : `${asset} ${side} #${call.orderId}`;
+    return `Margin call: ${what} is near liquidation at ${
+      priceText(asset, call.liquidationPrice)
+    } (warning level ${priceText(asset, call.warningPrice)}).`;
   }
 
   openTrades(): OpenTrade[] {
@@ -117,9 +177,10 @@ export class Orders {
       case "filled": {
         this.pending.delete(orderId);
         this.open.set(orderId, unsided<OpenTrade>(message));
+        const fee = feeText(message.fee);
         return message.event === "opened"
-          ? [`Opened ${what}.`, "ok"]
-          : [`Filled ${what} ${message.orderType} at ${message.openPrice}.`, "ok"];
+          ? [`Opened ${what}${fee}.`, "ok"]
+          : [`Filled ${what} ${message.orderType} at ${message.openPrice}${fee}.`, "ok"];
       }
       case "placed":
         this.pending.set(orderId, unsided<PendingOrder>(message));
@@ -145,15 +206,32 @@ export class Orders {
         closed.closeId ??= `${closed.closedAt}-${orderId}`;
         closed.closedQuantity ??= closed.quantity;
         this.liveCloses.set(closed.closeId, closed);
-        if (message.event === "closed") this.open.delete(orderId);
-        else if (this.open.has(orderId) && typeof remaining === "object" && remaining !== null) {
+        if (message.event === "closed") {
+          this.open.delete(orderId);
+          this.marginCalls.delete(orderId);
+        } else if (this.open.has(orderId) && typeof remaining === "object" && remaining !== null) {
           this.open.set(orderId, unsided<OpenTrade>(remaining as Record<string, unknown>));
         }
         const part = message.event === "closed" ? "Closed" : `Closed ${closed.closedQuantity} of`;
         return [
-          `${part} ${what} (${closed.reason.replace("_", "-")}), PnL ${usd(closed.pnl)}.`,
+          `${part} ${what} (${closed.reason.replace("_", "-")}), PnL ${usd(closed.pnl)}${
+            feeText(closed.fee)
+          }.`,
           closed.pnl < 0n ? "loss" : "ok",
         ];
+      }
+      case "margin_call": {
+        const call: MarginCall = {
+          orderId,
+          liquidationPrice: String(message.liquidationPrice),
+          warningPrice: String(message.warningPrice),
+          ...(isAsset(message.asset) ? { asset: message.asset } : {}),
+          ...(message.side === "long" || message.side === "short" ? { side: message.side } : {}),
+        };
+        // Only an open position's: the banners are bounded by the positions (its `opened` came
+        // first on the socket, or with the reload the message is applied again after).
+        if (this.open.has(orderId)) this.marginCalls.set(orderId, call);
+        return [this.marginCallText(call), "loss"];
       }
       default:
         return undefined;

@@ -60,7 +60,86 @@ Deno.test("order messages keep the open and pending lists in step", () => {
     orders.apply(message({ ...placed, event, status: event, balance: 500000, endedAt: 3 }));
     assert.equal(orders.pending.size, 0);
   }
-  assert.equal(orders.apply(message({ event: "margin_call", orderId: "7" })), undefined);
+  assert.equal(orders.apply(message({ event: "no_such_event", orderId: "7" })), undefined);
+});
+
+Deno.test("a margin call shows until dismissed or until its position closes", () => {
+  const orders = new Orders();
+  orders.apply(message(opened));
+  const call = {
+    event: "margin_call",
+    orderId: "7",
+    liquidationPrice: "87785",
+    warningPrice: "92392.5",
+  };
+  const [text, kind] = orders.apply(message(call))!;
+  assert.equal(kind, "loss");
+  assert.match(text, /BTC long #7 is near liquidation at 87,785\.00 \(warning level 92,392\.50\)/);
+  assert.deepEqual([...orders.marginCalls.keys()], ["7"]);
+  orders.dismissMarginCall("7");
+  assert.equal(orders.marginCalls.size, 0);
+  // It re-arms: the next call of the position shows again; a repeat is one banner.
+  orders.apply(message(call));
+  orders.apply(message(call));
+  assert.equal(orders.marginCalls.size, 1);
+  // A partial close leaves it; the close clears it.
+  orders.apply(message({
+    ...opened,
+    event: "partially_closed",
+    closeId: "9-7",
+    closePrice: "90000",
+    pnl: -500,
+    closedAt: 9,
+    reason: "manual",
+    remaining: { ...opened, event: undefined, quantity: "0.005" },
+  }));
+  assert.equal(orders.marginCalls.size, 1);
+  orders.apply(
+    message({
+      ...opened,
+      event: "closed",
+      closePrice: "88000",
+      pnl: -9000,
+      closedAt: 10,
+      reason: "liquidation",
+    }),
+  );
+  assert.equal(orders.marginCalls.size, 0);
+  // A call of a position the page does not hold is told, with what the message names, but gets
+  // no banner: banners are bounded by the open positions.
+  const [unknown] = orders.apply(message({ ...call, orderId: "12" }))!;
+  assert.match(unknown, /Position #12 is near liquidation at 87785 /);
+  const [named] = orders.apply(message({ ...call, orderId: "13", asset: "ETH", side: "short" }))!;
+  assert.match(named, /ETH short #13 is near liquidation at 87,785\.00 /);
+  assert.equal(orders.marginCalls.size, 0);
+  // A reload drops the calls of positions no longer open.
+  orders.apply(message({ ...opened, orderId: "14" }));
+  orders.apply(message({ ...call, orderId: "14" }));
+  assert.equal(orders.marginCalls.size, 1);
+  orders.load([], []);
+  assert.equal(orders.marginCalls.size, 0);
+});
+
+Deno.test("fees show in the notices where the API charges them", () => {
+  const orders = new Orders();
+  assert.equal(orders.apply(message({ ...opened, fee: 97 }))![0], "Opened BTC long #7, fee $0.97.");
+  assert.equal(
+    orders.apply(message({ ...opened, orderId: "8", fee: 0 }))![0],
+    "Opened BTC long #8.",
+  );
+  const [closed] = orders.apply(message({
+    ...opened,
+    event: "closed",
+    closeId: "10-7",
+    closePrice: "98000",
+    pnl: 1030,
+    fee: 101,
+    closedAt: 10,
+    reason: "take_profit",
+  }))!;
+  assert.equal(closed, "Closed BTC long #7 (take-profit), PnL $10.30, fee $1.01.");
+  // The fee is cents, exact: a bigint in the history row.
+  assert.equal(orders.history([], 20)[0]!.fee, 101n);
 });
 
 Deno.test("a partial close shrinks the position and adds a history row; a close removes it", () => {

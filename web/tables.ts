@@ -171,7 +171,7 @@ export function pendingRow(
   return row;
 }
 
-export const HISTORY_COLUMNS = 9;
+export const HISTORY_COLUMNS = 10;
 
 export function historyRow(trade: ClosedTrade): HTMLTableRowElement {
   const row = document.createElement("tr");
@@ -185,6 +185,8 @@ export function historyRow(trade: ClosedTrade): HTMLTableRowElement {
   cell(row, shown(trade.asset, trade.openPrice));
   cell(row, shown(trade.asset, trade.closePrice));
   cell(row, usd(trade.pnl), trade.pnl < 0n ? "down" : "up");
+  // The commission of this close (`pnl` excludes it); a dash from an API without fees.
+  cell(row, trade.fee === undefined ? "–" : usd(trade.fee), "fee");
   cell(row, trade.reason.replace("_", "-"));
   cell(row, time(trade.closedAt));
   return row;

@@ -1,18 +1,27 @@
-/** GET /balance, /balance/usd, /trades/open (engine queries) and /trades (history). */
+/**
+ * GET /balance, /balance/usd, /trades/open (engine queries), /trades (history) and POST
+ * /balance/reset (an engine instruction).
+ */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { OPEN_PAGE_MAX, type QueryEntry } from "@trading/shared/schemas";
+import { marginLevelPercent } from "@trading/shared/position_math";
+import { OPEN_PAGE_MAX, type QueryEntry, type ResetEntry } from "@trading/shared/schemas";
 import { apiError } from "../errors.ts";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { requireAuth } from "../auth/middleware.ts";
-import { queryEngine, type Result, sendJson } from "../http.ts";
+import { askEngine, queryEngine, refusal, type Result, sendJson } from "../http.ts";
+import { requestFingerprint } from "../idempotency.ts";
 import { jsonContent, route } from "../openapi.ts";
 import {
+  balanceSchema,
   errorSchema,
   historyQuerySchema,
   historyTradeSchema,
+  idempotencyKeyParameter,
   openTradeSchema,
   openTradesQuerySchema,
+  resetResultSchema,
+  timeoutSchema,
 } from "../schemas.ts";
 
 const json = jsonContent;
@@ -64,16 +73,8 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
       middleware: auth,
       responses: {
         200: json(
-          z.object({
-            usd: z.object({
-              balance: z.number().int(),
-              locked: z.number().int(),
-              pending: z.number().int(),
-              equity: z.number().int(),
-              decimals: z.literal(2),
-            }),
-          }),
-          "cents: available, locked in positions, reserved by pending orders, and equity (their sum with unrealized PnL)",
+          balanceSchema,
+          "cents: available, locked in positions, reserved by pending orders (margin and fee reserve), equity (their sum with unrealized PnL), and the margin level",
         ),
         401: unauthorized,
       },
@@ -82,7 +83,54 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
       const account = await accountState(c);
       if (account instanceof Response) return account;
       const { balance, locked, pending, equity } = account;
-      return sendJson(c, 200, { usd: { balance, locked, pending, equity, decimals: 2 } });
+      const marginLevel = marginLevelPercent(BigInt(equity), BigInt(locked));
+      return sendJson(c, 200, {
+        usd: { balance, locked, pending, equity, marginLevel, decimals: 2 },
+      });
+    },
+  );
+
+  route(
+    app,
+    createRoute({
+      method: "post",
+      path: "/balance/reset",
+      tags: ["account"],
+      security,
+      middleware: auth,
+      parameters: [idempotencyKeyParameter],
+      responses: {
+        200: json(resetResultSchema, "the balance is the starting credit again"),
+        400: json(errorSchema, "invalid_request: a body other than none or {}"),
+        401: unauthorized,
+        409: json(errorSchema, "positions_open: an open position or a pending order"),
+        422: json(errorSchema, "idempotency_key_reused"),
+        429: json(errorSchema, "rate_limited"),
+        504: json(timeoutSchema, "engine_timeout, with the Idempotency-Key to retry with"),
+      },
+    }),
+    async (c) => {
+      // No body, or an empty object: the call asks for nothing but itself.
+      const text = (await c.req.text()).trim();
+      if (text !== "" && text !== "{}" && !isEmptyObject(text)) {
+        return apiError(c, 400, "invalid_request", "send no body, or {}");
+      }
+      const key = c.get("idempotencyKey");
+      const entry: Omit<ResetEntry, "requestId"> = {
+        kind: "reset",
+        userId: c.get("userId"),
+        idempotencyKey: key,
+        fingerprint: requestFingerprint("reset", []),
+      };
+      const answer = await askEngine(
+        c,
+        () => deps.engine.request(entry, deps.engineTimeoutMs),
+        key,
+      );
+      if (answer instanceof Response) return answer;
+      if (!answer.ok) return refusal(c, answer);
+      if (answer.result.event !== "reset") throw new Error("unexpected engine answer to reset");
+      return sendJson(c, 200, { balance: answer.result.balance });
     },
   );
 
@@ -146,4 +194,14 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
       return sendJson(c, 200, page);
     },
   );
+}
+
+function isEmptyObject(text: string): boolean {
+  try {
+    const value = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value) &&
+      Object.keys(value).length === 0;
+  } catch {
+    return false;
+  }
 }

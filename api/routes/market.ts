@@ -1,9 +1,17 @@
-/** GET /supportedAssets, /prices and /health: no authentication. */
+/** GET /supportedAssets, /prices, /candles and /health: no authentication. */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { ASSET_SYMBOLS, ASSETS } from "@trading/shared/assets";
 import type { ApiDeps, AppEnv } from "../deps.ts";
 import { jsonContent, route } from "../openapi.ts";
-import { assetSchema, priceSchema } from "../schemas.ts";
+import { apiError } from "../errors.ts";
+import {
+  assetSchema,
+  CANDLES_DEFAULT,
+  candleSchema,
+  candlesQuerySchema,
+  errorSchema,
+  priceSchema,
+} from "../schemas.ts";
 
 const json = jsonContent;
 
@@ -34,6 +42,34 @@ export function marketRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
         if (quote) prices.push({ asset, ...quote });
       }
       return c.json({ prices }, 200);
+    },
+  );
+
+  route(
+    app,
+    createRoute({
+      method: "get",
+      path: "/candles",
+      tags: ["market"],
+      description: "OHLC of the bid, oldest first, the candle still open last; gaps stay gaps",
+      request: { query: candlesQuerySchema },
+      responses: {
+        200: json(z.object({ candles: z.array(candleSchema) }), "candles"),
+        400: json(errorSchema, "a parameter is missing or out of range"),
+      },
+    }),
+    async (c) => {
+      if (deps.candles === undefined) {
+        return apiError(c, 503, "unavailable", "candles are not served here");
+      }
+      const { asset, interval, limit, before } = c.req.valid("query");
+      const candles = await deps.candles.list(
+        asset,
+        interval,
+        limit === undefined ? CANDLES_DEFAULT : Number(limit),
+        before === undefined ? undefined : Number(before),
+      );
+      return c.json({ candles }, 200);
     },
   );
 

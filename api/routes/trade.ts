@@ -87,7 +87,8 @@ function priceUnits(c: Context, asset: Asset, text: string, field: string): bigi
 
 /**
  * A close as `/trade/close` answers it. A close remembered under an Idempotency-Key before
- * partial closes existed has no close fields: it closed all of the position.
+ * partial closes existed has no close fields: it closed all of the position; one from before
+ * fees paid none.
  */
 function closeAnswer(close: CloseView) {
   return {
@@ -96,6 +97,7 @@ function closeAnswer(close: CloseView) {
     remainingQuantity: close.remainingQuantity ?? "0",
     closePrice: close.closePrice,
     pnl: close.pnl,
+    fee: close.fee ?? "0",
     balance: close.balance,
     closedAt: close.closedAt,
     reason: close.reason,
@@ -184,8 +186,9 @@ export function tradeRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
       if (!answer.ok) return refusal(c, answer);
       const result = answer.result;
       if (result.event === "opened") {
-        const { event: _event, orderId, ...position } = result;
-        return sendJson(c, 200, { orderId, status: "open", ...position });
+        // An open remembered under its key from before fees paid none.
+        const { event: _event, orderId, fee = "0", ...position } = result;
+        return sendJson(c, 200, { orderId, status: "open", ...position, fee });
       }
       if (result.event === "placed") {
         const { event: _event, ...order } = result;

@@ -2,10 +2,13 @@
  * The state machine: one input entry in, its outputs out. Pure and deterministic: time is the
  * entry's stream ID, and every refusal is a result code, never an exception. What an entry
  * does, in order: pending orders whose expiry time it reaches expire; then a price entry fills
- * the pending orders it triggers and closes the positions it triggers, and an instruction does
- * what it asks (orders.ts, closes.ts, queries.ts).
+ * the pending orders it triggers, closes the positions it triggers and fires (or re-arms) the
+ * margin calls it crosses, and an instruction does what it asks (orders.ts, closes.ts,
+ * queries.ts, reset.ts). Every order event, and every answer that changed an account, carries
+ * the account's figures right after it (`accountFigures`).
  */
 import type {
+  AccountFigures,
   Answer,
   CreateAccountEntry,
   EngineOutput,
@@ -15,28 +18,63 @@ import type {
   Result,
   TriggerEvent,
 } from "@trading/shared/schemas";
-import { isAsset } from "@trading/shared/assets";
+import { ASSETS, isAsset } from "@trading/shared/assets";
+import { formatDecimal } from "@trading/shared/money";
 import { accountOf, assertAccount, closePosition, type Outcome } from "./book.ts";
 import { closeAll, closeByUser } from "./closes.ts";
 import { invariant, InvariantError, REFUSAL_MESSAGES, type RefusalCode } from "./codes.ts";
 import { applyConfigure } from "./configure.ts";
 import { cancelOrder, endPending, fillPending, modifyOrder, openOrder } from "./orders.ts";
-import { triggerReason } from "./positions.ts";
-import { accountState, openPositions, ordersHistory, pendingOrders } from "./queries.ts";
-import type { EngineState } from "./state.ts";
+import { exitPrice, makePosition, triggerReason } from "./positions.ts";
+import {
+  accountFigures,
+  accountState,
+  openPositions,
+  ordersHistory,
+  pendingOrders,
+} from "./queries.ts";
+import { resetAccount } from "./reset.ts";
+import type { EngineState, Position } from "./state.ts";
 import {
   idempotencyMapKey,
   MAX_REMEMBERED_CHARS,
   newAccount,
+  replacePosition,
   replayedAnswer,
   splitMapKey,
 } from "./state.ts";
 import { type ParsedId, readStreamId } from "./stream_id.ts";
+import { warningLevel } from "./triggers.ts";
 
 const NO_OUTPUTS: readonly EngineOutput[] = Object.freeze([]);
 
 /** Applies one validated entry. The returned array must not be mutated. */
 export function apply(state: EngineState, entry: InputEntry, id: string): readonly EngineOutput[] {
+  const outputs = applyEntry(state, entry, id);
+  if (outputs.length !== 0) attachFigures(state, outputs);
+  return outputs;
+}
+
+/**
+ * Every order event of an entry carries its account's figures after the entry: worked out once
+ * per account and entry (one PnL per open position of it), however many events the entry gave
+ * the account (a closeAll of 200 positions, a quote liquidating all of them).
+ */
+function attachFigures(state: EngineState, outputs: readonly EngineOutput[]): void {
+  let figuresOf: Map<string, AccountFigures> | undefined;
+  for (const output of outputs) {
+    if (output.kind !== "event") continue;
+    figuresOf ??= new Map();
+    let figures = figuresOf.get(output.userId);
+    if (figures === undefined) {
+      figures = accountFigures(state, accountOf(state, output.userId));
+      figuresOf.set(output.userId, figures);
+    }
+    output.account = figures;
+  }
+}
+
+function applyEntry(state: EngineState, entry: InputEntry, id: string): readonly EngineOutput[] {
   advanceTime(state, id);
   // Expiry is by stream time and checked on every entry, so a replay expires what the live
   // engine did, where it did; an order expiring at this entry's time never fills at it.
@@ -64,6 +102,7 @@ export function applyInvalid(
 ): readonly EngineOutput[] {
   advanceTime(state, id);
   const expired = state.lastMs >= state.expiries.dueMs ? expireDue(state, id) : NO_OUTPUTS;
+  if (expired.length !== 0) attachFigures(state, expired);
   if (requestId === undefined) return expired;
   return [...expired, {
     kind: "answer",
@@ -85,9 +124,18 @@ function expireDue(state: EngineState, id: string): EngineOutput[] {
   for (const seq of due) {
     const order = state.pending.get(seq)!;
     const result = endPending(state, accountOf(state, order.userId), order, "expired");
-    outputs.push({ kind: "event", cause: id, userId: order.userId, result });
+    outputs.push(eventOf(id, order.userId, result));
   }
   return outputs;
+}
+
+/** An order event of the user's; its account's figures are added once the entry is applied. */
+function eventOf(
+  cause: string,
+  userId: string,
+  result: TriggerEvent["result"],
+): TriggerEvent {
+  return { kind: "event", cause, userId, result };
 }
 
 /** Where advanceTime reads each entry's ID: one object, reused, so time costs no allocation. */
@@ -135,10 +183,27 @@ function applyPrice(
       if (filled.length !== 0) outputs = fillTriggered(state, filled, entry, id, [...expired]);
     }
   }
+  const index = state.triggers.get(asset)!;
   const triggered: number[] = [];
-  state.triggers.get(asset)!.collect(entry.bid, entry.ask, triggered);
-  if (triggered.length === 0) return outputs ?? expired;
+  index.collect(entry.bid, entry.ask, triggered);
+  const warned: number[] = [];
+  index.collectWarnings(entry.bid, entry.ask, warned);
+  if (triggered.length === 0 && warned.length === 0) return outputs ?? expired;
   outputs ??= [...expired];
+  closeTriggered(state, triggered, entry, id, outputs);
+  // After the closes: a position this quote closed gets no margin call.
+  if (warned.length !== 0) marginCalls(state, warned, entry, id, outputs);
+  return outputs;
+}
+
+/** Closes the triggered positions in creation order, at the quote. */
+function closeTriggered(
+  state: EngineState,
+  triggered: number[],
+  entry: PriceEntry,
+  id: string,
+  outputs: EngineOutput[],
+): void {
   // Several triggers from one quote close in creation order, whatever heap they came from.
   triggered.sort((a, b) => a - b);
   let previous = 0;
@@ -151,10 +216,51 @@ function applyPrice(
       invariant(false, `position ${seq} was indexed past a level it does not trigger at`);
     }
     const result = closePosition(state, position, entry.bid, entry.ask, reason);
-    const event: TriggerEvent = { kind: "event", cause: id, userId: position.userId, result };
-    outputs.push(event);
+    outputs.push(eventOf(id, position.userId, result));
   }
-  return outputs;
+}
+
+/**
+ * Flips the margin call state of the positions whose warning level the quote crossed, in
+ * creation order: an armed one fires (one `margin_call` event), a called one re-arms (none).
+ * Each is replaced by a position with the other state, as a modify replaces one.
+ */
+function marginCalls(
+  state: EngineState,
+  warned: number[],
+  entry: PriceEntry,
+  id: string,
+  outputs: EngineOutput[],
+): void {
+  warned.sort((a, b) => a - b);
+  let previous = 0;
+  for (const seq of warned) {
+    if (seq === previous) continue;
+    previous = seq;
+    const position = state.positions.get(seq);
+    // A position closed by this very quote was collected while live: it is gone now.
+    if (position === undefined || !position.ticket.live) continue;
+    const [level, falling] = warningLevel(position);
+    const price = exitPrice(position.side, entry.bid, entry.ask);
+    if (falling ? price > level : price < level) {
+      invariant(false, `position ${seq} was indexed past a warning level it does not cross`);
+    }
+    const next = makePosition({ ...position, marginCalled: !position.marginCalled });
+    replacePosition(state, accountOf(state, position.userId), position, next);
+    if (next.marginCalled) outputs.push(eventOf(id, position.userId, marginCall(next)));
+  }
+}
+
+function marginCall(position: Position): TriggerEvent["result"] {
+  const decimals = ASSETS[position.asset].priceDecimals;
+  return {
+    event: "margin_call",
+    orderId: String(position.seq),
+    asset: position.asset,
+    type: position.side,
+    liquidationPrice: formatDecimal(position.liquidationPrice, decimals),
+    warningPrice: formatDecimal(position.warningPrice, decimals),
+  };
 }
 
 /** Fills the triggered pending orders in creation order, at the quote. */
@@ -169,7 +275,7 @@ function fillTriggered(
   for (const seq of filled) {
     const order = state.pending.get(seq)!;
     const result = fillPending(state, order, entry.bid, entry.ask);
-    outputs.push({ kind: "event", cause: id, userId: order.userId, result });
+    outputs.push(eventOf(id, order.userId, result));
   }
   return outputs;
 }
@@ -200,8 +306,30 @@ function applyInstruction(
   if (typeof outcome === "string") return refused(id, requestId, userId, outcome);
   // Only a change of state is remembered: a refusal is evaluated again on a retry.
   if (mapKey !== undefined) remember(state, mapKey, userId, fingerprint, outcome);
-  return { kind: "answer", cause: id, requestId, userId, ok: true, result: outcome };
+  const answer: Answer = {
+    kind: "answer",
+    cause: id,
+    requestId,
+    userId,
+    ok: true,
+    result: outcome,
+  };
+  // The figures its order events carry (engine/io/routing.ts); not remembered with the key.
+  if (CHANGES.has(outcome.event)) answer.account = accountFigures(state, accountOf(state, userId));
+  return answer;
 }
+
+/** The results that changed an account (or its orders): each stands for order events. */
+const CHANGES: ReadonlySet<string> = new Set([
+  "opened",
+  "placed",
+  "closed",
+  "partially_closed",
+  "cancelled",
+  "modified",
+  "closed_all",
+  "reset",
+]);
 
 function outcomeOf(state: EngineState, entry: InstructionEntry): Outcome {
   switch (entry.kind) {
@@ -217,6 +345,8 @@ function outcomeOf(state: EngineState, entry: InstructionEntry): Outcome {
       return modifyOrder(state, entry);
     case "close_all":
       return closeAll(state, entry);
+    case "reset":
+      return resetAccount(state, entry);
     case "query":
       switch (entry.scope) {
         case "open":

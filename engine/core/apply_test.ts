@@ -45,21 +45,29 @@ Deno.test("decodeState refuses malformed snapshots with a SnapshotError", () => 
   const bad = [
     "not json",
     "null",
-    good.replace('"v":3', '"v":4'),
-    good.replace('"v":3', '"v":0'),
+    good.replace('"v":4', '"v":5'),
+    good.replace('"v":4', '"v":0'),
     // A version 2 snapshot had no pending orders, a version 3 one always has the list.
-    good.replace('"v":3', '"v":2'),
+    good.replace('"v":4', '"v":2'),
     good.replace(',"pending":[]', ""),
     good.replace(
       '"pending":[]',
-      '"pending":[[1,"ghost","BTC","long","limit","1",1,"1",null,null,null,0]]',
+      '"pending":[[1,"ghost","BTC","long","limit","1",1,"1",null,null,null,0,"0"]]',
     ),
+    // A fee reserve is never negative.
+    good.replace(
+      '"pending":[]',
+      '"pending":[[1,"ghost","BTC","long","limit","1",1,"1",null,null,null,0,"-1"]]',
+    ),
+    // Version 4 params end with the fee rate, which is never negative.
+    good.replace('200,0],"lastId"', '200,-1],"lastId"'),
+    good.replace('200,0],"lastId"', '200],"lastId"'),
     good.replace('"lastId":"0-0"', '"lastId":"zero"'),
     good.replace('"houseCents":"0"', '"houseCents":0.5'),
     good.replace('"accounts":[]', '"accounts":{}'),
     good.replace(
       '"positions":[]',
-      '"positions":[[1,"ghost","BTC","long","1",1,"1","1","1",null,null,0]]',
+      '"positions":[[1,"ghost","BTC","long","1",1,"1","1","1",null,null,0,"1",false]]',
     ),
   ];
   for (const text of bad) assert.throws(() => decodeState(text), SnapshotError, text);
@@ -153,7 +161,7 @@ Deno.test("a version 2 snapshot loads: no pending orders, the default ended-orde
   }, "3-0");
   // Version 2's text: its params end before endedOrdersKept, accounts have no ended orders,
   // and there is no pending list.
-  const v2 = encodeState(state)
+  const v2 = asVersion3(encodeState(state))
     .replace('"v":3', '"v":2')
     .replace(`,${DEFAULT_PARAMS.endedOrdersKept}],"lastId"`, '],"lastId"')
     .replace('["u1","490000",[],[]]', '["u1","490000",[]]')
@@ -164,4 +172,76 @@ Deno.test("a version 2 snapshot loads: no pending orders, the default ended-orde
   assert.equal(decoded.pending.size, 0);
   assert.equal(decoded.params.endedOrdersKept, DEFAULT_PARAMS.endedOrdersKept);
   assert.equal(encodeState(decoded), encodeState(state));
+});
+
+/**
+ * A version 4 text as version 3 wrote it: no fee rate in the params, positions without their
+ * warning price and margin call state, pending orders without a fee reserve.
+ */
+function asVersion3(v4: string): string {
+  return v4
+    .replace('"v":4', '"v":3')
+    .replace(/,0\],"lastId"/, '],"lastId"')
+    .replace(/,"-?\d+",(true|false)\]/g, "]")
+    // The last pending order's fee reserve (the tests have at most one).
+    .replace(/(,\d+),"\d+"\]\],"idempotency"/, '$1]],"idempotency"');
+}
+
+Deno.test("a version 3 snapshot loads: positions get their warning price from their fields, armed", () => {
+  const state = createState();
+  applyFields(state, { price: "BTC 9700000 9700050 0" }, "1-0");
+  applyFields(state, { kind: "create_account", requestId: "a", userId: "u1" }, "2-0");
+  const open = {
+    kind: "open",
+    userId: "u1",
+    asset: "BTC",
+    side: "long",
+    marginCents: "10000",
+    leverage: "10",
+  };
+  applyFields(
+    state,
+    { ...open, requestId: "o", slippageBps: "100", expectedPrice: "9700050" },
+    "3-0",
+  );
+  applyFields(
+    state,
+    { ...open, requestId: "p", orderType: "limit", triggerPrice: "9000000" },
+    "4-0",
+  );
+  const v3 = asVersion3(encodeState(state));
+  assert.doesNotMatch(v3, /false/, "no margin call state left in the version 3 text");
+  assert.match(
+    v3,
+    /"pending":\[\[2,"u1","BTC","long","limit","10000",10,"9000000",null,null,null,4\]\]/,
+  );
+  const decoded = decodeState(v3);
+  const position = decoded.positions.get(1)!;
+  assert.equal(position.warningPrice, state.positions.get(1)!.warningPrice);
+  assert.equal(position.marginCalled, false);
+  assert.equal(decoded.pending.get(2)!.feeReserveCents, 0n);
+  assert.equal(decoded.params.feeBps, 0);
+  assert.equal(encodeState(decoded), encodeState(state));
+});
+
+Deno.test("a position row's margin call state must be a boolean", () => {
+  const state = createState();
+  applyFields(state, { price: "BTC 9700000 9700050 0" }, "1-0");
+  applyFields(state, { kind: "create_account", requestId: "a", userId: "u1" }, "2-0");
+  applyFields(state, {
+    kind: "open",
+    requestId: "o",
+    userId: "u1",
+    asset: "BTC",
+    side: "long",
+    marginCents: "10000",
+    leverage: "10",
+    slippageBps: "100",
+    expectedPrice: "9700050",
+  }, "3-0");
+  const good = encodeState(state);
+  assert.match(good, /,false\]\],"pending"/);
+  assert.equal(encodeState(decodeState(good)), good);
+  const bad = good.replace(/,false\]\],"pending"/, ',"no"]],"pending"');
+  assert.throws(() => decodeState(bad), SnapshotError);
 });

@@ -6,7 +6,15 @@
 import type { CloseReason, Result } from "@trading/shared/schemas";
 import { isAsset } from "@trading/shared/assets";
 import { invariant, type RefusalCode } from "./codes.ts";
-import { closeView, exitPrice, liquidationPrice, makePosition, pnlCents } from "./positions.ts";
+import {
+  closeView,
+  exitPrice,
+  feeCents,
+  liquidationPrice,
+  makePosition,
+  pnlCents,
+  warningPrice,
+} from "./positions.ts";
 import type { Account, EngineQuote, EngineState, Position } from "./state.ts";
 import { rememberClosed, replacePosition } from "./state.ts";
 
@@ -66,8 +74,9 @@ export function levelsValid(
 }
 
 /**
- * Settles all of a position at the quote: the owner gets max(0, margin + pnl), the house the
- * rest. `closeId` is `<entry id>-<orderId>` (output.ts `closeViewSchema`).
+ * Settles all of a position at the quote: the owner gets max(0, margin + pnl) less the fee
+ * (never below 0), the house the rest. `closeId` is `<entry id>-<orderId>` (output.ts
+ * `closeViewSchema`).
  */
 export function closePosition(
   state: EngineState,
@@ -79,7 +88,8 @@ export function closePosition(
   const account = accountOf(state, position.userId);
   const price = exitPrice(position.side, bid, ask);
   const pnl = pnlCents(position, price);
-  settle(state, account, position.marginCents, pnl);
+  const fee = feeCents(position.asset, price, position.quantity, state.params.feeBps);
+  const charged = settle(state, account, position.marginCents, pnl, fee);
   account.openSeqs.delete(position.seq);
   rememberClosed(account, position.seq, state.params.closedOrdersKept);
   state.positions.delete(position.seq);
@@ -95,6 +105,7 @@ export function closePosition(
     marginCents,
     price,
     pnl,
+    charged,
     balance,
     state.lastMs,
     reason,
@@ -121,23 +132,28 @@ export function closePart(
   const price = exitPrice(position.side, bid, ask);
   const pnl = pnlCents({ ...position, quantity }, price);
   const remainingQuantity = position.quantity - quantity;
+  const levels = [
+    position.asset,
+    position.side,
+    position.entryPrice,
+    remainingQuantity,
+    remainingCents,
+    state.params.mmrBps,
+  ] as const;
+  // The margin call's level moves with the liquidation price; its armed or fired state stays,
+  // and the next quote sets it right if the new level puts the quote on the other side.
   const rest = makePosition({
     ...position,
     marginCents: remainingCents,
     quantity: remainingQuantity,
-    liquidationPrice: liquidationPrice(
-      position.asset,
-      position.side,
-      position.entryPrice,
-      remainingQuantity,
-      remainingCents,
-      state.params.mmrBps,
-    ),
+    liquidationPrice: liquidationPrice(...levels),
+    warningPrice: warningPrice(...levels),
   });
   replacePosition(state, account, position, rest);
   // replacePosition moved the released margin out of locked; settle pays it out.
   account.lockedCents += releasedCents;
-  settle(state, account, releasedCents, pnl);
+  const fee = feeCents(position.asset, price, quantity, state.params.feeBps);
+  const charged = settle(state, account, releasedCents, pnl, fee);
   const closed = closeView(
     "partially_closed",
     position,
@@ -146,6 +162,7 @@ export function closePart(
     releasedCents,
     price,
     pnl,
+    charged,
     account.balanceCents,
     state.lastMs,
     "manual",
@@ -154,14 +171,26 @@ export function closePart(
   return Object.assign(closed, { remaining: rest.view });
 }
 
-/** Margin leaves `locked`: max(0, margin + pnl) to the balance, the rest to the house. */
-function settle(state: EngineState, account: Account, marginCents: bigint, pnl: bigint): void {
+/**
+ * Margin leaves `locked`: max(0, margin + pnl) less the fee to the balance, the rest to the
+ * house. The fee comes out of the payout and at most all of it (a liquidation pays at most what
+ * it has left); returns the fee charged.
+ */
+function settle(
+  state: EngineState,
+  account: Account,
+  marginCents: bigint,
+  pnl: bigint,
+  feeCents: bigint,
+): bigint {
   const equity = marginCents + pnl;
   const payout = equity > 0n ? equity : 0n;
-  account.balanceCents += payout;
+  const charged = feeCents < payout ? feeCents : payout;
+  account.balanceCents += payout - charged;
   account.lockedCents -= marginCents;
-  state.houseCents += marginCents - payout;
+  state.houseCents += marginCents - payout + charged;
   assertAccount(account);
+  return charged;
 }
 
 function closeIdOf(state: EngineState, position: Position): string {

@@ -21,6 +21,7 @@ export const REFUSAL_MESSAGES: Readonly<Record<RefusalCode, string>> = {
   order_not_pending: "the order is not pending: it was filled, cancelled or expired",
   invalid_quantity:
     "the quantity is zero, more than the position holds, or would leave less than 100 cents open",
+  positions_open: "close every open position and cancel every pending order first",
 };
 
 /** Thrown only for a broken invariant: a bug, never a user's input. */

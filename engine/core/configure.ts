@@ -13,6 +13,7 @@ export const CONFIGURABLE = [
   "priceMaxAgeMs",
   "maxOpenPositions",
   "maxPendingOrders",
+  "feeBps",
 ] as const satisfies ReadonlyArray<keyof EngineParams & keyof ConfigureEntry>;
 
 /** The entry that takes `current` to `wanted`, or undefined when they agree. */

@@ -4,12 +4,12 @@
  * engine process's conservation check (`conservationBreak`, engine/io/recovery.ts) is built on
  * `conservationGap` and `totalsOf`.
  */
-import { type Account, type EngineState, MAX_REMEMBERED_CHARS } from "./state.ts";
+import { type Account, type EngineState, MAX_REMEMBERED_CHARS, reservedCents } from "./state.ts";
 
 export interface Totals {
   balancesCents: bigint;
   lockedCents: bigint;
-  /** Margin reserved by pending orders. */
+  /** Margin and fee reserves held by pending orders. */
   pendingCents: bigint;
   houseCents: bigint;
   creditedCents: bigint;
@@ -26,7 +26,7 @@ export function totalsOf(state: EngineState): Totals {
   let lockedCents = 0n;
   for (const position of state.positions.values()) lockedCents += position.marginCents;
   let pendingCents = 0n;
-  for (const order of state.pending.values()) pendingCents += order.marginCents;
+  for (const order of state.pending.values()) pendingCents += reservedCents(order);
   return {
     balancesCents,
     lockedCents,
@@ -37,7 +37,10 @@ export function totalsOf(state: EngineState): Totals {
   };
 }
 
-/** balances + locked margin + reserved margin + house − credited: zero in every valid state. */
+/**
+ * balances + locked margin + reserved margin and fees + house − credited: zero in every valid
+ * state (fees move money from balances to the house; a reset moves `credited` with the balance).
+ */
 export function conservationGap(state: EngineState): bigint {
   const t = totalsOf(state);
   return t.balancesCents + t.lockedCents + t.pendingCents + t.houseCents - t.creditedCents;
@@ -89,7 +92,7 @@ function derivedBreach(state: EngineState, account: Account): string | undefined
   for (const seq of account.pendingSeqs) {
     const order = state.pending.get(seq);
     if (order?.userId !== account.userId) return `pending order ${seq} is not its own`;
-    pending += order.marginCents;
+    pending += reservedCents(order);
   }
   if (locked !== account.lockedCents) return `locked ${account.lockedCents}, margins ${locked}`;
   if (pending !== account.pendingCents) return `pending ${account.pendingCents}, orders ${pending}`;

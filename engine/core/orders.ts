@@ -20,8 +20,16 @@ import {
   unrealizedPnl,
 } from "./book.ts";
 import { endedView, makePending, pendingTriggers } from "./pending.ts";
-import { exitPrice, liquidationPrice, makePosition, quantityFor } from "./positions.ts";
-import type { Account, EngineQuote, EngineState, PendingOrder } from "./state.ts";
+import {
+  exitPrice,
+  feeCents,
+  liquidationPrice,
+  makePosition,
+  maxOpenFeeCents,
+  quantityFor,
+  warningPrice,
+} from "./positions.ts";
+import type { Account, EngineQuote, EngineState, PendingOrder, Position, Side } from "./state.ts";
 import {
   addPending,
   addPosition,
@@ -31,6 +39,7 @@ import {
   removePending,
   replacePending,
   replacePosition,
+  reservedCents,
 } from "./state.ts";
 
 /** An `open`: a market order, or a limit/stop order placed (or filled at once). */
@@ -59,6 +68,9 @@ export function openOrder(state: EngineState, entry: OpenEntry): Outcome {
   if (quantityFor(asset, entry.marginCents, entry.leverage, trigger) === 0n) {
     return "quantity_too_small";
   }
+  // The opening fee is reserved at its most, so the fill, whatever its price, always pays it.
+  const feeReserveCents = maxOpenFeeCents(entry.marginCents, entry.leverage, state.params.feeBps);
+  if (entry.marginCents + feeReserveCents > account.balanceCents) return "insufficient_balance";
   const order = makePending({
     seq: state.nextOrderSeq++,
     userId: entry.userId,
@@ -66,6 +78,7 @@ export function openOrder(state: EngineState, entry: OpenEntry): Outcome {
     side: entry.side,
     orderType,
     marginCents: entry.marginCents,
+    feeReserveCents,
     leverage: entry.leverage,
     triggerPrice: trigger,
     stopLoss: entry.stopLoss,
@@ -73,7 +86,7 @@ export function openOrder(state: EngineState, entry: OpenEntry): Outcome {
     expiresAtMs: entry.expiresAt,
     createdAtMs: state.lastMs,
   });
-  account.balanceCents -= entry.marginCents;
+  account.balanceCents -= reservedCents(order);
   addPending(state, account, order);
   assertAccount(account);
   return { event: "placed", ...order.view };
@@ -106,31 +119,56 @@ function marketOpen(
   const asset = entry.asset as Asset;
   const quantity = quantityFor(asset, entry.marginCents, entry.leverage, fill);
   if (quantity === 0n) return "quantity_too_small";
-  const position = makePosition({
-    seq: state.nextOrderSeq++,
-    userId: entry.userId,
-    asset,
-    side: entry.side,
-    marginCents: entry.marginCents,
-    leverage: entry.leverage,
-    entryPrice: fill,
-    quantity,
-    liquidationPrice: liquidationPrice(
-      asset,
-      entry.side,
-      fill,
-      quantity,
-      entry.marginCents,
-      state.params.mmrBps,
-    ),
-    stopLoss: entry.stopLoss,
-    takeProfit: entry.takeProfit,
-    openedAtMs: state.lastMs,
-  });
-  account.balanceCents -= entry.marginCents;
+  const fee = feeCents(asset, fill, quantity, state.params.feeBps);
+  if (entry.marginCents + fee > account.balanceCents) return "insufficient_balance";
+  const position = newPosition(state, state.nextOrderSeq++, entry, asset, fill, quantity);
+  account.balanceCents -= entry.marginCents + fee;
+  state.houseCents += fee;
   addPosition(state, account, position);
   assertAccount(account);
-  return { event: "opened", ...position.view };
+  return { event: "opened", ...position.view, fee: fee.toString() };
+}
+
+/** A position opened (or filled) now at `fill`: its levels by the open rule, its call armed. */
+function newPosition(
+  state: EngineState,
+  seq: number,
+  order: {
+    userId: string;
+    side: Side;
+    marginCents: bigint;
+    leverage: number;
+    stopLoss?: bigint | undefined;
+    takeProfit?: bigint | undefined;
+  },
+  asset: Asset,
+  fill: bigint,
+  quantity: bigint,
+): Position {
+  const levels = [
+    asset,
+    order.side,
+    fill,
+    quantity,
+    order.marginCents,
+    state.params.mmrBps,
+  ] as const;
+  return makePosition({
+    seq,
+    userId: order.userId,
+    asset,
+    side: order.side,
+    marginCents: order.marginCents,
+    leverage: order.leverage,
+    entryPrice: fill,
+    quantity,
+    liquidationPrice: liquidationPrice(...levels),
+    warningPrice: warningPrice(...levels),
+    marginCalled: false,
+    stopLoss: order.stopLoss,
+    takeProfit: order.takeProfit,
+    openedAtMs: state.lastMs,
+  });
 }
 
 type EventResult = TriggerEvent["result"];
@@ -138,7 +176,9 @@ export type FillResult = Extract<EventResult, { event: "filled" | "cancelled" }>
 
 /**
  * Fills a triggered pending order at the quote: its reserved margin becomes the position's,
- * under the same orderId. A fill that would buy nothing (a gap far past a stop) cancels it.
+ * under the same orderId, and its fee reserve pays the opening fee (at most all of it, should
+ * the rate have risen since placement) and returns the rest to the balance. A fill that would
+ * buy nothing (a gap far past a stop) cancels it.
  */
 export function fillPending(
   state: EngineState,
@@ -152,27 +192,11 @@ export function fillPending(
   if (quantity === 0n) return endPending(state, account, order, "cancelled", "unfillable");
   removePending(state, account, order);
   rememberEnded(account, { order, status: "filled", endedAtMs: state.lastMs }, keptOf(state));
-  const position = makePosition({
-    seq: order.seq,
-    userId: order.userId,
-    asset: order.asset,
-    side: order.side,
-    marginCents: order.marginCents,
-    leverage: order.leverage,
-    entryPrice: fill,
-    quantity,
-    liquidationPrice: liquidationPrice(
-      order.asset,
-      order.side,
-      fill,
-      quantity,
-      order.marginCents,
-      state.params.mmrBps,
-    ),
-    stopLoss: order.stopLoss,
-    takeProfit: order.takeProfit,
-    openedAtMs: state.lastMs,
-  });
+  const owed = feeCents(order.asset, fill, quantity, state.params.feeBps);
+  const fee = owed < order.feeReserveCents ? owed : order.feeReserveCents;
+  account.balanceCents += order.feeReserveCents - fee;
+  state.houseCents += fee;
+  const position = newPosition(state, order.seq, order, order.asset, fill, quantity);
   addPosition(state, account, position);
   assertAccount(account);
   return {
@@ -180,6 +204,7 @@ export function fillPending(
     ...position.view,
     orderType: order.orderType,
     triggerPrice: order.view.triggerPrice,
+    fee: fee.toString(),
   };
 }
 
@@ -205,7 +230,7 @@ export function endPending(
   reason?: "user" | "unfillable",
 ): Extract<EventResult, { event: "cancelled" | "expired" }> {
   removePending(state, account, order);
-  account.balanceCents += order.marginCents;
+  account.balanceCents += reservedCents(order);
   assertAccount(account);
   rememberEnded(account, { order, status, endedAtMs: state.lastMs }, keptOf(state));
   const view = endedView(order, status, state.lastMs);

@@ -26,6 +26,7 @@ export function makePending(fields: PendingFields): PendingOrder {
     side: fields.side,
     orderType: fields.orderType,
     marginCents: fields.marginCents,
+    feeReserveCents: fields.feeReserveCents,
     leverage: fields.leverage,
     triggerPrice: fields.triggerPrice,
     stopLoss: fields.stopLoss,

@@ -8,7 +8,15 @@ import { ASSETS } from "@trading/shared/assets";
 import { formatDecimal, QUANTITY_SCALE } from "@trading/shared/money";
 import type { Position, PositionFields } from "./state.ts";
 
-export { exitPrice, liquidationPrice, pnlCents, quantityFor } from "@trading/shared/position_math";
+export {
+  exitPrice,
+  feeCents,
+  liquidationPrice,
+  maxOpenFeeCents,
+  pnlCents,
+  quantityFor,
+  warningPrice,
+} from "@trading/shared/position_math";
 
 export type ClosedResult = Extract<Result, { event: "closed" }>;
 
@@ -39,6 +47,8 @@ export function makePosition(fields: PositionFields): Position {
     entryPrice: fields.entryPrice,
     quantity: fields.quantity,
     liquidationPrice: fields.liquidationPrice,
+    warningPrice: fields.warningPrice,
+    marginCalled: fields.marginCalled,
     stopLoss: fields.stopLoss,
     takeProfit: fields.takeProfit,
     openedAtMs: fields.openedAtMs,
@@ -59,6 +69,7 @@ export function orderView(position: PositionFields): OrderView {
     openPrice: formatDecimal(position.entryPrice, decimals),
     quantity: formatDecimal(position.quantity, QUANTITY_SCALE),
     liquidationPrice: formatDecimal(position.liquidationPrice, decimals),
+    warningPrice: formatDecimal(position.warningPrice, decimals),
     openedAt: position.openedAtMs,
   };
   if (position.stopLoss !== undefined) {
@@ -85,6 +96,7 @@ export function closeView<E extends "closed" | "partially_closed">(
   releasedMarginCents: bigint,
   closePrice: bigint,
   pnl: bigint,
+  feeCents: bigint,
   balanceCents: bigint,
   closedAtMs: number,
   reason: CloseReason,
@@ -100,6 +112,7 @@ export function closeView<E extends "closed" | "partially_closed">(
     openPrice: view.openPrice,
     quantity: view.quantity,
     liquidationPrice: view.liquidationPrice,
+    warningPrice: view.warningPrice,
     openedAt: view.openedAt,
   } as Omit<ClosedResult, "event"> & { event: E };
   if (view.stopLoss !== undefined) closed.stopLoss = view.stopLoss;
@@ -115,6 +128,7 @@ export function closeView<E extends "closed" | "partially_closed">(
   closed.releasedMargin = quantity === undefined ? view.margin : releasedMarginCents.toString();
   closed.closePrice = formatDecimal(closePrice, ASSETS[position.asset].priceDecimals);
   closed.pnl = pnl.toString();
+  closed.fee = feeCents.toString();
   closed.balance = balanceCents.toString();
   closed.closedAt = closedAtMs;
   closed.reason = reason;

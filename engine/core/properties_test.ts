@@ -7,6 +7,7 @@ import fc from "fast-check";
 import type { EngineOutput } from "@trading/shared";
 import { type StreamEntry, toEntries, workloadArbitrary } from "../testdata/workload.ts";
 import { conservationGap, limitBreach, totalsOf } from "./invariants.ts";
+import { accountFigures } from "./queries.ts";
 import { captureState, decodeState, encodeParts, encodeState, stateHash } from "./snapshot.ts";
 import { createState, DEFAULT_PARAMS, type EngineParams, type EngineState } from "./state.ts";
 import { applyFields } from "./step.ts";
@@ -21,6 +22,8 @@ const CAPPED: EngineParams = {
   maxPendingOrders: 1,
   endedOrdersKept: 3,
 };
+/** The same with a commission from the start (workloads also change the rate on the way). */
+const CAPPED_FEES: EngineParams = { ...CAPPED, feeBps: 25 };
 
 /** Accounts as the snapshot sees them: closed orders beyond the kept window are not state. */
 function accountsSeen(state: EngineState) {
@@ -40,18 +43,52 @@ function run(state: EngineState, entries: readonly StreamEntry[]): EngineOutput[
 
 Deno.test("conservation, no negative balance and the caps hold after every entry", () => {
   fc.assert(
-    fc.property(workloadArbitrary, (ops) => {
-      const state = createState(CAPPED);
+    fc.property(workloadArbitrary, fc.boolean(), (ops, fees) => {
+      const state = createState(fees ? CAPPED_FEES : CAPPED);
       for (const entry of toEntries(ops)) {
-        applyFields(state, entry.fields, entry.id);
+        const houseBefore = state.houseCents;
+        const { outputs } = applyFields(state, entry.fields, entry.id);
         assert.equal(conservationGap(state), 0n);
         assert.ok(totalsOf(state).minBalanceCents >= 0n);
         assert.equal(limitBreach(state), undefined);
+        feesCharged(outputs, state.houseCents - houseBefore);
+        figuresAfterEntry(state, outputs);
       }
     }),
     RUNS,
   );
 });
+
+/** Every order event carries its account's figures as they are after the whole entry. */
+function figuresAfterEntry(state: EngineState, outputs: readonly EngineOutput[]): void {
+  for (const output of outputs) {
+    if (output.kind !== "event") continue;
+    assert.deepEqual(output.account, accountFigures(state, state.accounts.get(output.userId)!));
+  }
+}
+
+/**
+ * Every fee an entry's outputs report is ≥ 0 and went to the house: with no position closed at
+ * a loss, the house's change is exactly the fees (a loss a close absorbs adds to it).
+ */
+function feesCharged(outputs: readonly EngineOutput[], houseChange: bigint): void {
+  let fees = 0n;
+  let closes = false;
+  for (const output of outputs) {
+    const results = output.kind === "event"
+      ? [output.result]
+      : output.kind === "answer" && output.ok && !output.replayed
+      ? output.result.event === "closed_all" ? output.result.closed : [output.result]
+      : [];
+    for (const result of results) {
+      if (!("fee" in result) || result.fee === undefined) continue;
+      assert.ok(BigInt(result.fee) >= 0n, JSON.stringify(result));
+      fees += BigInt(result.fee);
+      if (result.event === "closed" || result.event === "partially_closed") closes = true;
+    }
+  }
+  if (!closes) assert.equal(houseChange, fees);
+}
 
 Deno.test("the same stream gives the same outputs and the same hash", () => {
   fc.assert(
@@ -71,9 +108,9 @@ Deno.test("snapshot at any point plus replay of the rest equals the straight run
     fc.property(workloadArbitrary, fc.nat(), (ops, cut) => {
       const entries = toEntries(ops);
       const at = cut % (entries.length + 1);
-      const straight = createState(CAPPED);
+      const straight = createState(CAPPED_FEES);
       const straightOutputs = run(straight, entries);
-      const before = createState(CAPPED);
+      const before = createState(CAPPED_FEES);
       const prefixOutputs = run(before, entries.slice(0, at));
       const restored = decodeState(encodeState(before));
       const restOutputs = run(restored, entries.slice(at));
@@ -126,12 +163,13 @@ Deno.test("workloads exercise opens, closes, every trigger kind and every pendin
   labels.push("too_many_positions", "idempotency_key_reused", "open_positions");
   labels.push("placed", "filled", "cancelled", "expired", "modified", "partially_closed");
   labels.push("closed_all", "invalid_quantity", "pending_orders", "orders_history");
+  labels.push("margin_call", "positions_open");
   const counts = JSON.stringify(Object.fromEntries(seen));
   for (const label of labels) {
     assert.ok((seen.get(label) ?? 0) >= 100, `${label} too rare in ${counts}`);
   }
   // Refusals that need an order in a particular state: rarer, still there.
-  for (const label of ["too_many_orders", "order_not_pending", "order_closed"]) {
+  for (const label of ["too_many_orders", "order_not_pending", "order_closed", "reset"]) {
     assert.ok((seen.get(label) ?? 0) >= 20, `${label} too rare in ${counts}`);
   }
 });

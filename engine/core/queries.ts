@@ -2,22 +2,29 @@
  * Reads of an account (`query` entries), each bounded: money without positions, or a page of
  * at most `limit` open positions, pending orders or ended pending orders.
  */
-import { OPEN_PAGE_DEFAULT } from "@trading/shared/schemas";
+import { type AccountFigures, OPEN_PAGE_DEFAULT } from "@trading/shared/schemas";
 import { type Outcome, unrealizedPnl } from "./book.ts";
 import { endedView } from "./pending.ts";
-import type { EngineState } from "./state.ts";
+import type { Account, EngineState } from "./state.ts";
 
 /** Balance, locked and reserved margin, and equity (positions at the latest exit quotes). */
 export function accountState(state: EngineState, userId: string): Outcome {
   const account = state.accounts.get(userId);
   if (account === undefined) return "account_not_found";
+  return { event: "account_state", ...accountFigures(state, account) };
+}
+
+/**
+ * An account's money now: what `/balance` reads and every order event carries. Costs one PnL
+ * per open position of the account (at most `maxOpenPositions`).
+ */
+export function accountFigures(state: EngineState, account: Account): AccountFigures {
   let unrealizedCents = 0n;
   for (const seq of account.openSeqs) {
     unrealizedCents += unrealizedPnl(state, state.positions.get(seq)!);
   }
   const { balanceCents, lockedCents, pendingCents } = account;
   return {
-    event: "account_state",
     balance: balanceCents.toString(),
     locked: lockedCents.toString(),
     pending: pendingCents.toString(),

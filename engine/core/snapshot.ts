@@ -10,7 +10,7 @@ import type { Asset } from "@trading/shared/assets";
 import { isAsset } from "@trading/shared/assets";
 import { ENDED_STATUSES, type EndedStatus } from "@trading/shared/schemas";
 import { makePending } from "./pending.ts";
-import { makePosition } from "./positions.ts";
+import { makePosition, warningPrice } from "./positions.ts";
 import { endedRow, pendingRow, positionRow } from "./snapshot_rows.ts";
 import type {
   Account,
@@ -31,10 +31,10 @@ import {
 } from "./state.ts";
 import { readStreamId } from "./stream_id.ts";
 
-export const SNAPSHOT_VERSION = 3;
+export const SNAPSHOT_VERSION = 4;
 /**
- * Versions 1 (before per-account caps and fingerprints) and 2 (before pending orders) still
- * load; see `decodeState`.
+ * Versions 1 (before per-account caps and fingerprints), 2 (before pending orders) and 3
+ * (before fees and margin calls) still load; see `decodeState`.
  */
 const OLDEST_READABLE_VERSION = 1;
 
@@ -82,6 +82,7 @@ export function captureState(state: EngineState): StateView {
     p.maxPendingOrders,
     p.maxIdempotencyKeys,
     p.endedOrdersKept,
+    p.feeBps,
   ];
   const quotes: Row[] = [];
   for (const [asset, q] of state.quotes) {
@@ -220,6 +221,8 @@ export function decodeState(encoded: string): EngineState {
   );
   const v1 = version === 1;
   const v2 = version === 2;
+  // Before version 4: no fees (so no fee reserves) and no margin calls.
+  const beforeFees = (version as number) < 4;
   const params = rows(doc.params, "params");
   // Version 1 had no caps and kept order owners for a time, version 2 no pending orders: they
   // get today's defaults for what they lack.
@@ -234,6 +237,7 @@ export function decodeState(encoded: string): EngineState {
     maxPendingOrders: v1 ? d.maxPendingOrders : positive(params[6], "params.maxPending"),
     maxIdempotencyKeys: v1 ? d.maxIdempotencyKeys : positive(params[7], "params.maxKeys"),
     endedOrdersKept: v1 || v2 ? d.endedOrdersKept : positive(params[8], "params.endedKept"),
+    feeBps: beforeFees ? 0 : nonNegative(params[9], "params.feeBps"),
   });
   const lastId = str(doc.lastId, "lastId");
   const last = { ms: 0, seq: 0 };
@@ -259,12 +263,12 @@ export function decodeState(encoded: string): EngineState {
     if (!v1) account.closedSeqs = rows(row[2], "account.closed").map((s) => positive(s, "closed"));
     // An account with no ended order keeps newAccount's shared empty array (state.ts NO_ENDED).
     const ended = v1 || v2 ? [] : rows(row[3], "account.ended");
-    if (ended.length > 0) account.endedOrders = ended.map(decodeEnded);
+    if (ended.length > 0) account.endedOrders = ended.map((e) => decodeEnded(e, beforeFees));
     check(account.endedOrders.every((e) => e.order.userId === userId), "ended order's owner");
     state.accounts.set(userId, account);
   }
   for (const row of rows(doc.positions, "positions") as Row[]) {
-    const position = decodePosition(row);
+    const position = decodePosition(row, beforeFees ? state.params.mmrBps : undefined);
     const account = state.accounts.get(position.userId);
     check(account !== undefined, `position ${position.seq} has no account`);
     check(!state.positions.has(position.seq), `position ${position.seq} appears twice`);
@@ -272,7 +276,7 @@ export function decodeState(encoded: string): EngineState {
   }
   check((doc.pending === undefined) === (v1 || v2), "pending orders belong to version 3");
   for (const row of (v1 || v2 ? [] : rows(doc.pending, "pending")) as Row[]) {
-    const order = decodePending(row);
+    const order = decodePending(row, beforeFees);
     const account = state.accounts.get(order.userId);
     check(account !== undefined, `order ${order.seq} has no account`);
     check(!state.pending.has(order.seq), `order ${order.seq} appears twice`);
@@ -321,26 +325,42 @@ function closedFromOrderLog(state: EngineState, orders: Row): void {
   }
 }
 
-function decodePosition(row: Row): Position {
+/**
+ * A position's row. One from before margin calls (`oldMmrBps` given: the state's MMR, the best
+ * knowledge of the one it opened under) gets its warning price computed from its fields, armed.
+ */
+function decodePosition(row: Row, oldMmrBps: number | undefined): Position {
   const side = row[3];
   check(side === "long" || side === "short", "position.side");
+  const asset = assetOf(row[2]);
+  const marginCents = big(row[4], "position.margin");
+  const entryPrice = big(row[6], "position.entryPrice");
+  const quantity = big(row[7], "position.quantity");
+  check(quantity > 0n, "position.quantity");
+  const marginCalled = oldMmrBps === undefined ? row[13] : false;
+  check(typeof marginCalled === "boolean", "position.marginCalled");
   return makePosition({
     seq: int(row[0], "position.seq"),
     userId: str(row[1], "position.userId"),
-    asset: assetOf(row[2]),
+    asset,
     side,
-    marginCents: big(row[4], "position.margin"),
+    marginCents,
     leverage: int(row[5], "position.leverage"),
-    entryPrice: big(row[6], "position.entryPrice"),
-    quantity: big(row[7], "position.quantity"),
+    entryPrice,
+    quantity,
     liquidationPrice: big(row[8], "position.liquidationPrice"),
+    warningPrice: oldMmrBps === undefined
+      ? big(row[12], "position.warningPrice")
+      : warningPrice(asset, side, entryPrice, quantity, marginCents, oldMmrBps),
+    marginCalled,
     stopLoss: row[9] === null ? undefined : big(row[9], "position.stopLoss"),
     takeProfit: row[10] === null ? undefined : big(row[10], "position.takeProfit"),
     openedAtMs: int(row[11], "position.openedAtMs"),
   });
 }
 
-function decodePending(row: Row): PendingOrder {
+/** A pending order's row; one from before fees reserved none. */
+function decodePending(row: Row, beforeFees: boolean): PendingOrder {
   const side = row[3];
   check(side === "long" || side === "short", "pending.side");
   const orderType = row[4];
@@ -358,14 +378,15 @@ function decodePending(row: Row): PendingOrder {
     takeProfit: row[9] === null ? undefined : big(row[9], "pending.takeProfit"),
     expiresAtMs: row[10] === null ? undefined : int(row[10], "pending.expiresAt"),
     createdAtMs: int(row[11], "pending.createdAt"),
+    feeReserveCents: beforeFees ? 0n : nonNegativeBig(row[12], "pending.feeReserve"),
   });
 }
 
-function decodeEnded(value: unknown): EndedOrder {
+function decodeEnded(value: unknown, beforeFees: boolean): EndedOrder {
   const row = rows(value, "ended");
   const status = row[0];
   check(ENDED_STATUSES.includes(status as EndedStatus), "ended.status");
-  const order = decodePending(rows(row[2], "ended.order"));
+  const order = decodePending(rows(row[2], "ended.order"), beforeFees);
   // An ended order is in no index: its ticket is dead, as it is in the state that ended it.
   order.ticket.live = false;
   return { status: status as EndedStatus, endedAtMs: int(row[1], "ended.at"), order };
@@ -394,6 +415,17 @@ function int(value: unknown, what: string): number {
 function positive(value: unknown, what: string): number {
   check(Number.isSafeInteger(value) && (value as number) >= 1, what);
   return value as number;
+}
+
+function nonNegative(value: unknown, what: string): number {
+  check(Number.isSafeInteger(value) && (value as number) >= 0, what);
+  return value as number;
+}
+
+function nonNegativeBig(value: unknown, what: string): bigint {
+  const amount = big(value, what);
+  check(amount >= 0n, what);
+  return amount;
 }
 
 function big(value: unknown, what: string): bigint {

@@ -19,6 +19,8 @@ export function positionRow(x: Position): string {
     x.stopLoss === undefined ? null : x.stopLoss.toString(),
     x.takeProfit === undefined ? null : x.takeProfit.toString(),
     x.openedAtMs,
+    x.warningPrice.toString(),
+    x.marginCalled,
   ]);
 }
 
@@ -37,6 +39,7 @@ export function pendingRow(x: PendingOrder): string {
     x.takeProfit === undefined ? null : x.takeProfit.toString(),
     x.expiresAtMs ?? null,
     x.createdAtMs,
+    x.feeReserveCents.toString(),
   ]);
 }
 

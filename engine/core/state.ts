@@ -30,6 +30,8 @@ export interface EngineParams {
   maxIdempotencyKeys: number;
   /** How many of an account's latest ended pending orders it remembers (`orders_history`). */
   endedOrdersKept: number;
+  /** Commission in basis points of the notional traded, at each open, fill and close. */
+  feeBps: number;
 }
 
 export const DEFAULT_PARAMS: EngineParams = {
@@ -42,6 +44,7 @@ export const DEFAULT_PARAMS: EngineParams = {
   maxPendingOrders: 50,
   maxIdempotencyKeys: 1_000,
   endedOrdersKept: 200,
+  feeBps: 0,
 };
 
 /** The engine's quote of an asset: integer prices at the asset's scale, with stream time. */
@@ -59,7 +62,7 @@ export interface Account {
   balanceCents: bigint;
   /** Derived: sum of the margins of this account's open positions. */
   lockedCents: bigint;
-  /** Derived: sum of the margins reserved by this account's pending orders. */
+  /** Derived: sum of what this account's pending orders reserve (margin and fee reserve). */
   pendingCents: bigint;
   /** Derived: seqs of this account's open positions, in the order they opened (or filled). */
   openSeqs: Set<number>;
@@ -102,6 +105,13 @@ export interface PositionFields {
   /** Units of 10^-8 of the asset. */
   quantity: bigint;
   liquidationPrice: bigint;
+  /** The margin call's level: the liquidation rule with twice the maintenance (fixed at open). */
+  warningPrice: bigint;
+  /**
+   * Whether the exit quote is past `warningPrice` since the last margin call: no other call
+   * until a quote moves back (which re-arms it). Part of the state and of every snapshot.
+   */
+  marginCalled: boolean;
   stopLoss: bigint | undefined;
   takeProfit: bigint | undefined;
   openedAtMs: number;
@@ -129,6 +139,11 @@ export interface PendingFields {
   orderType: "limit" | "stop";
   /** Reserved: out of the balance, in the account's `pendingCents`. */
   marginCents: bigint;
+  /**
+   * Reserved with the margin for the opening fee, the most it can be (`maxOpenFeeCents`): the
+   * fill charges the fee and returns the rest; a cancel or expiry returns all of it.
+   */
+  feeReserveCents: bigint;
   leverage: number;
   triggerPrice: bigint;
   stopLoss: bigint | undefined;
@@ -294,7 +309,7 @@ export function replacePosition(
 
 /** Books a complete pending order into the state and its derived indexes. */
 export function addPending(state: EngineState, account: Account, order: PendingOrder): void {
-  account.pendingCents += order.marginCents;
+  account.pendingCents += reservedCents(order);
   ownPendingSeqs(account).add(order.seq);
   state.pending.set(order.seq, order);
   state.pendingTriggers.get(order.asset)!.add(order);
@@ -303,11 +318,16 @@ export function addPending(state: EngineState, account: Account, order: PendingO
 
 /** Takes a pending order out of the book and its indexes; its margin leaves `pendingCents`. */
 export function removePending(state: EngineState, account: Account, order: PendingOrder): void {
-  account.pendingCents -= order.marginCents;
+  account.pendingCents -= reservedCents(order);
   ownPendingSeqs(account).delete(order.seq);
   state.pending.delete(order.seq);
   state.pendingTriggers.get(order.asset)!.remove(order);
   state.expiries.remove(order);
+}
+
+/** What a pending order holds out of the balance: its margin and its fee reserve. */
+export function reservedCents(order: PendingFields): bigint {
+  return order.marginCents + order.feeReserveCents;
 }
 
 /** The account's own set of pending seqs, made on its first order. */

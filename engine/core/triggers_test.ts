@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { makePosition } from "./positions.ts";
 import type { Position, PositionFields } from "./state.ts";
-import { TriggerIndex } from "./triggers.ts";
+import { rearmPrice, TriggerIndex } from "./triggers.ts";
 
 function position(seq: number, side: "long" | "short", levels: Partial<PositionFields>): Position {
   return makePosition({
@@ -14,6 +14,8 @@ function position(seq: number, side: "long" | "short", levels: Partial<PositionF
     entryPrice: 100n,
     quantity: 1n,
     liquidationPrice: side === "long" ? 10n : 1000n,
+    warningPrice: side === "long" ? 20n : 500n,
+    marginCalled: false,
     stopLoss: undefined,
     takeProfit: undefined,
     openedAtMs: 0,
@@ -77,4 +79,41 @@ Deno.test("a replaced position's old levels are dead: only its new ones fire", (
   assert.deepEqual(fired, [], "the old stop-loss at 90 no longer stands");
   index.collect(80n, 200n, fired);
   assert.deepEqual(fired, [1]);
+});
+
+Deno.test("a margin call fires at the warning price and re-arms only past its re-arm price, each side", () => {
+  const index = new TriggerIndex();
+  // Liquidation, warning and re-arm prices a maintenance margin apart: 10 / 20 / 30 for the
+  // long (bid), 600 / 500 / 400 for the short (ask).
+  const levels = { liquidationPrice: 600n, warningPrice: 500n };
+  const long = position(1, "long", {});
+  const short = position(2, "short", levels);
+  assert.equal(rearmPrice(long), 30n);
+  assert.equal(rearmPrice(short), 400n);
+  index.add(long);
+  index.add(short);
+  const warned: number[] = [];
+  index.collectWarnings(21n, 499n, warned);
+  assert.deepEqual(warned, [], "neither quote reached its warning price");
+  index.collectWarnings(20n, 500n, warned);
+  assert.deepEqual(warned.sort(), [1, 2], "bid <= 20 for the long, ask >= 500 for the short");
+  // The engine then replaces each with its call fired: it waits to re-arm, strictly past.
+  index.remove(long);
+  index.remove(short);
+  index.add(position(1, "long", { marginCalled: true }));
+  index.add(position(2, "short", { ...levels, marginCalled: true }));
+  const again: number[] = [];
+  index.collectWarnings(20n, 500n, again);
+  index.collectWarnings(15n, 600n, again);
+  assert.deepEqual(again, [], "no second call while beyond; at the level is still beyond");
+  index.collectWarnings(21n, 499n, again);
+  index.collectWarnings(30n, 400n, again);
+  assert.deepEqual(
+    again,
+    [],
+    "back past the warning price, not past the re-arm price: still called",
+  );
+  index.collectWarnings(31n, 399n, again);
+  assert.deepEqual(again.sort(), [1, 2], "past the re-arm price: re-armed");
+  assert.equal(index.longWarnUp.live, 1, "one live ticket in the long's re-arm heap");
 });

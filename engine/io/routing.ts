@@ -61,18 +61,24 @@ export function planWrites(outputs: readonly EngineOutput[]): WritePlan {
 
 /**
  * The order events a first (not replayed) answer stands for: one for each open, placement,
- * close (partial or full), cancel and modify; a closeAll is one `closed` event per close.
- * Reads, account creations and refusals stand for none.
+ * close (partial or full), cancel, modify and reset; a closeAll is one `closed` event per
+ * close. Each carries the account's figures the answer carries (after the whole instruction:
+ * a closeAll's are those after its last close). Reads, account creations and refusals stand
+ * for none.
  */
 export function orderEventsOf(output: EngineOutput): TriggerEvent[] {
   if (output.kind !== "answer" || !output.ok || output.replayed) return [];
-  const { result } = output;
-  const event = (r: TriggerEvent["result"]): TriggerEvent => ({
-    kind: "event",
-    cause: output.cause,
-    userId: output.userId,
-    result: r,
-  });
+  const { result, account } = output;
+  const event = (r: TriggerEvent["result"]): TriggerEvent => {
+    const made: TriggerEvent = {
+      kind: "event",
+      cause: output.cause,
+      userId: output.userId,
+      result: r,
+    };
+    if (account !== undefined) made.account = account;
+    return made;
+  };
   switch (result.event) {
     case "opened":
     case "closed":
@@ -80,6 +86,7 @@ export function orderEventsOf(output: EngineOutput): TriggerEvent[] {
     case "placed":
     case "cancelled":
     case "modified":
+    case "reset":
       return [event(result)];
     case "closed_all":
       return result.closed.map(event);

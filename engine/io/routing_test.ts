@@ -81,7 +81,8 @@ Deno.test("answers go to the asking process's reply stream only; events and pric
   assert.ok(events.every((o) => o.kind === "event"));
   assert.deepEqual(
     events.map((o) =>
-      o.kind === "event" && [o.userId, o.result.event, o.result.orderId, o.cause].join(" ")
+      o.kind === "event" &&
+      [o.userId, o.result.event, "orderId" in o.result ? o.result.orderId : "", o.cause].join(" ")
     ),
     [
       "u1 opened 1 1700000000000-3",
@@ -120,9 +121,14 @@ Deno.test("each answer that changed an order is its events: one per close of a c
   step({ kind: "cancel", requestId: "n1", userId: "u1", orderId: "3" });
   step({ kind: "close", requestId: "c1", userId: "u1", orderId: "1", quantity: "500000" });
   step({ kind: "close_all", requestId: "x1", userId: "u1", replyTo: "api-1" });
-  const events = planWrites(outputs).adds.filter((add) => add.stream === OUTPUT_STREAM)
-    .map((add) => decodeOutput(add.fields)!)
-    .map((o) => o.kind === "event" ? `${o.result.event} ${o.result.orderId} ${o.cause}` : o.kind);
+  step({ kind: "reset", requestId: "z1", userId: "u1", replyTo: "api-1" });
+  const decoded = planWrites(outputs).adds.filter((add) => add.stream === OUTPUT_STREAM)
+    .map((add) => decodeOutput(add.fields)!);
+  const events = decoded.map((o) =>
+    o.kind === "event"
+      ? `${o.result.event} ${"orderId" in o.result ? o.result.orderId : "-"} ${o.cause}`
+      : o.kind
+  );
   assert.deepEqual(events, [
     "opened 1 1700000000000-2",
     "opened 2 1700000000000-3",
@@ -132,7 +138,21 @@ Deno.test("each answer that changed an order is its events: one per close of a c
     "partially_closed 1 1700000000000-7",
     "closed 1 1700000000000-8",
     "closed 2 1700000000000-8",
+    "reset - 1700000000000-9",
   ]);
+  // Every event carries the account's figures, read back from the stream as written.
+  for (const o of decoded) assert.ok(o.kind === "event" && o.account !== undefined, o.cause);
+  const last = decoded.at(-1)!;
+  assert.ok(last.kind === "event");
+  assert.deepEqual(last.account, {
+    balance: "500000",
+    locked: "0",
+    pending: "0",
+    equity: "500000",
+  });
+  const opened = decoded[0]!;
+  assert.ok(opened.kind === "event");
+  assert.equal(opened.account!.locked, "10000", "after the first open: its margin is locked");
   const partial = outputs.find((o) => o.kind === "answer" && o.requestId === "c1")!;
   assert.ok(partial.kind === "answer" && partial.ok);
   assert.equal(orderEventsOf(partial)[0]!.result.event, "partially_closed");

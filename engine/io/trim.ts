@@ -1,17 +1,25 @@
 /**
  * Keeps Redis memory bounded. engine:input is trimmed only below the oldest snapshot still
  * kept (recovery never needs anything older); engine:output only below what the history
- * consumer group has acknowledged, keeping a tail for readers that start at its end.
+ * consumer group has acknowledged, keeping a tail for readers that start at its end; and
+ * {e0}:quotes the same way below what the candle group has acknowledged.
  */
 import type { Logger } from "@trading/shared/log";
-import { INPUT_STREAM, OUTPUT_STREAM, type RedisClient } from "@trading/shared/redis";
+import {
+  INPUT_STREAM,
+  OUTPUT_STREAM,
+  QUOTES_STREAM,
+  type RedisClient,
+} from "@trading/shared/redis";
 import { compareStreamIds, parseStreamId } from "../core/stream_id.ts";
+import { CANDLE_GROUP } from "./candle_writer.ts";
 import { HISTORY_GROUP } from "./history.ts";
 import type { SnapshotMeta, SnapshotStore } from "./snapshots.ts";
 
 /**
  * Retention, after each snapshot is saved: engine:input below the oldest snapshot still kept
- * (the one just saved when the list is empty), engine:output below what history acknowledged.
+ * (the one just saved when the list is empty), engine:output below what history acknowledged,
+ * {e0}:quotes below what the candle writer acknowledged.
  */
 export async function trimAfterSnapshot(
   redis: RedisClient,
@@ -21,12 +29,13 @@ export async function trimAfterSnapshot(
 ): Promise<void> {
   const kept = await store.list();
   const oldest = kept.at(-1)?.lastId ?? saved.lastId;
-  const [inputTrimmed, outputTrimmed] = await Promise.all([
+  const [inputTrimmed, outputTrimmed, quotesTrimmed] = await Promise.all([
     trimInput(redis, oldest),
     trimOutput(redis, Date.now()),
+    trimAcknowledged(redis, QUOTES_STREAM, CANDLE_GROUP, Date.now(), 60_000),
   ]);
-  if (inputTrimmed + outputTrimmed > 0) {
-    log.debug("trimmed", { inputTrimmed, outputTrimmed, oldest });
+  if (inputTrimmed + outputTrimmed + quotesTrimmed > 0) {
+    log.debug("trimmed", { inputTrimmed, outputTrimmed, quotesTrimmed, oldest });
   }
 }
 
@@ -44,23 +53,38 @@ export async function trimOutput(
   nowMs: number,
   tailMs = 60_000,
 ): Promise<number> {
+  return await trimAcknowledged(redis, OUTPUT_STREAM, HISTORY_GROUP, nowMs, tailMs);
+}
+
+/**
+ * Trims `stream` below what consumer group `group` still needs (its oldest unacknowledged
+ * entry, else the next new one), keeping the last `tailMs` of entries; nothing while the group
+ * does not exist yet.
+ */
+export async function trimAcknowledged(
+  redis: RedisClient,
+  stream: string,
+  group: string,
+  nowMs: number,
+  tailMs: number,
+): Promise<number> {
   let groups: unknown[][];
   try {
-    groups = await redis.xinfo("GROUPS", OUTPUT_STREAM) as unknown[][];
+    groups = await redis.xinfo("GROUPS", stream) as unknown[][];
   } catch (error) {
     if (String(error).includes("no such key")) return 0; // nothing written yet
     throw error;
   }
-  const history = groups.map(toMap).find((g) => g.get("name") === HISTORY_GROUP);
-  if (history === undefined) return 0; // nothing has consumed it yet: keep everything
-  const pending = await redis.xpending(OUTPUT_STREAM, HISTORY_GROUP) as [number, string | null];
+  const consumer = groups.map(toMap).find((g) => g.get("name") === group);
+  if (consumer === undefined) return 0; // nothing has consumed it yet: keep everything
+  const pending = await redis.xpending(stream, group) as [number, string | null];
   // The oldest entry the group still needs: its oldest unacknowledged one, else the next new.
   const needed = pending[0] > 0 && pending[1]
     ? pending[1]
-    : nextId(String(history.get("last-delivered-id")));
+    : nextId(String(consumer.get("last-delivered-id")));
   const tailStart = `${Math.max(0, nowMs - tailMs)}-0`;
   const minId = compareStreamIds(tailStart, needed) < 0 ? tailStart : needed;
-  return await redis.xtrim(OUTPUT_STREAM, "MINID", "~", minId) as number;
+  return await redis.xtrim(stream, "MINID", "~", minId) as number;
 }
 
 function toMap(flat: unknown[]): Map<string, unknown> {

@@ -17,6 +17,7 @@ import {
   type ModifyEntry,
   type OpenEntry,
   type QueryEntry,
+  type ResetEntry,
 } from "@trading/shared/schemas";
 import { createState } from "../core/state.ts";
 import { applyFields } from "../core/step.ts";
@@ -84,6 +85,9 @@ export type Op =
     dtMs: number;
   }
   | { op: "close_all"; user: number; asset: number | null; key: number | null; dtMs: number }
+  | { op: "reset"; user: number; key: number | null; dtMs: number }
+  /** The engine's fee rate changed by a `configure` entry (as at an engine's start). */
+  | { op: "fees"; feeBps: number; dtMs: number }
   | { op: "pages"; user: number; history: boolean; page: number; cursor: number; dtMs: number };
 
 const USERS = 6;
@@ -345,6 +349,7 @@ function orderEntry(
   ms: number,
   shadow: ReturnType<typeof createState>,
 ): InputFields {
+  if (op.op === "fees") return encodeInput({ kind: "configure", feeBps: op.feeBps });
   const userId = `u${op.user}`;
   const keyed = (key: number | null, prefix: string, fingerprint = 0) =>
     key === null ? {} : { idempotencyKey: `${prefix}${key}`, fingerprint: `f${fingerprint}` };
@@ -379,6 +384,10 @@ function orderEntry(
       ...(op.asset === null ? {} : { asset: ASSET_SYMBOLS[op.asset]! }),
       ...keyed(op.key, "x"),
     };
+    return encodeInput(entry);
+  }
+  if (op.op === "reset") {
+    const entry: ResetEntry = { kind: "reset", requestId, userId, ...keyed(op.key, "z") };
     return encodeInput(entry);
   }
   if (op.op === "pages") {
@@ -461,13 +470,41 @@ const GARBAGE: Array<(requestId: string) => InputFields> = [
   (requestId) => ({ kind: "create_account", requestId, userId: "u1", balance: "999999999" }),
 ];
 
-/** Every kind of op: market orders and reads (`opArbitrary`) and orders beyond the market. */
+/** A reset: rare, as it needs an account with nothing open. */
+const resetOpArbitrary: fc.Arbitrary<Op> = fc.record({
+  op: fc.constant("reset" as const),
+  user: fc.nat(USERS - 1),
+  key: fc.option(fc.nat(3), { nil: null }),
+  dtMs: dt,
+});
+
+/**
+ * A fee rate change, as an engine restarted with another `FEE_BPS` writes it. Only for pure runs
+ * (`workloadArbitrary`): a real engine restarted in a crash test would write its own rate back.
+ */
+const feesOpArbitrary: fc.Arbitrary<Op> = fc.record({
+  op: fc.constant("fees" as const),
+  feeBps: fc.oneof(fc.integer({ min: 0, max: 100 }), fc.constant(1000)),
+  dtMs: dt,
+});
+
+/**
+ * Every kind of instruction: market orders and reads (`opArbitrary`), orders beyond the market
+ * and, rarely, resets.
+ */
 export const allOpArbitrary: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 3, arbitrary: opArbitrary },
-  { weight: 1, arbitrary: orderOpArbitrary },
+  { weight: 30, arbitrary: opArbitrary },
+  { weight: 10, arbitrary: orderOpArbitrary },
+  { weight: 1, arbitrary: resetOpArbitrary },
 );
 
-export const workloadArbitrary = fc.array(allOpArbitrary, {
+/** What the property tests run: every instruction, and now and then a fee rate change. */
+const workloadOpArbitrary: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 60, arbitrary: allOpArbitrary },
+  { weight: 1, arbitrary: feesOpArbitrary },
+);
+
+export const workloadArbitrary = fc.array(workloadOpArbitrary, {
   minLength: 1,
   maxLength: 120,
   size: "medium",

@@ -14,6 +14,7 @@ import {
   ASSET_TEXT_RE,
   BOUNDED_INT_RE,
   EXPIRES_AT_MS,
+  FEE_BPS,
   FINGERPRINT_RE,
   ID_RE,
   IDEMPOTENCY_KEY_RE,
@@ -182,6 +183,19 @@ export const closeAllEntrySchema = z.strictObject({
 });
 
 /**
+ * The user's demo money back to the starting credit; refused (`positions_open`) while the user
+ * holds an open position or a pending order.
+ */
+export const resetEntrySchema = z.strictObject({
+  kind: z.literal("reset"),
+  requestId: requestIdSchema,
+  replyTo: replyToSchema.optional(),
+  userId: userIdSchema,
+  idempotencyKey: idempotencyKeySchema.optional(),
+  fingerprint: fingerprintSchema.optional(),
+});
+
+/**
  * A read of the user's account, ordered with the trades around it: its money ("balance", the
  * default), or a page of `limit` after the order ID `cursor` of its open positions ("open") or
  * pending orders ("pending"), in order ID order, or of its ended pending orders
@@ -205,6 +219,7 @@ export const instructionEntrySchema = z.discriminatedUnion("kind", [
   cancelEntrySchema,
   modifyEntrySchema,
   closeAllEntrySchema,
+  resetEntrySchema,
   queryEntrySchema,
 ]);
 
@@ -219,6 +234,7 @@ export const configureEntrySchema = z.strictObject({
   priceMaxAgeMs: intIn(BOUNDED_INT_RE, { min: 1, max: 86_400_000 }).optional(),
   maxOpenPositions: smallInt({ min: 1, max: 10_000 }).optional(),
   maxPendingOrders: smallInt({ min: 1, max: 10_000 }).optional(),
+  feeBps: smallInt(FEE_BPS).optional(),
 });
 
 const nonPriceEntrySchema = z.discriminatedUnion("kind", [
@@ -228,6 +244,7 @@ const nonPriceEntrySchema = z.discriminatedUnion("kind", [
   cancelEntrySchema,
   modifyEntrySchema,
   closeAllEntrySchema,
+  resetEntrySchema,
   queryEntrySchema,
   configureEntrySchema,
 ]);
@@ -238,6 +255,7 @@ export type CloseEntry = z.output<typeof closeEntrySchema>;
 export type CancelEntry = z.output<typeof cancelEntrySchema>;
 export type ModifyEntry = z.output<typeof modifyEntrySchema>;
 export type CloseAllEntry = z.output<typeof closeAllEntrySchema>;
+export type ResetEntry = z.output<typeof resetEntrySchema>;
 export type QueryEntry = z.output<typeof queryEntrySchema>;
 export type InstructionEntry = z.output<typeof instructionEntrySchema>;
 export type ConfigureEntry = z.output<typeof configureEntrySchema>;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { decodeFlat } from "./flat.ts";
 import { decodeInput, encodeInput } from "./input.ts";
 
 const open = {
@@ -101,4 +102,27 @@ Deno.test("price entries: one field, parsed exactly or refused", () => {
   for (const value of refused) assert.equal(decodeInput({ price: value }).ok, false, value);
   assert.equal(decodeInput({ price: "BTC 1 2 3", extra: "x" }).ok, false);
   assert.equal(decodeInput({ price: 5 }).ok, false);
+});
+
+Deno.test("a reset names only its user (and key); a configure's fee rate is 0–1000 bps", () => {
+  const reset = {
+    kind: "reset",
+    requestId: "r1",
+    userId: "u1",
+    idempotencyKey: "k",
+    fingerprint: "f",
+  };
+  const decoded = decodeInput(reset);
+  assert.ok(decoded.ok && decoded.entry.kind === "reset");
+  assert.equal(decodeInput({ ...reset, balance: "999999999" }).ok, false, "nothing else");
+  assert.equal(decodeFlat(Object.entries(reset).flat()).ok, true, "the flat path agrees");
+  for (const feeBps of ["0", "25", "1000"]) {
+    const entry = decodeInput({ kind: "configure", feeBps });
+    assert.ok(
+      entry.ok && entry.entry.kind === "configure" && entry.entry.feeBps === Number(feeBps),
+    );
+  }
+  for (const feeBps of ["-1", "1001", "1.5", ""]) {
+    assert.equal(decodeInput({ kind: "configure", feeBps }).ok, false, feeBps);
+  }
 });

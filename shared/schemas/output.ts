@@ -24,6 +24,7 @@ export const REFUSAL_CODES = [
   "idempotency_key_reused",
   "order_not_pending",
   "invalid_quantity",
+  "positions_open",
 ] as const;
 export type RefusalCode = typeof REFUSAL_CODES[number];
 
@@ -43,6 +44,8 @@ export const orderViewSchema = z.object({
   openPrice: decimal,
   quantity: decimal,
   liquidationPrice: decimal,
+  /** The margin call's level; absent only in outputs written before margin calls existed. */
+  warningPrice: decimal.optional(),
   stopLoss: decimal.optional(),
   takeProfit: decimal.optional(),
   openedAt: timeMs,
@@ -63,7 +66,10 @@ export const closeViewSchema = orderViewSchema.extend({
   remainingQuantity: decimal.optional(),
   releasedMargin: cents.optional(),
   closePrice: decimal,
+  /** Excludes the fee. */
   pnl: cents,
+  /** The commission this close paid (out of its payout); absent before fees existed. */
+  fee: cents.optional(),
   balance: cents,
   closedAt: timeMs,
   reason: z.enum(CLOSE_REASONS),
@@ -111,7 +117,38 @@ const filledSchema = orderViewSchema.extend({
   event: z.literal("filled"),
   orderType: z.enum(["limit", "stop"]),
   triggerPrice: decimal,
+  /** The opening commission, out of the fee reserved at placement (the rest is returned). */
+  fee: cents.optional(),
 });
+/** A market open (or a limit that filled at once): the position and its opening commission. */
+const openedSchema = orderViewSchema.extend({ event: z.literal("opened"), fee: cents.optional() });
+/**
+ * A position's exit quote crossed its warning price (twice the maintenance margin): once per
+ * crossing; it re-arms when a quote is back on the near side.
+ */
+const marginCallSchema = z.object({
+  event: z.literal("margin_call"),
+  orderId: z.string(),
+  asset: z.string(),
+  type: z.enum(["long", "short"]),
+  liquidationPrice: decimal,
+  warningPrice: decimal,
+});
+/** The account's demo money set back to the starting credit (no positions or orders held). */
+const resetSchema = z.object({ event: z.literal("reset"), balance: cents });
+
+/**
+ * An account's money after a change, on every order event and on the answer it came from:
+ * available, locked in positions, reserved by pending orders, and equity (their sum with the
+ * open positions' unrealized PnL at the engine's quotes then).
+ */
+export const accountFiguresSchema = z.object({
+  balance: cents,
+  locked: cents,
+  pending: cents,
+  equity: cents,
+});
+export type AccountFigures = z.infer<typeof accountFiguresSchema>;
 /**
  * A cancel by its owner ("user"), or by the engine when its fill would buy nothing
  * ("unfillable": quantity 0 at a gapped price); the margin is back in `balance`.
@@ -159,12 +196,13 @@ export const resultSchema = z.discriminatedUnion("event", [
     orders: z.array(endedOrderViewSchema),
     nextCursor: z.string().nullable(),
   }),
-  orderViewSchema.extend({ event: z.literal("opened") }),
+  openedSchema,
   closedResultSchema,
   partiallyClosedSchema,
   pendingViewSchema.extend({ event: z.literal("placed") }),
   cancelledSchema,
   modifiedSchema,
+  resetSchema,
   z.object({
     event: z.literal("closed_all"),
     /** Every close, in order ID order, all at the same quotes. */
@@ -185,6 +223,8 @@ export const answerOkSchema = z.object({
   result: resultSchema,
   /** Set when an Idempotency-Key repeat returned the first answer unchanged. */
   replayed: z.literal(true).optional(),
+  /** The account after a change (not on reads or replays): what its order events carry. */
+  account: accountFiguresSchema.optional(),
 });
 
 export const answerRefusedSchema = z.object({
@@ -203,14 +243,15 @@ export const answerRefusedSchema = z.object({
 /**
  * An order event for the user's sockets and the history: a change the user asked for (the
  * answer went to the asking API; engine/io/routing.ts `orderEventsOf`), or one nobody asked
- * for: a stop-loss, take-profit or liquidation close, a pending order's fill or expiry.
+ * for: a stop-loss, take-profit or liquidation close, a pending order's fill or expiry, a
+ * margin call.
  */
 export const eventSchema = z.object({
   kind: z.literal("event"),
   cause: z.string(),
   userId: z.string(),
   result: z.discriminatedUnion("event", [
-    orderViewSchema.extend({ event: z.literal("opened") }),
+    openedSchema,
     closedResultSchema,
     partiallyClosedSchema,
     pendingViewSchema.extend({ event: z.literal("placed") }),
@@ -218,7 +259,11 @@ export const eventSchema = z.object({
     cancelledSchema,
     expiredSchema,
     modifiedSchema,
+    marginCallSchema,
+    resetSchema,
   ]),
+  /** The account's figures right after this event (absent in events written before them). */
+  account: accountFiguresSchema.optional(),
 });
 
 /** The latest quote of an asset, forwarded for the gateway (one per asset per engine batch). */
@@ -343,6 +388,7 @@ export const CENTS_FIELD_NAMES = [
   "equity",
   "unrealizedPnl",
   "releasedMargin",
+  "fee",
 ] as const;
 export type CentsField = typeof CENTS_FIELD_NAMES[number];
 export const CENTS_FIELDS: ReadonlySet<string> = new Set(CENTS_FIELD_NAMES);

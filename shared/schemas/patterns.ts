@@ -44,6 +44,8 @@ export const ORDER_TYPES = ["market", "limit", "stop"] as const;
  */
 export const REMOVE_LEVEL = "";
 export const SLIPPAGE_BPS: IntRange = { min: 0, max: 10_000 };
+/** The commission rate (`FEE_BPS`): up to 10 % of the notional. */
+export const FEE_BPS: IntRange = { min: 0, max: 1_000 };
 /** Items a paged `query` ("open", "pending", "orders_history") returns at most, and by default. */
 export const OPEN_PAGE_MAX = 500;
 export const OPEN_PAGE_DEFAULT = 100;
