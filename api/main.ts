@@ -9,6 +9,7 @@ import { connectRedis, ENGINE_STATUS_KEY, redisTargetOf } from "@trading/shared/
 import { redisReady, withTimeout } from "@trading/shared/wait";
 import { buildApp } from "./app.ts";
 import { argon2id } from "./auth/passwords.ts";
+import { ApiIdTakenError, claimApiId } from "./api_id_claim.ts";
 import { EngineClient } from "./engine_client.ts";
 import { postgresCandles } from "./stores/candles.ts";
 import { postgresHistory } from "./stores/history.ts";
@@ -31,10 +32,21 @@ const sql = connectPostgres(databaseUrl);
 await redisReady(redis);
 await migrate(sql);
 
-// Where the engine answers this process: its own reply stream. Unique unless set: two live
-// processes given one API_ID would both read every answer of that stream (each keeps only its
-// own requests'), which costs each the other's work: give each process its own.
+// Where the engine answers this process: its own reply stream, under an id no other live
+// process holds (api_id_claim.ts): made here unless API_ID sets it.
 const apiId = config.apiId ?? `api-${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+let claim;
+try {
+  claim = await claimApiId(redis, apiId, {
+    log,
+    // Another process under this id reads and trims our answers: stop rather than lose them.
+    onLost: () => Deno.exit(1),
+  });
+} catch (error) {
+  if (!(error instanceof ApiIdTakenError)) throw error;
+  log.error(error.message, { apiId });
+  Deno.exit(1);
+}
 const engine = new EngineClient({
   redis,
   reader,
@@ -93,6 +105,7 @@ const metricsServer = serveMetrics(
 onShutdown(log, "api", [
   ["http servers", () => Promise.all([server.shutdown(), metricsServer?.shutdown()])],
   ["engine client", () => engine.stop()],
+  ["api id", () => claim.release()],
   ["redis", () => {
     redis.disconnect();
     reader.disconnect();

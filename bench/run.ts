@@ -2,7 +2,7 @@
  * `deno task bench`: the whole suite against real Redis and Postgres, each figure next to a
  * reference measured in the same run. Prints a table and writes JSON and Markdown under
  * bench/results/. `--quick` runs smaller sizes (a smoke run, not for quoting). `--cluster` runs
- * the sections that start the system (pipeline, http, horizontal, tail, gateway) on a private
+ * the sections that use Redis (pipeline, http, horizontal, tail, gateway, recovery) on a private
  * 3-master Redis Cluster instead of one Redis (REDIS_CLUSTER_NODES for every process).
  */
 import { startRedisCluster } from "@trading/testing";

@@ -43,6 +43,11 @@ export function replyStream(apiId: string): string {
   return `${ENGINE_TAG}:reply:${apiId}`;
 }
 
+/** Held by the live API process of this `API_ID` (api/api_id_claim.ts): one process per id. */
+export function apiIdClaimKey(apiId: string): string {
+  return `${ENGINE_TAG}:api:${apiId}`;
+}
+
 /** The keys the engine used before they carried a hash tag (moved once at start). */
 export const LEGACY_KEYS = {
   input: "engine:input",

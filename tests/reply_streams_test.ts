@@ -56,3 +56,37 @@ Deno.test("reply streams: trimmed to what their API read; a gone API's expires; 
     assert.ok(await env.redis.pttl(stream) > 0);
   });
 });
+
+Deno.test("API_ID: a second live process under one id refuses to start; a stopped one lets it go", async () => {
+  await withEnv({}, async (env) => {
+    await env.startSim();
+    await env.startEngine();
+    env.startPoller();
+    const port = freePort();
+    const first = await env.startApi({ API_ID: "one-id" }, port);
+    const base = `http://127.0.0.1:${port}/api/v1`;
+    const user = await newUser(base);
+
+    const second = env.spawn("api:second", "api/main.ts", {
+      API_ID: "one-id",
+      API_PORT: String(freePort()),
+    });
+    const exited = await Promise.race([second.child.status, sleep(15_000).then(() => undefined)]);
+    assert.equal(exited?.code, 1, "the second process exits");
+    assert.ok(
+      second.output.some((line) =>
+        line.includes("API_ID one-id is held by another running process")
+      ),
+      `it says why: ${second.output.slice(-3).join(" | ")}`,
+    );
+    // The first keeps its id and its answers.
+    assert.equal((await http(base, "GET", "/balance", { token: user.token })).status, 200);
+    assert.ok(await env.redis.exists("{e0}:api:one-id"));
+
+    // Stopped with a goodbye, it lets the id go at once: the next one starts without waiting.
+    await first.kill("SIGTERM");
+    assert.equal(await env.redis.exists("{e0}:api:one-id"), 0, "released on shutdown");
+    await env.startApi({ API_ID: "one-id" }, port);
+    assert.equal((await http(base, "GET", "/balance", { token: user.token })).status, 200);
+  });
+});

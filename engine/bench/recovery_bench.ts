@@ -3,13 +3,21 @@
  * (a) replay rate over 1M input entries; (b) restart-to-serving of the real engine process
  * with a snapshot and 10 s of backlog behind it; (c) the longest event-loop stall while the
  * engine's snapshotter writes 100k accounts + 100k positions to Postgres.
- * Uses Redis database 14 and a throwaway Postgres database; prints numbers, asserts nothing.
+ * Uses Redis database 14 (or, under `deno task bench --cluster`, the private cluster that
+ * TEST_REDIS_CLUSTER_NODES names, every master flushed) and a throwaway Postgres database;
+ * prints numbers, asserts nothing.
  */
 import postgres from "postgres";
-import { Redis } from "ioredis";
+import { Cluster } from "ioredis";
+import { parseClusterNodes } from "@trading/testing";
 import { migrate } from "@trading/shared/db";
 import { createLogger } from "@trading/shared/log";
-import { INPUT_STREAM, type StreamEntryReply } from "@trading/shared/redis";
+import {
+  connectRedis,
+  INPUT_STREAM,
+  type RedisClient,
+  type StreamEntryReply,
+} from "@trading/shared/redis";
 import { encodeInput, type InputEntry } from "@trading/shared/schemas";
 import { apply } from "../core/apply.ts";
 import { createState } from "../core/state.ts";
@@ -18,6 +26,11 @@ import { Snapshotter } from "../io/snapshotter.ts";
 import { SnapshotStore } from "../io/snapshots.ts";
 
 const REDIS_URL = Deno.env.get("BENCH_REDIS_URL") ?? "redis://127.0.0.1:6379/14";
+/** Set by `deno task bench --cluster`: the engine and this bench use that cluster instead. */
+const CLUSTER_NODES = Deno.env.get("TEST_REDIS_CLUSTER_NODES");
+const REDIS_ENV: Record<string, string> = CLUSTER_NODES === undefined
+  ? { REDIS_URL }
+  : { REDIS_CLUSTER_NODES: CLUSTER_NODES };
 const ADMIN_URL = Deno.env.get("BENCH_ADMIN_DATABASE_URL") ??
   "postgres://postgres@127.0.0.1:5432/postgres";
 const quick = Deno.args.includes("--quick");
@@ -30,7 +43,7 @@ const rows: unknown[] = [];
 const wire = (entry: InputEntry) => Object.entries(encodeInput(entry)).flat();
 
 /** Appends `count` entries: mostly prices, with accounts and open/close pairs mixed in. */
-async function fill(redis: Redis, count: number, firstUser = 0, every = 20): Promise<void> {
+async function fill(redis: RedisClient, count: number, firstUser = 0, every = 20): Promise<void> {
   const assets = ["BTC", "ETH", "SOL"];
   const mids = [9_700_000n, 350_000n, 1_500_000n];
   let user = firstUser;
@@ -75,8 +88,8 @@ async function fill(redis: Redis, count: number, firstUser = 0, every = 20): Pro
 }
 
 /** `every`: one account and one open per `every` entries (20 → 10 % instructions). */
-async function replayRate(redis: Redis, entries: number, every: number) {
-  await redis.flushdb();
+async function replayRate(redis: RedisClient, entries: number, every: number) {
+  await flush(redis);
   await fill(redis, entries, 0, every);
   // Reference: reading the same stream with the same client and doing nothing with it.
   let rawRead = 0;
@@ -124,11 +137,11 @@ async function replayRate(redis: Redis, entries: number, every: number) {
   };
 }
 
-async function restartToServing(redis: Redis, databaseUrl: string, backlog: number) {
-  await redis.flushdb();
+async function restartToServing(redis: RedisClient, databaseUrl: string, backlog: number) {
+  await flush(redis);
   const env = {
     ...Deno.env.toObject(),
-    REDIS_URL,
+    ...REDIS_ENV,
     DATABASE_URL: databaseUrl,
     JWT_SECRET: "x".repeat(32),
     SNAPSHOT_INTERVAL_MS: "1000",
@@ -221,13 +234,26 @@ async function snapshotStall(databaseUrl: string, count: number) {
   return { worstLagMs, ownStallMs: snapshotter.worstStallMs, ...saved! };
 }
 
-const redis = new Redis(REDIS_URL);
+/** Empties the bench's Redis: its database, or every master of the cluster. */
+async function flush(redis: RedisClient): Promise<void> {
+  if (redis instanceof Cluster) await Promise.all(redis.nodes("master").map((n) => n.flushdb()));
+  else await redis.flushdb();
+}
+
+const redis = connectRedis(
+  CLUSTER_NODES === undefined ? REDIS_URL : { clusterNodes: parseClusterNodes(CLUSTER_NODES) },
+  { name: "recovery-bench", log },
+);
 const admin = postgres(ADMIN_URL, { onnotice: () => {}, max: 1 });
 const dbName = `bench_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
 await admin.unsafe(`CREATE DATABASE ${dbName}`);
 const databaseUrl = `postgres://postgres@127.0.0.1:5432/${dbName}`;
 try {
-  console.log(`recovery benchmark — ${navigator.hardwareConcurrency} cores, Redis ${REDIS_URL}`);
+  console.log(
+    `recovery benchmark — ${navigator.hardwareConcurrency} cores, Redis ${
+      CLUSTER_NODES === undefined ? REDIS_URL : `Cluster ${CLUSTER_NODES}`
+    }`,
+  );
   const entries = quick ? 100_000 : 1_000_000;
   for (const every of [20, 200]) {
     const replay = await replayRate(redis, entries, every);
@@ -290,7 +316,7 @@ try {
   });
   if (Deno.args.includes("--rows")) console.log(`BENCH_ROWS ${JSON.stringify(rows)}`);
 } finally {
-  await redis.flushdb();
+  await flush(redis);
   redis.disconnect();
   await admin.unsafe(`DROP DATABASE ${dbName} WITH (FORCE)`);
   await admin.end();
