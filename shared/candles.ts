@@ -12,29 +12,8 @@ import { z } from "zod";
 import { ASSET_SYMBOLS, ASSETS, isAsset } from "./assets.ts";
 import { formatDecimal } from "./money.ts";
 
-export const INTERVALS = ["1m", "5m", "15m", "1h", "4h", "1d"] as const;
-export type Interval = typeof INTERVALS[number];
-
-const MINUTE_MS = 60_000;
-/** Each interval's length; every interval starts at a multiple of it since the epoch (UTC). */
-export const INTERVAL_MS: Readonly<Record<Interval, number>> = {
-  "1m": MINUTE_MS,
-  "5m": 5 * MINUTE_MS,
-  "15m": 15 * MINUTE_MS,
-  "1h": 60 * MINUTE_MS,
-  "4h": 240 * MINUTE_MS,
-  "1d": 1440 * MINUTE_MS,
-};
-
-export function isInterval(value: unknown): value is Interval {
-  return typeof value === "string" && (INTERVALS as readonly string[]).includes(value);
-}
-
-/** The start of the interval that holds `ms`. */
-export function intervalStart(ms: number, interval: Interval): number {
-  const length = INTERVAL_MS[interval];
-  return ms - (((ms % length) + length) % length);
-}
+export { type Interval, INTERVAL_MS, INTERVALS, intervalStart, isInterval } from "./intervals.ts";
+import { type Interval, INTERVAL_MS, INTERVALS } from "./intervals.ts";
 
 /** A candle in integer price units; `t` its start in ms, `n` the quotes (or trades) in it. */
 export interface Candle {
@@ -75,7 +54,9 @@ export function parseCandleValue(value: string): MinuteCandle | string {
     string,
   ];
   if (!isAsset(asset)) return "candle: unknown asset";
-  if (!MS_RE.test(t) || Number(t) % MINUTE_MS !== 0) return "candle: t must be a minute's start";
+  if (!MS_RE.test(t) || Number(t) % INTERVAL_MS["1m"] !== 0) {
+    return "candle: t must be a minute's start";
+  }
   if (![o, h, l, c].every((p) => UNITS_RE.test(p))) return "candle: prices must be positive units";
   if (!COUNT_RE.test(n)) return "candle: n must be a positive count";
   const [open, high, low, close] = [BigInt(o), BigInt(h), BigInt(l), BigInt(c)];

@@ -227,3 +227,12 @@ export async function* followStreams(
     yield batch;
   }
 }
+
+/** Creates a consumer group from the stream's start (and the stream), unless it exists. */
+export async function ensureGroup(redis: RedisClient, stream: string, group: string) {
+  try {
+    await redis.xgroup("CREATE", stream, group, "0", "MKSTREAM");
+  } catch (error) {
+    if (!String(error).includes("BUSYGROUP")) throw error;
+  }
+}

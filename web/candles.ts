@@ -5,32 +5,17 @@
  */
 import type { Asset } from "@trading/shared/assets";
 import type { Candle as SharedCandle } from "@trading/shared/candles";
+import {
+  type Interval,
+  INTERVAL_MS,
+  INTERVALS,
+  intervalStart,
+  isInterval,
+} from "@trading/shared/intervals";
 import { priceUnits } from "./format.ts";
 
-// The intervals as shared/candles.ts has them (candles_test.ts holds the two equal): importing
-// its values would bundle zod into the page with its schemas (+450 KB).
-export const INTERVALS = ["1m", "5m", "15m", "1h", "4h", "1d"] as const;
-export type Interval = typeof INTERVALS[number];
-
-const MINUTE_MS = 60_000;
-export const INTERVAL_MS: Readonly<Record<Interval, number>> = {
-  "1m": MINUTE_MS,
-  "5m": 5 * MINUTE_MS,
-  "15m": 15 * MINUTE_MS,
-  "1h": 60 * MINUTE_MS,
-  "4h": 240 * MINUTE_MS,
-  "1d": 1440 * MINUTE_MS,
-};
-
-export function isInterval(value: unknown): value is Interval {
-  return typeof value === "string" && (INTERVALS as readonly string[]).includes(value);
-}
-
-/** The start of the interval that holds `ms`: intervals are aligned to the epoch (UTC days). */
-export function intervalStart(ms: number, interval: Interval): number {
-  const length = INTERVAL_MS[interval];
-  return Math.floor(ms / length) * length;
-}
+// From shared/intervals.ts, not shared/candles.ts: that one would bundle zod into the page.
+export { type Interval, INTERVAL_MS, INTERVALS, intervalStart, isInterval };
 
 /** What the page asks of `GET /candles`, and the most it keeps (live candles append). */
 export const HISTORY_CANDLES = 500;

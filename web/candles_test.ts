@@ -2,7 +2,6 @@
 // The chart's candles: interval starts, parsing the API's candles, merging live ones into history.
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import * as shared from "@trading/shared/candles";
 import {
   type Candle,
   candleChannel,
@@ -142,14 +141,4 @@ Deno.test("a history list keeps the good candles, in order, and drops the rest",
     [0, 1_501_234n, 1],
     [120_000, 1_500_000n, 3],
   ]);
-});
-
-Deno.test("the page's intervals are the server's (shared/candles.ts)", () => {
-  assert.deepEqual(INTERVALS, shared.INTERVALS);
-  assert.deepEqual(INTERVAL_MS, shared.INTERVAL_MS);
-  for (const interval of INTERVALS) {
-    for (const ms of [0, 1, T0 - 1, T0, T0 + 86_399_999]) {
-      assert.equal(intervalStart(ms, interval), shared.intervalStart(ms, interval));
-    }
-  }
 });

@@ -35,7 +35,7 @@ import {
   type RedisClient,
   type StreamEntryReply,
 } from "@trading/shared/redis";
-import { readStream } from "@trading/shared/stream_reader";
+import { ensureGroup, readStream } from "@trading/shared/stream_reader";
 import { parsePriceValue } from "@trading/shared/schemas";
 import { sleep } from "@trading/shared/wait";
 import { parseStreamId } from "../core/stream_id.ts";
@@ -193,11 +193,7 @@ export class CandleWriter {
   }
 
   async start(): Promise<void> {
-    try {
-      await this.options.reader.xgroup("CREATE", this.stream, this.group, "0", "MKSTREAM");
-    } catch (error) {
-      if (!String(error).includes("BUSYGROUP")) throw error;
-    }
+    await ensureGroup(this.options.reader, this.stream, this.group);
     this.#running = true;
     this.#done = this.#run();
   }

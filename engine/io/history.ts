@@ -13,7 +13,7 @@
 import { type Sql, type TradeRow, tradeRow } from "@trading/shared/db";
 import type { Logger } from "@trading/shared/log";
 import { OUTPUT_STREAM, type RedisClient, type StreamEntryReply } from "@trading/shared/redis";
-import { readStream } from "@trading/shared/stream_reader";
+import { ensureGroup, readStream } from "@trading/shared/stream_reader";
 import { sleep } from "@trading/shared/wait";
 import {
   decodeOutput,
@@ -101,11 +101,7 @@ export class HistoryWriter {
   constructor(readonly options: HistoryWriterOptions) {}
 
   async start(): Promise<void> {
-    try {
-      await this.options.reader.xgroup("CREATE", OUTPUT_STREAM, HISTORY_GROUP, "0", "MKSTREAM");
-    } catch (error) {
-      if (!String(error).includes("BUSYGROUP")) throw error;
-    }
+    await ensureGroup(this.options.reader, OUTPUT_STREAM, HISTORY_GROUP);
     this.#running = true;
     this.#done = this.#run();
   }
