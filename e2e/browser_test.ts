@@ -17,6 +17,7 @@ import { chromium, type Page } from "playwright-core";
 import { eventually, freePort } from "@trading/testing";
 import { removeDataDir } from "../scripts/services.ts";
 import {
+  candleAt,
   chartAfterRestart,
   chartFollowsChoices,
   marginCallAndDemoMoney,
@@ -237,6 +238,8 @@ Deno.test({
 
       // Every service restarts on the same DATA_DIR: the chart has its history again.
       const lastCandle = Number((await page.getAttribute("#chart", "data-last"))!.split(":")[0]);
+      const beforeRestart = await candleAt(ports.API_PORT, lastCandle);
+      assert.ok(beforeRestart !== undefined, `the API has the chart's last candle ${lastCandle}`);
       await stopDemo(demo);
       await waitText(page, "#ws-state", /^reconnecting$/); // the page saw them go
       demo = startDemo(dataDir, ports, output);
@@ -245,7 +248,7 @@ Deno.test({
         await response.body?.cancel();
         return response.ok;
       }, 60_000);
-      await chartAfterRestart(page, ports.API_PORT, lastCandle);
+      await chartAfterRestart(page, ports.API_PORT, lastCandle, beforeRestart);
       await page.screenshot({ path: `${SHOTS}/chart-after-restart.png` });
       assert.deepEqual(pageErrors, []);
       console.log(

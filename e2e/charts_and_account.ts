@@ -166,12 +166,31 @@ export async function marginCallAndDemoMoney(page: Page, ports: DemoPorts, netwo
   await pinBtc(ports.SIM_PORT, warning, false);
 }
 
-/** After a restart of every service: the chart, reloaded, has its history and the candle of `t`. */
-export async function chartAfterRestart(page: Page, apiPort: number, t: number) {
+type ApiCandle = { t: number; o: string; h: string; l: string; c: string; n: number };
+
+/** BTC's 1-minute candle of `t` as the API answers it now. */
+export async function candleAt(apiPort: number, t: number): Promise<ApiCandle | undefined> {
   const answer = await (await fetch(
     `http://127.0.0.1:${apiPort}/api/v1/candles?asset=BTC&interval=1m&limit=1000`,
-  )).json() as { candles: Array<{ t: number }> };
-  assert.ok(answer.candles.some((c) => c.t === t), `no candle at ${t} after the restart`);
+  )).json() as { candles: ApiCandle[] };
+  return answer.candles.find((c) => c.t === t);
+}
+
+/**
+ * After a restart of every service: the candle of `t` is the one written before it (its open the
+ * same first bid, its count no lower; the backfill's exchange candle of that minute would differ),
+ * and the chart, reloaded, has its history again.
+ */
+export async function chartAfterRestart(
+  page: Page,
+  apiPort: number,
+  t: number,
+  before: ApiCandle,
+) {
+  const after = await candleAt(apiPort, t);
+  assert.ok(after !== undefined, `no candle at ${t} after the restart`);
+  assert.equal(after.o, before.o, "the minute's open survived the restart");
+  assert.ok(after.n >= before.n, `${after.n} quotes after the restart, ${before.n} before`);
   await page.reload();
   await page.waitForSelector("#app:not(.hidden)", { timeout: 20_000 });
   await chartShows(page, "BTC", "1m", HISTORY_AT_LEAST);

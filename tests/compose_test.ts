@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { type Config, parseConfig } from "@trading/shared/config";
 import { clientAddress, isTrusted, parseIp, parseRange } from "@trading/shared/client_address";
+import { CONFIGURABLE } from "../engine/core/configure.ts";
 
 const root = new URL("../", import.meta.url);
 const SECRET = "x".repeat(32);
@@ -225,6 +226,21 @@ Deno.test("compose.yaml: a variable's fallback is the config's own default", asy
     ]
   ) {
     for (const [name] of ALL_APP) {
+      assert.ok(variable in services[name]!.environment!, `${name} is not given ${variable}`);
+    }
+  }
+});
+
+Deno.test("compose.yaml: every parameter the engine takes from its configuration reaches it", async () => {
+  const services = await loadCompose();
+  // mmrBps → MMR_BPS: each parameter a configure entry carries, and the candle retention.
+  const variables = [
+    ...CONFIGURABLE.map((name) => name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()),
+    "CANDLE_RETENTION_DAYS",
+  ];
+  assert.ok(variables.includes("FEE_BPS"));
+  for (const name of ["engine", "cluster-engine"]) {
+    for (const variable of variables) {
       assert.ok(variable in services[name]!.environment!, `${name} is not given ${variable}`);
     }
   }

@@ -462,17 +462,27 @@ function onOrder(message: OrderMessage): void {
   if (!accountLive) refreshBalance();
 }
 
+/** How many `account` messages arrived: a GET /balance older than the newest is not taken. */
+let accountPushes = 0;
+
 /** An `account` message: the balances after a change of the user's money. */
 function onAccount(message: Record<string, unknown>): void {
   const { balance, locked, pending } = message;
   if (typeof balance !== "bigint" || typeof locked !== "bigint") return;
+  accountPushes++;
   account = {
     balance,
     locked,
     pending: typeof pending === "bigint" ? pending : 0n,
-    marginLevel: account?.marginLevel,
+    // GET /balance's level was for the figures before: worked out again from the quotes.
+    marginLevel: undefined,
   };
   renderPnl();
+}
+
+/** GET /balance's figures, unless an `account` message newer than the read has come. */
+function takeBalance(figures: AccountFigures, pushesWhenAsked: number): void {
+  if (accountPushes === pushesWhenAsked) account = figures;
 }
 
 // ---- actions ----
@@ -490,6 +500,7 @@ function refreshAll(): void {
     return;
   }
   arrivedDuringRefresh = [];
+  const pushesWhenAsked = accountPushes;
   refreshing = (async () => {
     try {
       const [open, pending, balance, history] = await Promise.all([
@@ -504,7 +515,7 @@ function refreshAll(): void {
       ]);
       orders.load(open.trades, pending?.orders);
       for (const message of arrivedDuringRefresh ?? []) orders.apply(message);
-      account = balance.usd;
+      takeBalance(balance.usd, pushesWhenAsked);
       fetchedHistory = history.trades;
       renderOrders();
     } catch (error) {
@@ -530,9 +541,10 @@ function refreshBalance(): void {
     balanceAgain = true;
     return;
   }
+  const pushesWhenAsked = accountPushes;
   balancing = api.call<{ usd: AccountFigures }>("GET", "/balance")
     .then((balance) => {
-      account = balance.usd;
+      takeBalance(balance.usd, pushesWhenAsked);
       renderPnl();
     }, (error) => say(inWords(error), "error"))
     .finally(() => {

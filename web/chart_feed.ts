@@ -100,12 +100,14 @@ export class ChartFeed {
     let rows: unknown[] = [];
     try {
       const query = `asset=${asset}&interval=${interval}&limit=${HISTORY_CANDLES}`;
-      rows = (await this.api.call<{ candles: unknown[] }>("GET", `/candles?${query}`)).candles;
+      const answer = await this.api.call<{ candles?: unknown }>("GET", `/candles?${query}`);
+      // Whatever came back that is not a list of candles is no history, never an exception.
+      if (Array.isArray(answer?.candles)) rows = answer.candles;
     } catch (error) {
       if (generation === this.#generation) this.problem(`Chart history: ${inWords(error)}`);
     }
     if (generation !== this.#generation) return; // another asset or interval since
-    const candles = candlesFrom(asset, interval, Array.isArray(rows) ? rows : []);
+    const candles = candlesFrom(asset, interval, rows);
     for (const candle of this.#early) mergeCandle(candles, candle);
     // Live candles already shown (loaded before a reconnect) that the answer lacks stay.
     for (const candle of this.#candles) mergeCandle(candles, candle);

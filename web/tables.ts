@@ -41,7 +41,7 @@ function button(text: string, className: string, onClick: (b: HTMLButtonElement)
   return b;
 }
 
-export const POSITION_COLUMNS = 12;
+export const POSITION_COLUMNS = 11;
 
 export function positionRow(
   trade: OpenTrade,
