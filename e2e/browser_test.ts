@@ -166,6 +166,8 @@ Deno.test({
       await page.fill("#leverage", "20");
       const previewLiquidation = await page.textContent("#preview-liquidation b");
       assert.match(previewLiquidation ?? "", /^\d{1,3}(,\d{3})*\.\d{2}$/);
+      // The demo runs with FEE_BPS=10: the ticket says what the open will cost besides margin.
+      assert.match(await page.textContent("#preview-fee b") ?? "", /^\$\d+\.\d{2}$/);
 
       await page.click("#place");
       await page.waitForSelector("#positions tbody tr[data-order-id]", { timeout: 15_000 });

@@ -22,6 +22,7 @@ const gateway = await startGateway({
     apiBase: config.publicApiUrl,
     apiPort: config.apiPort,
     mmrBps: config.mmrBps,
+    feeBps: config.feeBps,
     log,
   }),
   onListen: (port) => log.info("gateway listening", { ready: true, host: config.bindHost, port }),

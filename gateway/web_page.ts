@@ -10,6 +10,8 @@ export interface WebPageOptions {
   apiBase?: string;
   apiPort: number;
   mmrBps: number;
+  /** The commission the ticket previews (FEE_BPS; 0 when absent). */
+  feeBps?: number;
   log: Logger;
 }
 
@@ -54,6 +56,7 @@ export function webPage(
     apiBase: options.apiBase,
     apiPort: options.apiPort,
     mmrBps: options.mmrBps,
+    feeBps: options.feeBps ?? 0,
   });
   return async (request) => {
     if (request.method !== "GET" && request.method !== "HEAD") return undefined;

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { withEnv } from "./harness.ts";
 
 Deno.test("the gateway serves the web page, its bundled script and config; the API lets it call", async () => {
-  await withEnv({}, async (env) => {
+  await withEnv({ FEE_BPS: "7" }, async (env) => {
     await env.startApi();
     await env.startGateway();
     const site = `http://127.0.0.1:${env.ports.gateway}`;
@@ -28,7 +28,8 @@ Deno.test("the gateway serves the web page, its bundled script and config; the A
     assert.match(code, /BTC_USDC_PERP/); // the shared asset table came along
 
     const config = await (await fetch(`${site}/config.json`)).json();
-    assert.deepEqual(config, { apiPort: env.ports.api, mmrBps: 50 });
+    // The fee rate the ticket previews is the configured one.
+    assert.deepEqual(config, { apiPort: env.ports.api, mmrBps: 50, feeBps: 7 });
 
     const missing = await fetch(`${site}/nope`);
     await missing.body?.cancel();

@@ -40,6 +40,8 @@ interface PageConfig {
   apiBase?: string;
   apiPort: number;
   mmrBps: number;
+  /** FEE_BPS: the commission the ticket previews (absent from a gateway before fees). */
+  feeBps?: number;
 }
 
 interface PageQuote {
@@ -310,7 +312,7 @@ function renderPreview(): void {
     ? values
     : quote === undefined
     ? "Waiting for a price…"
-    : previewRows(values, side, quote, config.mmrBps);
+    : previewRows(values, side, quote, config.mmrBps, config.feeBps ?? 0);
   place.disabled = typeof rows === "string";
   if (typeof rows === "string") {
     preview.textContent = rows;
@@ -322,6 +324,7 @@ function renderPreview(): void {
     row.children[0]!.textContent = name;
     row.children[1]!.textContent = value;
     if (name === "Liquidation price") row.id = "preview-liquidation";
+    if (name.startsWith("Fee")) row.id = "preview-fee";
     return row;
   }));
 }

@@ -3,7 +3,13 @@
  * preview of what it would open, with the engine's own integer functions.
  */
 import { type Asset } from "@trading/shared/assets";
-import { liquidationPrice, quantityFor, type Side } from "@trading/shared/position_math";
+import {
+  feeCents,
+  liquidationPrice,
+  maxOpenFeeCents,
+  quantityFor,
+  type Side,
+} from "@trading/shared/position_math";
 import { dollarsToCents, price, priceUnits, usd } from "./format.ts";
 import { typedPrice } from "./orders.ts";
 
@@ -53,14 +59,17 @@ export function readTicket(kind: OrderKind, example: (asset: Asset) => bigint | 
 export type Ticket = Exclude<ReturnType<typeof readTicket>, string>;
 
 /**
- * What the ticket would open at this quote: entry, size and liquidation price rows, or why it
- * cannot. A limit or stop fills at its trigger price at best: it is previewed there.
+ * What the ticket would open at this quote: entry, size and liquidation price rows, and with fees
+ * the commission the open takes from the balance besides the margin (a pending order reserves the
+ * most it can be), or why it cannot. A limit or stop fills at its trigger price at best: it is
+ * previewed there. The engine's own integer functions, so the preview is what the engine does.
  */
 export function previewRows(
   values: Ticket,
   side: Side,
   quote: { bid: bigint; ask: bigint },
   mmrBps: number,
+  feeBps = 0,
 ): Array<[string, string]> | string {
   const pending = "triggerPrice" in values;
   const entry = pending
@@ -71,9 +80,17 @@ export function previewRows(
   const quantity = quantityFor(values.asset, values.margin, values.leverage, entry);
   if (quantity === 0n) return "The position would be too small.";
   const liquidation = liquidationPrice(values.asset, side, entry, quantity, values.margin, mmrBps);
-  return [
+  const rows: Array<[string, string]> = [
     [pending ? "Entry (at the trigger)" : "Entry (now)", price(values.asset, entry)],
     ["Position size", usd(values.margin * BigInt(values.leverage))],
     ["Liquidation price", price(values.asset, liquidation)],
   ];
+  if (feeBps > 0) {
+    rows.push(
+      pending
+        ? ["Fee (reserved, at most)", usd(maxOpenFeeCents(values.margin, values.leverage, feeBps))]
+        : ["Fee", usd(feeCents(values.asset, entry, quantity, feeBps))],
+    );
+  }
+  return rows;
 }
