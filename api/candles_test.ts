@@ -39,6 +39,8 @@ Deno.test("GET /candles: 400 for every bad parameter, pages oldest first, no aut
       jwtSecret: "candles-test-secret-candles-test-secret-01",
       log: createLogger("test", "error"),
       health: () => Promise.resolve({ redis: true, postgres: true, engine: true }),
+      // This test reads more than a client may in a burst (see the next test).
+      candleReadRate: { perSecond: 1e9, burst: 1e9 },
     });
     const get = async (query: string) => {
       const response = await app.request(`/api/v1/candles${query}`);
@@ -105,4 +107,31 @@ Deno.test("GET /candles: 400 for every bad parameter, pages oldest first, no aut
     await admin.unsafe(`DROP DATABASE ${name} WITH (FORCE)`);
     await admin.end();
   }
+});
+
+Deno.test("GET /candles: each client address reads at most its burst, then 429 with Retry-After", async () => {
+  let nowMs = 1_000_000;
+  const unused = new Proxy({}, { get: () => () => Promise.reject(new Error("not used")) });
+  const app = buildApp({
+    engine: new InProcessEngine(),
+    users: unused as never,
+    history: unused as never,
+    passwords: argon2id,
+    jwtSecret: "candles-test-secret-candles-test-secret-01",
+    log: createLogger("test", "error"),
+    health: () => Promise.resolve({ redis: true, postgres: true, engine: true }),
+    candleReadRate: { perSecond: 1, burst: 3 },
+    nowMs: () => nowMs,
+  });
+  const status = async () => {
+    const response = await app.request("/api/v1/candles?asset=BTC&interval=1m");
+    await response.body?.cancel();
+    return { status: response.status, retryAfter: response.headers.get("retry-after") };
+  };
+  // No candle store here: 503 once past the limit, which is checked first, before any work.
+  for (let i = 0; i < 3; i++) assert.equal((await status()).status, 503);
+  assert.deepEqual(await status(), { status: 429, retryAfter: "1" });
+  nowMs += 1_000;
+  assert.equal((await status()).status, 503, "a token back a second later");
+  assert.equal((await status()).status, 429);
 });

@@ -47,6 +47,11 @@ export interface ApiDeps {
   /** Per client IP: signups a minute (10 when absent). */
   signupsPerMinute?: number;
   /**
+   * Per client IP: `GET /candles` reads, each up to 1,000 rows from Postgres; 10 a second,
+   * bursts of 20, when absent.
+   */
+  candleReadRate?: Rate;
+  /**
    * Peers whose X-Forwarded-For gives the client's address for the per-IP limits
    * (TRUSTED_PROXIES); nobody's when absent.
    */

@@ -69,7 +69,7 @@ export function clientIp(c: Context, trusted: TrustedProxies = []): string {
 }
 
 /** 429 `rate_limited` with `Retry-After` in whole seconds. */
-function limited(c: Context, waitMs: number, what: string): Response {
+export function limited(c: Context, waitMs: number, what: string): Response {
   const seconds = retryAfterSeconds(waitMs);
   c.header("Retry-After", String(seconds));
   return apiError(c, 429, "rate_limited", `too many ${what}; retry in ${seconds} s`);

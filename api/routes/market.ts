@@ -1,7 +1,10 @@
 /** GET /supportedAssets, /prices, /candles and /health: no authentication. */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { ASSET_SYMBOLS, ASSETS } from "@trading/shared/assets";
+import type { MiddlewareHandler } from "hono";
 import type { ApiDeps, AppEnv } from "../deps.ts";
+import { DEFAULT_MAX_KEYS, TokenBuckets } from "../auth/rate_limit.ts";
+import { clientIp, limited } from "./auth.ts";
 import { jsonContent, route } from "../openapi.ts";
 import { apiError } from "../errors.ts";
 import {
@@ -16,6 +19,15 @@ import {
 const json = jsonContent;
 
 export function marketRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
+  // Anyone may read candles, and each read may cost Postgres 1,000 rows: per client address.
+  const candleReads = new TokenBuckets({
+    ...(deps.candleReadRate ?? { perSecond: 10, burst: 20 }),
+    maxKeys: deps.limiterMaxKeys ?? DEFAULT_MAX_KEYS,
+  });
+  const limitCandleReads: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const waitMs = candleReads.take(clientIp(c, deps.trustedProxies), (deps.nowMs ?? Date.now)());
+    return waitMs === 0 ? await next() : limited(c, waitMs, "candle reads from this address");
+  };
   route(
     app,
     createRoute({
@@ -52,10 +64,12 @@ export function marketRoutes(app: OpenAPIHono<AppEnv>, deps: ApiDeps): void {
       path: "/candles",
       tags: ["market"],
       description: "OHLC of the bid, oldest first, the candle still open last; gaps stay gaps",
+      middleware: [limitCandleReads],
       request: { query: candlesQuerySchema },
       responses: {
         200: json(z.object({ candles: z.array(candleSchema) }), "candles"),
         400: json(errorSchema, "a parameter is missing or out of range"),
+        429: json(errorSchema, "rate_limited: too many reads from this address"),
       },
     }),
     async (c) => {
