@@ -250,6 +250,12 @@ Deno.test({
         await response.body?.cancel();
         return response.ok;
       }, 60_000);
+      // The gateway too (it bundles the page as it starts): the reload must find it.
+      await eventually("the gateway after the restart", async () => {
+        const response = await fetch(`${site}app.js`);
+        await response.body?.cancel();
+        return response.ok;
+      }, 60_000);
       await chartAfterRestart(page, ports.API_PORT, lastCandle, beforeRestart);
       await page.screenshot({ path: `${SHOTS}/chart-after-restart.png` });
       assert.deepEqual(pageErrors, []);
